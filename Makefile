@@ -25,7 +25,7 @@ dist/vmcollect.pyz: $(shell find collector/vmcollect -name '*.py')
 	rm -rf build/pyz && mkdir -p build/pyz dist
 	cp -r collector/vmcollect build/pyz/
 	find build/pyz -name '__pycache__' -prune -exec rm -rf {} +
-	$(PYTHON) -m zipapp build/pyz -p '/usr/bin/env python3' -m 'vmcollect.cli:main' -c -o dist/vmcollect.pyz
+	$(PYTHON) -m zipapp build/pyz -p '/usr/bin/env python3' -m 'vmcollect.cli:entry' -c -o dist/vmcollect.pyz
 	@echo "built dist/vmcollect.pyz"
 
 pyz: dist/vmcollect.pyz

@@ -1,0 +1,231 @@
+"""Turn a spool into the final bundle: one record stream per kernel file, manifest first.
+
+gzip only looks 32 KiB back, so a layout of one directory per sample compresses badly: the
+previous copy of a file is always out of reach. Here every member holds all captures of one
+file (one process's stat, the system's meminfo) back to back, so each record sits next to the
+one it most resembles. Records are regrouped with an external merge: each spool segment is
+sorted on its own, then the sorted runs are merged, so memory stays bounded by one segment.
+
+The bundle is written under a temporary name in the output directory and renamed into place
+only when complete.
+"""
+
+import heapq
+import io
+import json
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+
+from vmcollect import FORMAT_NAME, FORMAT_VERSION
+from vmcollect.readers import CAPTURED, OUTCOMES
+from vmcollect.spool import read_samples, read_segment, segment_paths
+
+_PID_PATH = re.compile(r"^proc/([0-9]+)/")
+_MAX_PIDS_LISTED = 100
+_END_ORDER = 1 << 62
+
+
+def label_order(label):
+    """Sort key of a snapshot label: start, 0, 1, ..., end."""
+    if label == "start":
+        return -1
+    if label == "end":
+        return _END_ORDER
+    return int(label)
+
+
+class FileStats(object):
+    """Outcome counts per kernel path, with per-process paths folded into ``proc/[pid]/...``."""
+
+    def __init__(self):
+        self.files = {}
+
+    def add(self, path, outcome, data):
+        match = _PID_PATH.match(path)
+        key = "proc/[pid]/" + path[match.end() :] if match else path
+        entry = self.files.get(key)
+        if entry is None:
+            entry = self.files[key] = {}
+        entry[outcome] = entry.get(outcome, 0) + 1
+        if outcome != CAPTURED:
+            if data and "error" not in entry:
+                entry["error"] = data.decode("utf-8", "replace")[:500]
+            if match:
+                pids = entry.setdefault("pids", {}).setdefault(outcome, [])
+                pid = int(match.group(1))
+                if len(pids) < _MAX_PIDS_LISTED and pid not in pids:
+                    pids.append(pid)
+
+
+def _write_run(records, directory, index):
+    """Write sorted records to a run file; return its path."""
+    path = os.path.join(directory, "%06d.run" % index)
+    with open(path, "wb") as f:
+        for path_key, order, label, data in records:
+            f.write(
+                ("%d %s %d %s\n" % (order, label, len(data), path_key)).encode(
+                    "utf-8", "surrogateescape"
+                )
+            )
+            f.write(data)
+    return path
+
+
+def _read_run(path):
+    with open(path, "rb") as f:
+        while True:
+            header = f.readline()
+            if not header:
+                return
+            order, label, length, path_key = (
+                header.decode("utf-8", "surrogateescape").rstrip("\n").split(" ", 3)
+            )
+            data = f.read(int(length))
+            yield path_key, int(order), label, data
+
+
+def _sorted_runs(spool_dir, complete_labels, stats, work_dir):
+    """Sort each segment's captured records by (path, snapshot); return iterables to merge."""
+    runs = []
+    segments = segment_paths(spool_dir)
+    for index, seg in enumerate(segments):
+        records = []
+        for label, outcome, path, data in read_segment(seg):
+            if label not in complete_labels:
+                continue
+            stats.add(path, outcome if outcome in OUTCOMES else "failed", data)
+            if outcome == CAPTURED:
+                records.append((path, label_order(label), label, data))
+        records.sort(key=lambda r: (r[0], r[1]))
+        if len(segments) == 1:
+            runs.append(records)
+        else:
+            runs.append(_read_run(_write_run(records, work_dir, index)))
+            del records
+    return runs
+
+
+def _tarinfo(name, size, mtime):
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = mtime
+    info.mode = 0o644
+    info.uname = info.gname = ""
+    return info
+
+
+def _add_bytes(tar, name, data, mtime):
+    tar.addfile(_tarinfo(name, len(data), mtime), io.BytesIO(data))
+
+
+def build_manifest(spool_dir, samples, stats, recovered):
+    with open(os.path.join(spool_dir, "spool.json")) as f:
+        spool = json.load(f)
+    try:
+        with open(os.path.join(spool_dir, "state.json")) as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        state = {}
+    sample_rows = [s for s in samples if isinstance(s.get("label"), int)]
+    manifest = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "collector": spool["collector"],
+        "host": spool["host"],
+        "options": spool["options"],
+        "privacy": spool["privacy"],
+        "priority": spool.get("priority", {}),
+        "start_wall_ns": samples[0]["wall_ns"] if samples else spool.get("start_wall_ns"),
+        "end_wall_ns": (samples[-1]["wall_ns"] + samples[-1]["duration_ns"]) if samples else None,
+        "samples": len(sample_rows),
+        "late_samples": sum(1 for s in sample_rows if s.get("late")),
+        "planned_samples": spool["options"].get("count"),
+        "interrupted": bool(state.get("interrupted")),
+        "recovered": recovered,
+        "stop_reason": "recovered from spool" if recovered else state.get("stop_reason"),
+        "processes": state.get("processes", {}),
+        "warnings": state.get("warnings", []),
+        "files": stats.files,
+    }
+    planned = manifest["planned_samples"]
+    manifest["completed"] = bool(
+        not recovered
+        and not manifest["interrupted"]
+        and manifest["stop_reason"] in ("count reached", "duration reached")
+        and (
+            planned is None
+            or manifest["samples"] >= planned
+            or manifest["stop_reason"] == "duration reached"
+        )
+    )
+    return manifest
+
+
+def write_bundle(spool_dir, output_path, recovered=False, compresslevel=6):
+    """Write the bundle for `spool_dir` to `output_path` atomically; return the manifest."""
+    samples = read_samples(spool_dir)
+    complete = set(str(s["label"]) for s in samples)
+    stats = FileStats()
+    out_dir = os.path.dirname(os.path.abspath(output_path))
+    work_dir = tempfile.mkdtemp(prefix=".vmcollect-runs-", dir=spool_dir)
+    tmp_path = os.path.join(
+        out_dir, ".%s.partial-%d" % (os.path.basename(output_path), os.getpid())
+    )
+    try:
+        runs = _sorted_runs(spool_dir, complete, stats, work_dir)
+        manifest = build_manifest(spool_dir, samples, stats, recovered)
+        mtime = int((manifest["start_wall_ns"] or 0) // 1000000000)
+        with open(tmp_path, "wb") as raw:
+            with tarfile.open(
+                fileobj=raw, mode="w:gz", compresslevel=compresslevel, format=tarfile.PAX_FORMAT
+            ) as tar:
+                _add_bytes(
+                    tar,
+                    "manifest.json",
+                    json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8"),
+                    mtime,
+                )
+                _add_bytes(
+                    tar,
+                    "samples.jsonl",
+                    "".join(json.dumps(s, sort_keys=True) + "\n" for s in samples).encode("utf-8"),
+                    mtime,
+                )
+                _write_streams(tar, heapq.merge(*runs, key=lambda r: (r[0], r[1])), mtime)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.rename(tmp_path, output_path)
+    except BaseException:
+        if os.path.exists(tmp_path):
+            os.unlink(tmp_path)
+        raise
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return manifest
+
+
+def _write_streams(tar, merged, mtime):
+    """Group merged records by path into one record-stream member each."""
+    current = None
+    buf = None
+    for path, _order, label, data in merged:
+        if path != current:
+            if current is not None:
+                _flush_stream(tar, current, buf, mtime)
+            current = path
+            buf = tempfile.SpooledTemporaryFile(max_size=8 << 20)
+        buf.write(("@@ vmcollect %s %d\n" % (label, len(data))).encode("ascii"))
+        buf.write(data)
+        buf.write(b"\n")
+    if current is not None:
+        _flush_stream(tar, current, buf, mtime)
+
+
+def _flush_stream(tar, path, buf, mtime):
+    size = buf.tell()
+    buf.seek(0)
+    tar.addfile(_tarinfo(path, size, mtime), buf)
+    buf.close()

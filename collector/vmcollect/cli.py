@@ -1,0 +1,536 @@
+"""vmcollect's command line: parse options, run the collection, write the bundle.
+
+The last line of standard output is the path of the written bundle, so scripts can use
+``bundle=$(python3 vmcollect.pyz ... | tail -n 1)``. Everything else goes to standard error.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import tarfile
+import tempfile
+import time
+
+from vmcollect import __version__
+from vmcollect.bundle import write_bundle
+from vmcollect.sampler import (
+    Collector,
+    StopRun,
+    anonymize_name,
+    free_space,
+    lower_priority,
+    stderr_is_tty,
+)
+from vmcollect.sources import Roots
+from vmcollect.units import format_duration, format_size, parse_duration, parse_size
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_ABANDONED = 130
+
+DESCRIPTION = """\
+Sample Linux memory state from /proc and /sys into one .tar.gz bundle for support.
+
+Reads meminfo, vmstat, zoneinfo, buddyinfo, memory pressure, NUMA node files, hugepage
+pools, memory cgroups and every process's /proc/<pid>/stat every --interval; the vm
+sysctls, THP settings and process identities at the start and the end. Never reads
+environment variables; command lines are redacted. Runs at low CPU and I/O priority.
+"""
+
+EPILOG = """\
+examples:
+  python3 vmcollect.pyz                                  # 10 minutes every 5 s, bundle here
+  python3 vmcollect.pyz --interval 1s --duration 2m --output /var/tmp/
+  python3 vmcollect.pyz --count 60 --output /var/tmp/db01-memory.tar.gz
+  python3 vmcollect.pyz --no-cmdline --anonymize        # stricter privacy
+  python3 vmcollect.pyz --recover /var/tmp/.vmcollect-spool-1234-abcd
+  python3 vmcollect.pyz --show bundle.tar.gz            # what is inside a bundle
+
+Press Ctrl-C to stop early: the bundle is still written with the samples taken so far.
+Press Ctrl-C twice to abandon the run (nothing is written).
+"""
+
+
+class Options(object):
+    """Validated options; `as_manifest` is what the manifest records."""
+
+    def __init__(self, ns):
+        self.interval = ns.interval
+        self.duration = ns.duration
+        self.count = ns.count
+        self.max_processes = ns.max_processes
+        self.status_top = ns.status_top
+        self.deep = ns.deep
+        self.deep_max_rss = ns.deep_max_rss
+        self.read_timeout = ns.read_timeout
+        self.max_size = ns.max_size
+        self.min_free = ns.min_free
+        self.min_free_percent = ns.min_free_percent
+        self.max_cgroups = ns.max_cgroups
+        self.no_cmdline = ns.no_cmdline
+        self.anonymize = ns.anonymize
+        self.proc_root = ns.proc_root
+        self.sys_root = ns.sys_root
+        self.kmsg = ns.kmsg
+        self.output_path = None
+
+    def as_manifest(self):
+        return {
+            "interval_s": self.interval,
+            "duration_s": self.duration if self.count is None else None,
+            "count": self.count if self.count is not None else planned_count(self),
+            "max_processes": self.max_processes,
+            "status_top": self.status_top,
+            "deep": self.deep,
+            "deep_max_rss_bytes": self.deep_max_rss,
+            "read_timeout_s": self.read_timeout,
+            "max_size_bytes": self.max_size,
+            "min_free_bytes": self.min_free,
+            "min_free_percent": self.min_free_percent,
+            "max_cgroups": self.max_cgroups,
+            "no_cmdline": self.no_cmdline,
+            "anonymize": self.anonymize,
+            "proc_root": self.proc_root,
+            "sys_root": self.sys_root,
+            "kmsg": self.kmsg,
+        }
+
+
+def planned_count(opts):
+    """Samples a duration-bound run plans to take: one per interval slot in the duration."""
+    slots = opts.duration / opts.interval
+    whole = int(slots)
+    return whole if abs(slots - whole) < 1e-9 else whole + 1
+
+
+def _typed(parse, what, minimum=None):
+    def convert(text):
+        try:
+            value = parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc))
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError(
+                "%s must be at least %s (got %r)" % (what, minimum, text)
+            )
+        return value
+
+    return convert
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """One line, exit status 2: never a usage dump or a traceback."""
+        sys.stderr.write("vmcollect: error: %s (see --help)\n" % message)
+        sys.exit(EXIT_USAGE)
+
+
+def build_parser():
+    p = _Parser(
+        prog="vmcollect",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version="vmcollect " + __version__)
+    run = p.add_argument_group("what and how long")
+    run.add_argument(
+        "--interval",
+        metavar="TIME",
+        default=5.0,
+        type=_typed(parse_duration, "--interval", 0.05),
+        help="time between samples, e.g. 500ms, 5s, 1m (default: 5s)",
+    )
+    length = run.add_mutually_exclusive_group()
+    length.add_argument(
+        "--duration",
+        metavar="TIME",
+        default=None,
+        type=_typed(parse_duration, "--duration", 0.001),
+        help="how long to sample, e.g. 30s, 10m, 2h (default: 10m)",
+    )
+    length.add_argument(
+        "--count",
+        metavar="N",
+        default=None,
+        type=_typed(int, "--count", 1),
+        help="take exactly N samples instead of sampling for --duration, e.g. --count 60",
+    )
+    run.add_argument(
+        "--output",
+        "-o",
+        metavar="PATH",
+        default=".",
+        help="an existing directory (the bundle is named "
+        "vmcollect-<host>-<UTC time>.tar.gz) or a file name ending in "
+        ".tar.gz (default: the current directory)",
+    )
+    procs = p.add_argument_group("processes")
+    procs.add_argument(
+        "--max-processes",
+        metavar="N",
+        type=_typed(int, "--max-processes", 1),
+        default=5000,
+        help="sample at most N processes, the largest by RSS; the manifest "
+        "says how many were skipped (default: 5000)",
+    )
+    procs.add_argument(
+        "--status-top",
+        metavar="N",
+        type=_typed(int, "--status-top", 0),
+        default=100,
+        help="read /proc/<pid>/status of the N largest processes in every sample (default: 100)",
+    )
+    procs.add_argument(
+        "--deep",
+        metavar="N",
+        type=_typed(int, "--deep", 0),
+        default=10,
+        help="read smaps_rollup and numa_maps of the N largest processes at "
+        "the start and the end; 0 turns it off (default: 10). These walk "
+        "the process's page tables under its memory-map lock",
+    )
+    procs.add_argument(
+        "--deep-max-rss",
+        metavar="SIZE",
+        type=_typed(parse_size, "size", 0),
+        default=64 << 30,
+        help="never read deep files of a process larger than SIZE, e.g. 128G (default: 64G)",
+    )
+    procs.add_argument(
+        "--read-timeout",
+        metavar="TIME",
+        default=0.2,
+        type=_typed(parse_duration, "--read-timeout", 0.001),
+        help="deadline for reads that can block (cmdline, deep files); a pid "
+        "that misses it is not read again (default: 200ms)",
+    )
+    safety = p.add_argument_group("limits")
+    safety.add_argument(
+        "--max-size",
+        metavar="SIZE",
+        type=_typed(parse_size, "size", 1 << 20),
+        default=200 << 20,
+        help="stop sampling when the bundle would exceed SIZE (default: 200M)",
+    )
+    safety.add_argument(
+        "--min-free",
+        metavar="SIZE",
+        type=_typed(parse_size, "size", 0),
+        default=100 << 20,
+        help="stop sampling, keeping what was taken, when less than SIZE is "
+        "free on the output's file system (default: 100M)",
+    )
+    safety.add_argument(
+        "--min-free-percent",
+        metavar="PCT",
+        type=float,
+        default=5.0,
+        help="... or less than PCT percent (default: 5)",
+    )
+    safety.add_argument(
+        "--max-cgroups",
+        metavar="N",
+        type=_typed(int, "--max-cgroups", 0),
+        default=100,
+        help="sample at most N memory cgroups (root and two levels down; default: 100)",
+    )
+    privacy = p.add_argument_group("privacy")
+    privacy.add_argument(
+        "--no-cmdline",
+        action="store_true",
+        help="do not collect command lines at all, only process names (comm)",
+    )
+    privacy.add_argument(
+        "--anonymize",
+        action="store_true",
+        help="replace the host name (and the build host in /proc/version) by a stable hash",
+    )
+    other = p.add_argument_group("other")
+    other.add_argument(
+        "--recover",
+        metavar="SPOOL_DIR",
+        help="turn the spool of a collector that was killed into a bundle",
+    )
+    other.add_argument(
+        "--show", metavar="BUNDLE", help="print what a bundle contains (manifest summary and files)"
+    )
+    other.add_argument(
+        "--spool-dir",
+        metavar="DIR",
+        help="where to keep the spool while sampling (default: beside the output)",
+    )
+    other.add_argument("--quiet", "-q", action="store_true", help="print only the bundle path")
+    other.add_argument("--proc-root", default="/proc", help=argparse.SUPPRESS)
+    other.add_argument("--sys-root", default="/sys", help=argparse.SUPPRESS)
+    other.add_argument("--kmsg", default=None, help=argparse.SUPPRESS)
+    return p
+
+
+def _fail(message, code=EXIT_FAILED):
+    sys.stderr.write("vmcollect: error: %s\n" % message)
+    return code
+
+
+def _resolve_output(output, host, start):
+    """(directory, file path) for --output; raises ValueError with a one-line reason."""
+    if os.path.isdir(output):
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(start))
+        return output, os.path.join(output, "vmcollect-%s-%s.tar.gz" % (host, stamp))
+    if not output.endswith(".tar.gz"):
+        raise ValueError(
+            "--output must be an existing directory or a file name ending in "
+            ".tar.gz (got %r)" % output
+        )
+    directory = os.path.dirname(output) or "."
+    if not os.path.isdir(directory):
+        raise ValueError("--output directory %r does not exist" % directory)
+    return directory, output
+
+
+class Progress(object):
+    """A one-line progress display on a terminal; nothing otherwise."""
+
+    def __init__(self, enabled, total):
+        self.enabled = enabled
+        self.total = total
+        self.shown = False
+
+    def __call__(self, collector, elapsed):
+        if not self.enabled:
+            return
+        total = "/%d" % self.total if self.total else ""
+        line = "sample %d%s  elapsed %s  bundle ~%s  late %d" % (
+            collector.samples_taken,
+            total,
+            format_duration(elapsed),
+            format_size(collector.spool.compressed_bytes),
+            collector.late_samples,
+        )
+        sys.stderr.write("\r\033[K" + line)
+        sys.stderr.flush()
+        self.shown = True
+
+    def done(self):
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def show_bundle(path):
+    """Print a bundle's manifest summary and its members (for customers and engineers)."""
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            members = tar.getmembers()
+            manifest_member = tar.extractfile("manifest.json")
+            manifest = json.loads(manifest_member.read().decode("utf-8"))
+    except (OSError, tarfile.TarError, KeyError, ValueError, EOFError) as exc:
+        return _fail("cannot read %s: %s" % (path, exc), EXIT_USAGE)
+    host = manifest.get("host", {})
+    opts = manifest.get("options", {})
+    print("bundle       %s (%s)" % (path, format_size(os.path.getsize(path))))
+    print(
+        "format       %s v%s, collector %s"
+        % (
+            manifest.get("format"),
+            manifest.get("format_version"),
+            manifest.get("collector", {}).get("version"),
+        )
+    )
+    print(
+        "host         %s, kernel %s, %s CPUs, %s NUMA node(s)"
+        % (
+            host.get("hostname"),
+            host.get("kernel_release"),
+            host.get("cpu_count"),
+            host.get("numa_nodes"),
+        )
+    )
+    print(
+        "samples      %s every %ss (%s late), stop: %s"
+        % (
+            manifest.get("samples"),
+            opts.get("interval_s"),
+            manifest.get("late_samples"),
+            manifest.get("stop_reason"),
+        )
+    )
+    print(
+        "privacy      %s"
+        % ", ".join("%s: %s" % kv for kv in sorted(manifest.get("privacy", {}).items()))
+    )
+    files = manifest.get("files", {})
+    problems = [
+        (k, v)
+        for k, v in sorted(files.items())
+        if any(o in v for o in ("denied", "timed_out", "failed"))
+    ]
+    print(
+        "files        %d members, %d kernel paths read, %d with denied/timed-out/failed reads"
+        % (len(members), len(files), len(problems))
+    )
+    for key, entry in problems[:20]:
+        counts = ", ".join(
+            "%s %d" % (o, entry[o]) for o in ("denied", "timed_out", "failed") if o in entry
+        )
+        print("  %-50s %s" % (key, counts))
+    by_top = {}
+    for m in members:
+        parts = m.name.split("/")
+        top = "/".join(parts[:2]) if parts[0] in ("proc", "sys") and len(parts) > 2 else m.name
+        if parts[0] == "proc" and len(parts) > 1 and parts[1].isdigit():
+            top = "proc/<pid>"
+        count, size = by_top.get(top, (0, 0))
+        by_top[top] = (count + 1, size + m.size)
+    for top, (count, size) in sorted(by_top.items()):
+        print("  %-40s %5d file(s) %10s" % (top, count, format_size(size)))
+    return EXIT_OK
+
+
+def recover(spool_dir, output):
+    try:
+        with open(os.path.join(spool_dir, "spool.json")) as f:
+            info = json.load(f)
+    except (OSError, ValueError) as exc:
+        return _fail("%s is not a vmcollect spool: %s" % (spool_dir, exc), EXIT_USAGE)
+    target = output if output != "." else (info.get("output") or ".")
+    host = info.get("host", {}).get("hostname", "unknown")
+    try:
+        out_dir, out_path = _resolve_output(target, host, info.get("start_wall_ns", 0) / 1e9)
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    try:
+        manifest = write_bundle(spool_dir, out_path, recovered=True)
+    except OSError as exc:
+        return _fail("cannot write %s: %s" % (out_path, exc))
+    shutil.rmtree(spool_dir, ignore_errors=True)
+    sys.stderr.write("recovered %d samples from %s\n" % (manifest["samples"], spool_dir))
+    print(out_path)
+    return EXIT_OK
+
+
+def main(argv=None):
+    ns = build_parser().parse_args(argv)
+    if ns.show:
+        return show_bundle(ns.show)
+    if ns.recover:
+        return recover(ns.recover, ns.output)
+    if ns.count is None and ns.duration is None:
+        ns.duration = 600.0
+    opts = Options(ns)
+    if opts.kmsg is None:
+        opts.kmsg = "/dev/kmsg" if ns.proc_root == "/proc" else ""
+    roots = Roots(ns.proc_root, ns.sys_root)
+    if not os.path.isdir(roots.proc) or not os.path.exists(os.path.join(roots.proc, "meminfo")):
+        return _fail(
+            "%s does not look like a proc file system (no meminfo)" % roots.proc, EXIT_USAGE
+        )
+    start = time.time()
+    hostname = socket.gethostname()
+    try:
+        with open(os.path.join(roots.proc, "sys/kernel/hostname")) as f:
+            hostname = f.read().strip() or hostname
+    except OSError:
+        pass
+    host_label = anonymize_name(hostname) if opts.anonymize else hostname
+    try:
+        out_dir, out_path = _resolve_output(ns.output, host_label, start)
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    opts.output_path = os.path.abspath(out_path)
+    spool_parent = ns.spool_dir or out_dir
+    try:
+        spool_dir = tempfile.mkdtemp(prefix=".vmcollect-spool-%d-" % os.getpid(), dir=spool_parent)
+    except OSError as exc:
+        return _fail("cannot write to %s: %s" % (spool_parent, exc.strerror or exc))
+    if not os.access(out_dir, os.W_OK):
+        shutil.rmtree(spool_dir, ignore_errors=True)
+        return _fail("cannot write to %s: Permission denied" % out_dir)
+
+    collector = Collector(opts, roots, spool_dir)
+    avail, percent = free_space(out_dir)
+    if avail < opts.min_free or percent < opts.min_free_percent:
+        shutil.rmtree(spool_dir, ignore_errors=True)
+        return _fail(
+            "only %s (%.1f%%) free in %s; need --min-free %s and %.0f%%"
+            % (
+                format_size(avail),
+                percent,
+                out_dir,
+                format_size(opts.min_free),
+                opts.min_free_percent,
+            )
+        )
+
+    signals = {"count": 0}
+
+    def on_signal(signum, _frame):
+        signals["count"] += 1
+        if signals["count"] == 1:
+            if not ns.quiet:
+                sys.stderr.write(
+                    "\nvmcollect: stopping; writing the bundle (Ctrl-C again to abandon)\n"
+                )
+            collector.request_stop("interrupted", interrupted=True)
+        else:
+            raise StopRun()
+
+    old_int = signal.signal(signal.SIGINT, on_signal)
+    old_term = signal.signal(signal.SIGTERM, on_signal)
+    priority = lower_priority()
+    total = opts.count if opts.count is not None else planned_count(opts)
+    progress = Progress(stderr_is_tty() and not ns.quiet, total)
+    collector.progress = progress
+    if not ns.quiet:
+        sys.stderr.write(
+            "vmcollect %s: %d samples every %s (%s) on %s; spool %s\n"
+            % (
+                __version__,
+                total,
+                format_duration(opts.interval),
+                format_duration(total * opts.interval),
+                host_label,
+                spool_dir,
+            )
+        )
+    try:
+        collector.start(priority)
+        collector.run(out_dir)
+        progress.done()
+        manifest = write_bundle(spool_dir, out_path)
+    except StopRun:
+        progress.done()
+        shutil.rmtree(spool_dir, ignore_errors=True)
+        sys.stderr.write("vmcollect: abandoned; nothing was written\n")
+        return EXIT_ABANDONED
+    except OSError as exc:
+        progress.done()
+        return _fail(
+            "collection failed: %s (the spool %s is kept: try --recover)" % (exc, spool_dir)
+        )
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+    shutil.rmtree(spool_dir, ignore_errors=True)
+    if not ns.quiet:
+        sys.stderr.write(
+            "wrote %d samples (%s%s) to %s\n"
+            % (
+                manifest["samples"],
+                format_size(os.path.getsize(out_path)),
+                ", interrupted" if manifest["interrupted"] else "",
+                out_path,
+            )
+        )
+    print(out_path)
+    return EXIT_OK
+
+
+def entry():
+    """Console-script and zipapp entry: exit with main()'s status (zipapp ignores returns)."""
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Reading kernel files: copy bytes, classify failures, never hang the collector.
+
+`read_file` is the cheap path for files that cannot block (system files, /proc/<pid>/stat and
+status). It opens with O_NONBLOCK, so even a FIFO or a device in a fixture root cannot stall it.
+
+`DeadlineReader` is for reads that can block for a long time on a real host: /proc/<pid>/cmdline
+and the deep files (smaps_rollup, numa_maps) take the target's memory-map lock, which a process
+in uninterruptible sleep or a long mmap can hold for seconds or forever. Those reads run on a
+worker thread; the caller waits at most `timeout` seconds per read. A read that misses its
+deadline is abandoned together with its thread (a thread blocked in the kernel cannot be
+cancelled) and the caller is told `timed_out`, so it can stop reading that pid.
+"""
+
+import errno
+import os
+import threading
+
+try:
+    import queue
+except ImportError:  # pragma: no cover - Python 2 is not supported, but fail clearly
+    raise
+
+CAPTURED = "captured"
+ABSENT = "absent"
+GONE = "gone"
+DENIED = "denied"
+TIMED_OUT = "timed_out"
+FAILED = "failed"
+OUTCOMES = (CAPTURED, ABSENT, GONE, DENIED, TIMED_OUT, FAILED)
+
+_NONBLOCK_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_BLOCKING_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+_CHUNK = 1 << 16
+DEFAULT_LIMIT = 32 << 20
+
+
+def _classify(exc):
+    """Map an OSError to an outcome and a short message."""
+    code = getattr(exc, "errno", None)
+    if code == errno.ENOENT or code == errno.ENOTDIR:
+        return ABSENT, None
+    if code == errno.ESRCH:
+        return GONE, None
+    if code in (errno.EACCES, errno.EPERM):
+        return DENIED, "%s: %s" % (type(exc).__name__, exc)
+    return FAILED, "%s: %s" % (type(exc).__name__, exc)
+
+
+def read_file(path, limit=DEFAULT_LIMIT, blocking=False):
+    """Read a whole file in as few read(2) calls as it takes; never trust st_size.
+
+    Returns ``(outcome, data, error)``: data is the bytes read (or None), error a message for
+    denied and failed reads. Reading stops at `limit` bytes (the record is then truncated, and
+    ``error`` says so). An EAGAIN on a non-blocking read ends the read with what was read.
+    """
+    try:
+        fd = os.open(path, _BLOCKING_FLAGS if blocking else _NONBLOCK_FLAGS)
+    except OSError as exc:
+        outcome, message = _classify(exc)
+        return outcome, None, message
+    chunks = []
+    total = 0
+    error = None
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, _CHUNK)
+            except OSError as exc:
+                if exc.errno == errno.EAGAIN:
+                    break
+                if chunks and exc.errno == errno.ESRCH:
+                    break
+                outcome, message = _classify(exc)
+                return outcome, None, message
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total >= limit:
+                error = "truncated at %d bytes" % limit
+                break
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        data = data[:limit]
+    return CAPTURED, data, error
+
+
+class DeadlineReader(object):
+    """Read files on a worker thread, waiting at most `timeout` seconds for each read.
+
+    One reader per read class (cmdline, deep files), so a hung cmdline cannot delay the deep
+    reads and the other way round. After `max_abandoned` stuck threads the class is given up:
+    every further read is reported as timed out without touching the file.
+    """
+
+    def __init__(self, name, timeout, max_abandoned=8):
+        self.name = name
+        self.timeout = timeout
+        self.max_abandoned = max_abandoned
+        self.abandoned = 0
+        self._worker = None
+
+    def _start_worker(self):
+        requests = queue.Queue()
+        results = queue.Queue()
+        cancelled = threading.Event()
+
+        def work():
+            while True:
+                item = requests.get()
+                if item is None or cancelled.is_set():
+                    return
+                key, path, limit = item
+                results.put((key, read_file(path, limit, blocking=True)))
+
+        thread = threading.Thread(target=work, name="vmcollect-%s" % self.name)
+        thread.daemon = True
+        thread.start()
+        self._worker = (requests, results, cancelled)
+
+    def _abandon_worker(self):
+        requests, _results, cancelled = self._worker
+        cancelled.set()
+        self._worker = None
+        self.abandoned += 1
+
+    @property
+    def given_up(self):
+        return self.abandoned >= self.max_abandoned
+
+    def read_many(self, items):
+        """Yield ``(key, (outcome, data, error))`` for each ``(key, path, limit)`` in order.
+
+        Items after a timed-out read continue on a fresh worker thread.
+        """
+        items = list(items)
+        index = 0
+        while index < len(items):
+            if self.given_up:
+                for key, _path, _limit in items[index:]:
+                    yield (
+                        key,
+                        (
+                            TIMED_OUT,
+                            None,
+                            "%s reads given up after %d timeouts" % (self.name, self.abandoned),
+                        ),
+                    )
+                return
+            if self._worker is None:
+                self._start_worker()
+            requests, results, _cancelled = self._worker
+            for item in items[index:]:
+                requests.put(item)
+            while index < len(items):
+                try:
+                    key, result = results.get(timeout=self.timeout)
+                except queue.Empty:
+                    key = items[index][0]
+                    self._abandon_worker()
+                    index += 1
+                    yield key, (TIMED_OUT, None, "no answer within %gs" % self.timeout)
+                    break
+                index += 1
+                yield key, result
+
+    def close(self):
+        if self._worker is not None:
+            requests, _results, cancelled = self._worker
+            cancelled.set()
+            requests.put(None)
+            self._worker = None

@@ -1,0 +1,532 @@
+"""The sampling run: snapshots on a fixed schedule into the spool, then the bundle.
+
+A run is: a `start` snapshot (sampled files plus configuration, every process's identity files
+and the deep files of the largest processes), samples `0..n-1` every interval, and an `end`
+snapshot like the start. Every read goes to the spool immediately, so memory stays flat.
+"""
+
+import ctypes
+import hashlib
+import os
+import platform
+import re
+import sys
+import threading
+import time
+
+from vmcollect import FORMAT_NAME, FORMAT_VERSION, __version__, sources
+from vmcollect.readers import ABSENT, CAPTURED, GONE, TIMED_OUT, DeadlineReader, read_file
+from vmcollect.redact import redact_cmdline
+from vmcollect.spool import SpoolWriter, write_json_atomic
+
+STAT_LIMIT = 4096
+STATUS_LIMIT = 16384
+CMDLINE_LIMIT = 65536
+DEEP_LIMIT = 64 << 20
+KMSG_PATTERN = re.compile(
+    rb"Out of memory|oom-kill|oom_reaper|invoked oom-killer|Killed process|"
+    rb"Memory cgroup out of memory|page allocation failure|blocked for more than|"
+    rb"hung_task|Memory cgroup stats for",
+    re.IGNORECASE,
+)
+_VERSION_BUILD_HOST = re.compile(rb"\(([^()@\s]+)@([^()\s]+)\)")
+# ioprio_set(2) syscall numbers by machine; absent ones just skip the I/O priority change.
+_IOPRIO_SET = {
+    "x86_64": 251,
+    "i686": 289,
+    "i386": 289,
+    "aarch64": 30,
+    "armv7l": 314,
+    "ppc64le": 273,
+    "ppc64": 273,
+    "s390x": 282,
+    "riscv64": 30,
+}
+_IOPRIO_CLASS_IDLE = 3
+_IOPRIO_CLASS_SHIFT = 13
+
+
+class StopRun(Exception):
+    """Raised by a second Ctrl-C: abandon the run and remove the spool."""
+
+
+def now_ns():
+    return int(time.time() * 1e9)
+
+
+def mono_ns():
+    return int(time.monotonic() * 1e9)
+
+
+def anonymize_name(name):
+    """A stable, non-reversible stand-in for a host name.
+
+    >>> anonymize_name("db01.example.com")
+    'host-6c0e3c6bdc45'
+    """
+    return "host-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
+
+
+def lower_priority():
+    """nice 10 and the idle I/O class, where permitted. Returns what was done."""
+    result = {}
+    try:
+        current = os.nice(0)
+        if current < 10:
+            os.nice(10 - current)
+        result["nice"] = os.nice(0)
+    except OSError as exc:
+        result["nice"] = "unchanged: %s" % exc
+    number = _IOPRIO_SET.get(platform.machine())
+    if number is None:
+        result["ionice"] = "unchanged: unknown syscall number on %s" % platform.machine()
+        return result
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        rc = libc.syscall(number, 1, 0, _IOPRIO_CLASS_IDLE << _IOPRIO_CLASS_SHIFT)
+        if rc == 0:
+            result["ionice"] = "idle"
+        else:
+            result["ionice"] = "unchanged: %s" % os.strerror(ctypes.get_errno())
+    except (OSError, AttributeError) as exc:
+        result["ionice"] = "unchanged: %s" % exc
+    return result
+
+
+def free_space(path):
+    """(available bytes, percent available) of the file system holding `path`."""
+    st = os.statvfs(path)
+    total = st.f_blocks * st.f_frsize
+    avail = st.f_bavail * st.f_frsize
+    return avail, (100.0 * avail / total) if total else 100.0
+
+
+class Collector(object):
+    """One collection run into one spool directory."""
+
+    def __init__(self, opts, roots, spool_dir, progress=None):
+        self.opts = opts
+        self.roots = roots
+        self.spool_dir = spool_dir
+        self.progress = progress
+        self.stop_event = threading.Event()
+        self.stop_reason = None
+        self.interrupted = False
+        self.spool = None
+        self.seen = set()
+        self.bad_pids = set()
+        self.pending_cmdline = set()
+        self.warnings = []
+        self.proc_stats = {
+            "seen": 0,
+            "max_in_sample": 0,
+            "skipped_over_max": 0,
+            "skipped_over_max_samples": 0,
+            "deep_read": [],
+            "deep_skipped": {"state D": [], "rss over --deep-max-rss": [], "timed out": []},
+        }
+        self.cmdline_reader = DeadlineReader("cmdline", opts.read_timeout)
+        self.deep_reader = DeadlineReader("deep", opts.read_timeout)
+        self.kmsg_fd = None
+        self.hostname = self._read_text("sys/kernel/hostname") or platform.node()
+        self.host_alias = anonymize_name(self.hostname) if opts.anonymize else self.hostname
+        self.system_files = sources.sampled_system_files(roots)
+        self.cgroups = []
+        self.cgroup_files = []
+        self.late_samples = 0
+        self.samples_taken = 0
+
+    # -- host facts ---------------------------------------------------------------------
+    def _read_text(self, proc_rel):
+        outcome, data, _ = read_file(os.path.join(self.roots.proc, proc_rel), 65536)
+        if outcome != CAPTURED or data is None:
+            return None
+        return data.decode("utf-8", "replace").strip()
+
+    def host_facts(self):
+        stat = self._read_text("stat") or ""
+        btime = None
+        for line in stat.splitlines():
+            if line.startswith("btime "):
+                btime = int(line.split()[1]) * 1000000000
+        cpuinfo = self._read_text("cpuinfo") or ""
+        cpu_count = sum(1 for line in cpuinfo.splitlines() if line.startswith("processor"))
+        return {
+            "hostname": self.host_alias,
+            "anonymized": bool(self.opts.anonymize),
+            "kernel_release": self._read_text("sys/kernel/osrelease") or platform.release(),
+            "machine": platform.machine(),
+            "page_size": os.sysconf("SC_PAGE_SIZE"),
+            "clock_ticks": os.sysconf("SC_CLK_TCK"),
+            "cpu_count": cpu_count or os.cpu_count(),
+            "boot_time_ns": btime,
+            "uid": os.geteuid(),
+            "numa_nodes": len(sources.node_dirs(self.roots)),
+        }
+
+    # -- content transforms -------------------------------------------------------------
+    def _anonymize_bytes(self, data):
+        if not self.opts.anonymize or not data or not self.hostname:
+            return data
+        return data.replace(self.hostname.encode("utf-8"), self.host_alias.encode("utf-8"))
+
+    def _transform(self, path, data):
+        """The documented exceptions to 'bytes as the kernel gave them'."""
+        if path == "proc/stat":
+            return b"".join(
+                line
+                for line in data.splitlines(True)
+                if not line.startswith((b"intr ", b"softirq "))
+            )
+        if path == "proc/cpuinfo":
+            return data.split(b"\n\n", 1)[0] + b"\n"
+        if path == "proc/version" and self.opts.anonymize:
+            data = _VERSION_BUILD_HOST.sub(
+                lambda m: (
+                    b"("
+                    + m.group(1)
+                    + b"@"
+                    + anonymize_name(m.group(2).decode("utf-8", "replace")).encode("ascii")
+                    + b")"
+                ),
+                data,
+            )
+            return self._anonymize_bytes(data)
+        return data
+
+    # -- reading ------------------------------------------------------------------------
+    def _capture(self, label, real, path, limit=1 << 20, per_process=False):
+        outcome, data, error = read_file(real, limit)
+        if outcome == CAPTURED:
+            self.spool.add(label, path, CAPTURED, self._transform(path, data))
+            return data
+        if per_process and outcome == ABSENT:
+            outcome = GONE
+        self.spool.add(label, path, outcome, error.encode("utf-8") if error else None)
+        return None
+
+    def _open_kmsg(self, label):
+        path = self.opts.kmsg
+        if not path:
+            return
+        try:
+            self.kmsg_fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            outcome = "denied" if exc.errno in (1, 13) else (ABSENT if exc.errno == 2 else "failed")
+            self.spool.add(
+                label, "dev/kmsg", outcome, ("%s: %s" % (type(exc).__name__, exc)).encode("utf-8")
+            )
+            self.kmsg_fd = None
+            return
+        self._read_kmsg(label, always=True)
+
+    def _read_kmsg(self, label, always=False):
+        if self.kmsg_fd is None:
+            return
+        lines = []
+        for _ in range(100000):
+            try:
+                chunk = os.read(self.kmsg_fd, 8192)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                if exc.errno == 32:  # EPIPE: records were overwritten before we read them
+                    continue
+                self.spool.add(
+                    label,
+                    "dev/kmsg",
+                    "failed",
+                    ("%s: %s" % (type(exc).__name__, exc)).encode("utf-8"),
+                )
+                os.close(self.kmsg_fd)
+                self.kmsg_fd = None
+                return
+            if not chunk:
+                break
+            for line in chunk.splitlines():
+                if line and not line.startswith(b" ") and KMSG_PATTERN.search(line):
+                    lines.append(line)
+        if lines or always:
+            data = b"".join(line + b"\n" for line in lines)
+            self.spool.add(label, "dev/kmsg", CAPTURED, self._anonymize_bytes(data))
+
+    def _read_processes(self, label, full):
+        proc = self.roots.proc
+        try:
+            names = os.listdir(proc)
+        except OSError as exc:
+            self.spool.add(label, "proc", "failed", str(exc).encode("utf-8"))
+            return
+        procs = []
+        add = self.spool.add
+        for name in names:
+            if not name.isdigit():
+                continue
+            path = "proc/%s/stat" % name
+            outcome, data, error = read_file(proc + "/" + name + "/stat", STAT_LIMIT)
+            if outcome != CAPTURED:
+                add(
+                    label,
+                    path,
+                    GONE if outcome == ABSENT else outcome,
+                    error.encode("utf-8") if error else None,
+                )
+                continue
+            close = data.rfind(b")")
+            rest = data[close + 2 :].split()
+            try:
+                state = rest[0]
+                starttime = rest[19]
+                rss = int(rest[21])
+            except (IndexError, ValueError):
+                state, starttime, rss = b"?", b"?", 0
+            procs.append((rss, name, data, state, starttime))
+        procs.sort(key=lambda p: p[0], reverse=True)
+        max_processes = self.opts.max_processes
+        if len(procs) > max_processes:
+            skipped = len(procs) - max_processes
+            self.proc_stats["skipped_over_max"] = max(self.proc_stats["skipped_over_max"], skipped)
+            self.proc_stats["skipped_over_max_samples"] += 1
+            procs = procs[:max_processes]
+        self.proc_stats["max_in_sample"] = max(self.proc_stats["max_in_sample"], len(procs))
+        for _rss, name, data, _state, _start in procs:
+            add(label, "proc/%s/stat" % name, CAPTURED, data)
+
+        status_done = set()
+        status_targets = procs if full else procs[: self.opts.status_top]
+        for _rss, name, _data, _state, _start in status_targets:
+            self._capture(
+                label,
+                proc + "/" + name + "/status",
+                "proc/%s/status" % name,
+                STATUS_LIMIT,
+                per_process=True,
+            )
+            status_done.add(name)
+
+        cmdline_items = []
+        for _rss, name, _data, state, starttime in procs:
+            key = (name, starttime)
+            first_seen = key not in self.seen
+            if first_seen:
+                self.seen.add(key)
+                self.proc_stats["seen"] += 1
+            if not (first_seen or full):
+                if key in self.pending_cmdline and state != b"D":
+                    self.pending_cmdline.discard(key)
+                    cmdline_items.append((name, proc + "/" + name + "/cmdline", CMDLINE_LIMIT))
+                continue
+            for leaf in ("comm", "cgroup"):
+                self._capture(
+                    label,
+                    proc + "/" + name + "/" + leaf,
+                    "proc/%s/%s" % (name, leaf),
+                    65536,
+                    per_process=True,
+                )
+            if name not in status_done:
+                self._capture(
+                    label,
+                    proc + "/" + name + "/status",
+                    "proc/%s/status" % name,
+                    STATUS_LIMIT,
+                    per_process=True,
+                )
+            if self.opts.no_cmdline or name in self.bad_pids:
+                continue
+            if state == b"D":
+                self.pending_cmdline.add(key)
+                continue
+            cmdline_items.append((name, proc + "/" + name + "/cmdline", CMDLINE_LIMIT))
+        self._read_slow(label, self.cmdline_reader, cmdline_items, "cmdline")
+        if full and self.opts.deep > 0:
+            self._read_deep(label, procs)
+
+    def _read_slow(self, label, reader, items, leaf):
+        for name, (outcome, data, error) in reader.read_many(items):
+            path = "proc/%s/%s" % (name, leaf)
+            if outcome == CAPTURED:
+                if leaf == "cmdline":
+                    data = self._anonymize_bytes(redact_cmdline(data))
+                self.spool.add(label, path, CAPTURED, data)
+                continue
+            if outcome == TIMED_OUT:
+                self.bad_pids.add(name)
+            self.spool.add(
+                label,
+                path,
+                GONE if outcome == ABSENT else outcome,
+                error.encode("utf-8") if error else None,
+            )
+
+    def _read_deep(self, label, procs):
+        page = os.sysconf("SC_PAGE_SIZE")
+        chosen = []
+        skipped = self.proc_stats["deep_skipped"]
+        for rss, name, _data, state, _start in procs:
+            if len(chosen) >= self.opts.deep:
+                break
+            pid = int(name)
+            if state == b"D":
+                if pid not in skipped["state D"]:
+                    skipped["state D"].append(pid)
+                continue
+            if rss * page > self.opts.deep_max_rss:
+                if pid not in skipped["rss over --deep-max-rss"]:
+                    skipped["rss over --deep-max-rss"].append(pid)
+                continue
+            if name in self.bad_pids:
+                continue
+            chosen.append(name)
+        proc = self.roots.proc
+        for leaf in ("smaps_rollup", "numa_maps"):
+            items = [
+                (n, proc + "/" + n + "/" + leaf, DEEP_LIMIT)
+                for n in chosen
+                if n not in self.bad_pids
+            ]
+            before = set(self.bad_pids)
+            self._read_slow(label, self.deep_reader, items, leaf)
+            for name in self.bad_pids - before:
+                if int(name) not in skipped["timed out"]:
+                    skipped["timed out"].append(int(name))
+        for name in chosen:
+            if int(name) not in self.proc_stats["deep_read"]:
+                self.proc_stats["deep_read"].append(int(name))
+
+    def snapshot(self, label, full=False):
+        wall, mono = now_ns(), mono_ns()
+        for real, path in self.system_files:
+            self._capture(label, real, path)
+        for real, path in self.cgroup_files:
+            self._capture(label, real, path)
+        if full:
+            for real, path in sources.config_files(self.roots):
+                self._capture(label, real, path)
+        self._read_kmsg(label)
+        self._read_processes(label, full)
+        return {
+            "label": label,
+            "wall_ns": wall,
+            "mono_ns": mono,
+            "duration_ns": mono_ns() - mono,
+            "late": False,
+        }
+
+    # -- the run ------------------------------------------------------------------------
+    def _write_state(self):
+        write_json_atomic(
+            os.path.join(self.spool_dir, "state.json"),
+            {
+                "processes": self.proc_stats,
+                "stop_reason": self.stop_reason,
+                "interrupted": self.interrupted,
+                "warnings": self.warnings,
+            },
+        )
+
+    def _check_limits(self, out_dir):
+        for path in (self.spool_dir, out_dir):
+            avail, percent = free_space(path)
+            if avail < self.opts.min_free or percent < self.opts.min_free_percent:
+                self.warnings.append(
+                    "stopped: %d bytes (%.1f%%) free on the file system of %s"
+                    % (avail, percent, path)
+                )
+                return "low disk space"
+        if self.spool.compressed_bytes >= self.opts.max_size:
+            return "size cap reached"
+        return None
+
+    def start(self, priority):
+        """Write spool.json; the caller has created the spool directory."""
+        spool_info = {
+            "collector": {
+                "name": "vmcollect",
+                "version": __version__,
+                "python": platform.python_version(),
+            },
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "host": self.host_facts(),
+            "options": self.opts.as_manifest(),
+            "privacy": {
+                "cmdline": "not collected" if self.opts.no_cmdline else "redacted",
+                "environment": "never collected",
+                "anonymized": bool(self.opts.anonymize),
+            },
+            "priority": priority,
+            "output": self.opts.output_path,
+            "start_wall_ns": now_ns(),
+        }
+        write_json_atomic(os.path.join(self.spool_dir, "spool.json"), spool_info)
+        self.spool = SpoolWriter(self.spool_dir)
+
+    def request_stop(self, reason, interrupted=False):
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self.interrupted = self.interrupted or interrupted
+        self.stop_event.set()
+
+    def run(self, out_dir):
+        """Take the start snapshot, the samples and the end snapshot."""
+        opts = self.opts
+        self.cgroups = sources.cgroup_dirs(self.roots, opts.max_cgroups)
+        self.cgroup_files = sources.cgroup_files(self.cgroups)
+        self._open_kmsg("start")
+        meta = self.snapshot("start", full=True)
+        self.spool.end_snapshot(meta)
+        self._write_state()
+        interval = opts.interval
+        t0 = time.monotonic()
+        slot = 0
+        index = 0
+        while not self.stop_event.is_set():
+            if opts.count is not None and index >= opts.count:
+                self.request_stop("count reached")
+                break
+            if opts.count is None and slot * interval >= opts.duration - 1e-9:
+                self.request_stop("duration reached")
+                break
+            due = t0 + slot * interval
+            delay = due - time.monotonic()
+            if delay > 0 and self.stop_event.wait(delay):
+                break
+            if index and index % 12 == 0:
+                self.cgroups = sources.cgroup_dirs(self.roots, opts.max_cgroups)
+                self.cgroup_files = sources.cgroup_files(self.cgroups)
+            meta = self.snapshot(index)
+            finished = time.monotonic()
+            next_slot = slot + 1
+            if finished > t0 + next_slot * interval:
+                meta["late"] = True
+                self.late_samples += 1
+                caught_up = int((finished - t0) // interval) + 1
+                if caught_up > next_slot:
+                    meta["skipped_slots"] = caught_up - next_slot
+                next_slot = caught_up
+            self.spool.end_snapshot(meta)
+            self.samples_taken += 1
+            self._write_state()
+            slot = next_slot
+            index += 1
+            if self.progress is not None:
+                self.progress(self, time.monotonic() - t0)
+            reason = self._check_limits(out_dir)
+            if reason:
+                self.request_stop(reason)
+        meta = self.snapshot("end", full=True)
+        self.spool.end_snapshot(meta)
+        self._write_state()
+        self.spool.close()
+        self.cmdline_reader.close()
+        self.deep_reader.close()
+        if self.kmsg_fd is not None:
+            os.close(self.kmsg_fd)
+
+
+def stderr_is_tty():
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,236 @@
+r"""kmsg - file /dev/kmsg (OOM kills, allocation failures, hung tasks)
+==================================================================
+
+Kernel log records in the /dev/kmsg format, one per line: ``prio,seq,usec,flags;message``
+(``prio`` = facility * 8 + level, ``seq`` = record number, ``usec`` = CLOCK_MONOTONIC
+microseconds since boot; non-printable bytes of the message are escaped as ``\xNN``).
+Continuation lines start with a space and carry ``KEY=VALUE`` dictionary entries: ignored.
+This parser turns the memory-related records into events; every other record is skipped.
+Formats follow mm/oom_kill.c, mm/page_alloc.c (warn_alloc) and kernel/hung_task.c:
+
+* ``<comm> invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0``
+  (``oom_invoked``; 2.6.x-3.x also print ``oom_adj=``);
+* ``Out of memory: Kill process 1234 (x) score 900 or sacrifice child``
+  (``oom_victim_selected``, kernels before 5.0; ``Memory cgroup out of memory:`` for a memcg);
+* ``oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,
+  oom_memcg=/foo,task_memcg=/foo/bar,task=name,pid=1234,uid=0`` (``oom_kill_constraint``, 4.19+;
+  ``global_oom`` instead of ``oom_memcg=`` for a system-wide OOM);
+* ``Out of memory: Killed process 1234 (postgres) total-vm:..kB, anon-rss:..kB, file-rss:..kB,
+  shmem-rss:..kB, UID:.. pgtables:..kB oom_score_adj:..`` (``oom_kill``; older kernels print
+  ``Killed process 1234 (x) total-vm:...`` alone, RHEL 6 ``Killed process 1234, UID 0, (x)``);
+* ``oom_reaper: reaped process 1234 (x), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB``
+  (``oom_reaper``, 4.6+);
+* ``<comm>: page allocation failure: order:N, mode:0x...`` (``alloc_failure``; ``failure.``
+  before 3.x);
+* ``INFO: task <comm>:<pid> blocked for more than N seconds.`` (``hung_task``).
+
+See https://www.kernel.org/doc/Documentation/ABI/testing/dev-kmsg
+
+Sample input (two records, each on one line, wrapped here)::
+
+    4,348,382651636,-;mem hog (x) invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0,
+        oom_score_adj=0
+    3,425,382652012,-;Memory cgroup out of memory: Killed process 5274 (mem hog (x))
+        total-vm:82536kB, anon-rss:72448kB, file-rss:6784kB, shmem-rss:0kB, UID:0
+        pgtables:204kB oom_score_adj:0
+
+Output: ``list[dict]``, one event per matching record, every key of :data:`EVENT_KEYS` present
+(``None`` when the record does not carry it): ``event``, ``seq``, ``usec`` (kernel timestamp,
+microseconds since boot), ``level``, ``victim_pid``, ``victim_name``, ``total_vm_bytes``,
+``anon_rss_bytes``, ``file_rss_bytes``, ``shmem_rss_bytes``, ``pgtables_bytes`` (bytes),
+``uid``, ``oom_score_adj``, ``score``, ``memcg_oom`` (True for a memory cgroup OOM),
+``constraint``, ``nodemask``, ``cpuset``, ``mems_allowed``, ``oom_memcg``, ``task_memcg``,
+``invoking_process``, ``gfp_mask``, ``order``, ``blocked_seconds``, ``message``.
+
+Examples:
+    >>> ev = parse_kmsg(SAMPLE)
+    >>> [e["event"] for e in ev]
+    ['oom_invoked', 'oom_kill']
+    >>> ev[0]["invoking_process"], ev[0]["order"], ev[0]["gfp_mask"], ev[0]["seq"]
+    ('mem hog (x)', 0, '0xcc0(GFP_KERNEL)', 348)
+    >>> k = ev[1]
+    >>> k["victim_pid"], k["victim_name"], k["anon_rss_bytes"], k["memcg_oom"], k["usec"]
+    (5274, 'mem hog (x)', 74186752, True, 382652012)
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from vmanalyze.errors import ParseError
+from vmanalyze.parsers._common import KIB, numbered_lines
+
+SOURCE = "kmsg"
+
+SAMPLE = (
+    "4,348,382651636,-;mem hog (x) invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0,"
+    " oom_score_adj=0\n"
+    "3,425,382652012,-;Memory cgroup out of memory: Killed process 5274 (mem hog (x))"
+    " total-vm:82536kB, anon-rss:72448kB, file-rss:6784kB, shmem-rss:0kB, UID:0 pgtables:204kB"
+    " oom_score_adj:0\n"
+)
+
+EVENT_KEYS: tuple[str, ...] = (
+    "event",
+    "seq",
+    "usec",
+    "level",
+    "victim_pid",
+    "victim_name",
+    "total_vm_bytes",
+    "anon_rss_bytes",
+    "file_rss_bytes",
+    "shmem_rss_bytes",
+    "pgtables_bytes",
+    "uid",
+    "oom_score_adj",
+    "score",
+    "memcg_oom",
+    "constraint",
+    "nodemask",
+    "cpuset",
+    "mems_allowed",
+    "oom_memcg",
+    "task_memcg",
+    "invoking_process",
+    "gfp_mask",
+    "order",
+    "blocked_seconds",
+    "message",
+)
+
+_RECORD_RE = re.compile(r"^(\d+),(\d+),(\d+),[^;]*;(.*)$")
+_SCOPE = r"(?:(?P<scope>Out of memory|Memory cgroup out of memory)(?: \([a-z_]+\))?: )?"
+_KILLED_RE = re.compile(
+    _SCOPE + r"Killed process (?P<pid>\d+)(?:, UID (?P<old_uid>\d+),)? \((?P<name>.*?)\)"
+    r"(?:(?= total-vm:)|,|$)"
+    r"(?: total-vm:(?P<total_vm>\d+)kB, anon-rss:(?P<anon>\d+)kB, file-rss:(?P<file>\d+)kB"
+    r"(?:, shmem-rss:(?P<shmem>\d+)kB)?"
+    r"(?:,? UID:(?P<uid>\d+) pgtables:(?P<pgtables>\d+)kB oom_score_adj:(?P<adj>-?\d+))?)?"
+)
+_SELECT_RE = re.compile(
+    r"^(?P<scope>Out of memory|Memory cgroup out of memory): [Kk]ill process (?P<pid>\d+)"
+    r" \((?P<name>.*)\) score (?P<score>\d+) or (?:sacrifice|a) child"
+)
+_CONSTRAINT_RE = re.compile(
+    r"^oom-kill:constraint=(?P<constraint>[^,]*),nodemask=(?P<nodemask>.*?),"
+    r"cpuset=(?P<cpuset>.*?),mems_allowed=(?P<mems>.*?)"
+    r"(?:,oom_memcg=(?P<oom_memcg>.*?)|,global_oom)?(?:,task_memcg=(?P<task_memcg>.*?))?"
+    r",task=(?P<task>.*),pid=(?P<pid>\d+),uid=(?P<uid>\d+)$"
+)
+_INVOKED_RE = re.compile(r"^(?P<comm>.*) invoked oom-killer: (?P<args>.*)$")
+_REAPER_RE = re.compile(
+    r"^oom_reaper: reaped process (?P<pid>\d+) \((?P<name>.*)\), now anon-rss:(?P<anon>\d+)kB,"
+    r" file-rss:(?P<file>\d+)kB, shmem-rss:(?P<shmem>\d+)kB"
+)
+_ALLOC_RE = re.compile(
+    r"^(?P<comm>.*): page allocation failure[:.] order:(?P<order>\d+), mode:(?P<mode>[^,\s]+)"
+)
+_HUNG_RE = re.compile(
+    r"^INFO: task (?P<comm>.*):(?P<pid>\d+) blocked for more than (?P<secs>\d+) seconds\."
+)
+
+
+def _kib(value: str | None) -> int | None:
+    return int(value) * KIB if value is not None else None
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _event(message: str) -> dict[str, Any] | None:
+    """Return the event fields of one message, ``None`` when it is not memory related."""
+    if match := _KILLED_RE.match(message):
+        return {
+            "event": "oom_kill",
+            "victim_pid": int(match["pid"]),
+            "victim_name": match["name"],
+            "total_vm_bytes": _kib(match["total_vm"]),
+            "anon_rss_bytes": _kib(match["anon"]),
+            "file_rss_bytes": _kib(match["file"]),
+            "shmem_rss_bytes": _kib(match["shmem"]),
+            "pgtables_bytes": _kib(match["pgtables"]),
+            "uid": _int(match["uid"] or match["old_uid"]),
+            "oom_score_adj": _int(match["adj"]),
+            "memcg_oom": match["scope"].startswith("Memory cgroup") if match["scope"] else None,
+        }
+    if match := _SELECT_RE.match(message):
+        return {
+            "event": "oom_victim_selected",
+            "victim_pid": int(match["pid"]),
+            "victim_name": match["name"],
+            "score": int(match["score"]),
+            "memcg_oom": match["scope"].startswith("Memory cgroup"),
+        }
+    if match := _CONSTRAINT_RE.match(message):
+        return {
+            "event": "oom_kill_constraint",
+            "constraint": match["constraint"],
+            "nodemask": match["nodemask"],
+            "cpuset": match["cpuset"],
+            "mems_allowed": match["mems"],
+            "oom_memcg": match["oom_memcg"],
+            "task_memcg": match["task_memcg"],
+            "victim_name": match["task"],
+            "victim_pid": int(match["pid"]),
+            "uid": int(match["uid"]),
+            "memcg_oom": match["constraint"] == "CONSTRAINT_MEMCG",
+        }
+    if match := _INVOKED_RE.match(message):
+        args = dict(part.split("=", 1) for part in match["args"].split(", ") if "=" in part)
+        return {
+            "event": "oom_invoked",
+            "invoking_process": match["comm"],
+            "gfp_mask": args.get("gfp_mask"),
+            "nodemask": args.get("nodemask"),
+            "order": _int(args.get("order")),
+            "oom_score_adj": _int(args.get("oom_score_adj")),
+        }
+    if match := _REAPER_RE.match(message):
+        return {
+            "event": "oom_reaper",
+            "victim_pid": int(match["pid"]),
+            "victim_name": match["name"],
+            "anon_rss_bytes": _kib(match["anon"]),
+            "file_rss_bytes": _kib(match["file"]),
+            "shmem_rss_bytes": _kib(match["shmem"]),
+        }
+    if match := _ALLOC_RE.match(message):
+        return {
+            "event": "alloc_failure",
+            "invoking_process": match["comm"],
+            "order": int(match["order"]),
+            "gfp_mask": match["mode"],
+        }
+    if match := _HUNG_RE.match(message):
+        return {
+            "event": "hung_task",
+            "victim_name": match["comm"],
+            "victim_pid": int(match["pid"]),
+            "blocked_seconds": int(match["secs"]),
+        }
+    return None
+
+
+def parse_kmsg(text: str) -> list[dict[str, Any]]:
+    """Parse /dev/kmsg records into memory events (see the module docstring)."""
+    events: list[dict[str, Any]] = []
+    for lineno, line in numbered_lines(text):
+        if line[:1].isspace():
+            continue  # continuation line: KEY=VALUE dictionary of the previous record
+        record = _RECORD_RE.match(line)
+        if not record:
+            raise ParseError(SOURCE, lineno, line, "expected 'prio,seq,usec,flags;message'")
+        found = _event(record.group(4))
+        if found is None:
+            continue
+        event: dict[str, Any] = dict.fromkeys(EVENT_KEYS)
+        event.update(found)
+        event["seq"] = int(record.group(2))
+        event["usec"] = int(record.group(3))
+        event["level"] = int(record.group(1)) & 7
+        event["message"] = record.group(4)
+        events.append(event)
+    return events

@@ -49,6 +49,7 @@ pytest: venv pyz
 
 $(VENV36)/.installed:
 	$(PY36) -m venv $(VENV36)
+	$(VENV36)/bin/python -m pip install -q 'pip==21.3.1'
 	$(VENV36)/bin/python -m pip install -q 'pytest==7.0.1'
 	touch $@
 

@@ -1,0 +1,217 @@
+"""Signals, hard kills and recovery, late samples, limits and argument errors."""
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from .bundle_reader import Bundle
+from .conftest import COLLECTOR, collector_command, leftovers, run_collector
+
+
+def _start(args):
+    env = dict(os.environ, PYTHONPATH=COLLECTOR)
+    return subprocess.Popen(
+        collector_command() + args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        universal_newlines=True,
+    )
+
+
+def _wait_for_samples(out_dir, n, timeout=30):
+    """Wait until the run's spool lists at least n complete snapshots; return the spool."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for spool in glob.glob(os.path.join(out_dir, ".vmcollect-spool-*")):
+            try:
+                with open(os.path.join(spool, "samples.jsonl")) as f:
+                    if len(f.readlines()) >= n:
+                        return spool
+            except OSError:
+                pass
+        time.sleep(0.05)
+    raise AssertionError("no spool with %d snapshots in %s" % (n, out_dir))
+
+
+def test_sigint_writes_a_valid_bundle_with_the_samples_so_far(out_dir):
+    proc = _start(["--interval", "100ms", "--duration", "1h", "-o", out_dir])
+    _wait_for_samples(out_dir, 4)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    b = Bundle(out.strip().splitlines()[-1])
+    m = b.manifest
+    assert m["interrupted"] is True and m["stop_reason"] == "interrupted"
+    assert m["completed"] is False
+    assert m["samples"] >= 3
+    assert b.samples[-1]["label"] == "end"
+    assert leftovers(out_dir) == []
+    assert "Traceback" not in err
+
+
+def test_sigterm_behaves_like_ctrl_c(out_dir):
+    proc = _start(["--interval", "100ms", "--count", "10000", "-o", out_dir, "-q"])
+    _wait_for_samples(out_dir, 3)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert Bundle(out.strip()).manifest["interrupted"] is True
+
+
+def test_second_ctrl_c_abandons_and_removes_the_spool(out_dir):
+    # Enough data that writing the bundle takes a while, so the second Ctrl-C lands during it,
+    # the way a person's second Ctrl-C does.
+    proc = _start(["--interval", "50ms", "--duration", "1h", "--status-top", "5000", "-o", out_dir])
+    _wait_for_samples(out_dir, 40)
+    proc.send_signal(signal.SIGINT)
+    while "stopping" not in proc.stderr.readline():
+        pass
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert out.strip() == ""
+    assert os.listdir(out_dir) == []
+    assert "Traceback" not in err
+
+
+def test_hard_kill_leaves_a_spool_that_recover_turns_into_a_bundle(out_dir):
+    proc = _start(["--interval", "100ms", "--duration", "1h", "-o", out_dir, "-q"])
+    spool = _wait_for_samples(out_dir, 6)
+    proc.kill()
+    proc.communicate()
+    assert not [n for n in os.listdir(out_dir) if n.endswith(".tar.gz")]
+    with open(os.path.join(spool, "samples.jsonl")) as f:
+        complete = len(f.readlines())
+    code, out, err = run_collector(["--recover", spool])
+    path = out.strip().splitlines()[-1]
+    b = Bundle(path)
+    assert b.manifest["recovered"] is True
+    assert b.manifest["stop_reason"] == "recovered from spool"
+    assert len(b.samples) >= complete >= 6
+    assert b.labels("proc/meminfo") == [s["label"] for s in b.samples]
+    assert not os.path.exists(spool)
+
+
+def test_recover_drops_a_torn_snapshot(out_dir):
+    """Bytes of a snapshot that never got its samples.jsonl line are not in the bundle."""
+    proc = _start(["--interval", "100ms", "--duration", "1h", "-o", out_dir, "-q"])
+    spool = _wait_for_samples(out_dir, 4)
+    proc.kill()
+    proc.communicate()
+    with open(os.path.join(spool, "samples.jsonl")) as f:
+        lines = f.readlines()
+    with open(os.path.join(spool, "samples.jsonl"), "w") as f:
+        f.writelines(lines[:-1])
+        f.write(lines[-1][:10])  # a torn last line
+    _, out, _ = run_collector(["--recover", spool, "-o", out_dir])
+    b = Bundle(out.strip().splitlines()[-1])
+    assert len(b.samples) == len(lines) - 1
+    assert len(b.records("proc/meminfo")) == len(lines) - 1
+
+
+def test_recover_rejects_a_directory_that_is_not_a_spool(tmp_path):
+    code, out, err = run_collector(["--recover", str(tmp_path)], check=False)
+    assert code == 2 and "is not a vmcollect spool" in err and "Traceback" not in err
+
+
+def test_late_samples_are_flagged_and_the_schedule_skips_ahead(tmp_path, monkeypatch):
+    sys.path.insert(0, COLLECTOR)
+    from vmcollect import cli, sampler
+
+    original = sampler.Collector.snapshot
+
+    def slow(self, label, full=False):
+        meta = original(self, label, full)
+        if label == 1:
+            time.sleep(0.35)
+        return meta
+
+    monkeypatch.setattr(sampler.Collector, "snapshot", slow)
+    out = tmp_path / "late.tar.gz"
+    assert cli.main(["--interval", "100ms", "--count", "4", "-o", str(out), "-q"]) == 0
+    b = Bundle(str(out))
+    rows = [s for s in b.samples if isinstance(s["label"], int)]
+    assert [s["label"] for s in rows] == [0, 1, 2, 3]
+    assert rows[1]["late"] is True and rows[1]["skipped_slots"] >= 2
+    assert not rows[0]["late"] and not rows[2]["late"]
+    assert b.manifest["late_samples"] == 1
+    gap = (rows[2]["mono_ns"] - rows[1]["mono_ns"]) / 1e9
+    assert gap >= 0.35
+
+
+def test_size_cap_stops_sampling_and_keeps_the_bundle(out_dir):
+    _, out, _ = run_collector(
+        ["--interval", "50ms", "--count", "500", "--max-size", "1M", "-o", out_dir, "-q"]
+    )
+    b = Bundle(out.strip())
+    assert b.manifest["stop_reason"] == "size cap reached"
+    assert b.manifest["completed"] is False
+    assert 1 <= b.manifest["samples"] < 500
+    assert os.path.getsize(out.strip()) <= 1 << 20
+
+
+def test_low_disk_space_refuses_to_start(out_dir):
+    code, out, err = run_collector(
+        ["--count", "1", "--min-free", "1000T", "-o", out_dir], check=False
+    )
+    assert code == 1 and "free in" in err and "Traceback" not in err
+    assert os.listdir(out_dir) == []
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--interval", "fast"], "not a duration"),
+        (["--interval", "0"], "at least"),
+        (["--count", "0"], "at least"),
+        (["--count", "3", "--duration", "1m"], "not allowed with"),
+        (["--output", "bundle.zip"], "ending in .tar.gz"),
+        (["--output", "/nonexistent-dir/x.tar.gz"], "does not exist"),
+        (["--max-size", "lots"], "not a size"),
+        (["--no-such-option"], "unrecognized arguments"),
+    ],
+)
+def test_invalid_arguments_exit_2_with_one_line(args, message):
+    code, out, err = run_collector(args, check=False)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and lines[0].startswith("vmcollect: error:")
+
+
+def test_help_explains_every_option_with_examples():
+    code, out, err = run_collector(["--help"])
+    for option in (
+        "--interval",
+        "--duration",
+        "--count",
+        "--output",
+        "--max-processes",
+        "--status-top",
+        "--deep",
+        "--deep-max-rss",
+        "--read-timeout",
+        "--max-size",
+        "--min-free",
+        "--no-cmdline",
+        "--anonymize",
+        "--recover",
+    ):
+        assert option in out
+    assert "examples:" in out and "vmcollect.pyz --interval 1s" in out
+
+
+def test_duration_units():
+    sys.path.insert(0, COLLECTOR)
+    from vmcollect.cli import Options, build_parser, planned_count
+
+    ns = build_parser().parse_args(["--interval", "500ms", "--duration", "10m"])
+    assert ns.interval == 0.5 and ns.duration == 600.0
+    assert planned_count(Options(ns)) == 1200
+    ns = build_parser().parse_args(["--interval", "5s", "--duration", "2h"])
+    assert planned_count(Options(ns)) == 1440

@@ -23,7 +23,8 @@ class ParseError(VmanalyzeError):
         self.lineno = lineno
         self.line = line
         self.reason = reason
-        where = f"{source}: line {lineno}: {line!r}"
+        shown = line if len(line) <= 120 else line[:117] + "..."
+        where = f"{source}: line {lineno}: {shown!r}"
         super().__init__(f"{where}: {reason}" if reason else where)
 
 

@@ -61,6 +61,17 @@ def require_content(text: str, source: str) -> None:
         raise SkipSource(source, "empty file (not readable when captured, or feature off)")
 
 
+def single_value(text: str, source: str) -> str:
+    """Return the content of a one-value file, stripped of white space and NUL padding.
+
+    Raises :class:`SkipSource` when nothing is left.
+    """
+    value = text.strip(" \t\r\n\x00")
+    if not value:
+        raise SkipSource(source, "empty file (not readable when captured, or feature off)")
+    return value
+
+
 def to_int(value: str, source: str, lineno: int, line: str) -> int:
     """Parse a decimal integer or raise :class:`ParseError` naming the line."""
     try:
@@ -97,7 +108,7 @@ def parse_ranges(text: str, source: str = "ranges") -> list[int]:
     >>> parse_ranges("\\n")
     []
     """
-    body = text.strip()
+    body = text.strip(" \t\r\n\x00")
     if not body:
         return []
     out: list[int] = []

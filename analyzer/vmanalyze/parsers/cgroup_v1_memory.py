@@ -33,7 +33,7 @@ Examples:
 
 from __future__ import annotations
 
-from vmanalyze.parsers._common import require_content, to_int
+from vmanalyze.parsers._common import single_value, to_int
 from vmanalyze.parsers.vmstat import parse_counters
 
 SOURCE = "cgroup_v1_memory"
@@ -49,8 +49,8 @@ OOM_CONTROL_KEYS: tuple[str, ...] = ("oom_kill_disable", "under_oom", "oom_kill"
 
 def parse_memory_bytes(text: str) -> int:
     """Parse a one-number file (``usage_in_bytes``, ``limit_in_bytes``, ``failcnt``...)."""
-    require_content(text, SOURCE)
-    return to_int(text.strip(), SOURCE, 1, text.strip())
+    value = single_value(text, SOURCE)
+    return to_int(value, SOURCE, 1, value)
 
 
 def parse_memory_stat(text: str) -> dict[str, int | None]:

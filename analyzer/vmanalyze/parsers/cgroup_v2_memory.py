@@ -37,7 +37,7 @@ Examples:
 from __future__ import annotations
 
 from vmanalyze.errors import ParseError
-from vmanalyze.parsers._common import require_content, to_int
+from vmanalyze.parsers._common import single_value, to_int
 from vmanalyze.parsers.pressure_memory import parse_psi
 from vmanalyze.parsers.vmstat import parse_counters
 
@@ -57,14 +57,13 @@ EVENTS_KEYS: tuple[str, ...] = ("low", "high", "max", "oom", "oom_kill", "oom_gr
 
 def parse_memory_current(text: str) -> int:
     """Parse ``memory.current`` / ``memory.swap.current`` / ``memory.peak`` (bytes)."""
-    require_content(text, SOURCE)
-    return to_int(text.strip(), SOURCE, 1, text.strip())
+    value = single_value(text, SOURCE)
+    return to_int(value, SOURCE, 1, value)
 
 
 def parse_memory_limit(text: str) -> int | None:
     """Parse ``memory.max``/``high``/``low``/``min``/``swap.max``: bytes, ``None`` for max."""
-    require_content(text, SOURCE)
-    value = text.strip()
+    value = single_value(text, SOURCE)
     if value == "max":
         return None
     if not value.isdigit():

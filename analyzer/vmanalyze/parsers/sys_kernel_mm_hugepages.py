@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 
 from vmanalyze.errors import InputError
-from vmanalyze.parsers._common import KIB, require_content, to_int
+from vmanalyze.parsers._common import KIB, single_value, to_int
 from vmanalyze.parsers.sys_node_meminfo import node_from_path
 
 SOURCE = "sys_kernel_mm_hugepages"
@@ -43,8 +43,8 @@ _SIZE_RE = re.compile(r"hugepages-(\d+)kB(?:/|$)")
 
 def parse_hugepages_value(text: str) -> int:
     """Parse one hugepage pool counter file (pages)."""
-    require_content(text, SOURCE)
-    return to_int(text.strip(), SOURCE, 1, text.strip())
+    value = single_value(text, SOURCE)
+    return to_int(value, SOURCE, 1, value)
 
 
 def hugepage_size_from_path(path: str) -> int | None:

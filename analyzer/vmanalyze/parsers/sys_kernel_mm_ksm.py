@@ -22,15 +22,14 @@ Examples:
 from __future__ import annotations
 
 from vmanalyze.errors import ParseError
-from vmanalyze.parsers._common import require_content
+from vmanalyze.parsers._common import single_value
 
 SOURCE = "sys_kernel_mm_ksm"
 
 
 def parse_sys_kernel_mm_ksm(text: str) -> int | str:
     """Parse one KSM file (see the module docstring)."""
-    require_content(text, SOURCE)
-    value = text.strip()
+    value = single_value(text, SOURCE)
     if value.lstrip("-").isdigit():
         return int(value)
     for word in value.split():

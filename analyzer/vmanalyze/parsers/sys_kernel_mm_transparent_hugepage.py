@@ -40,7 +40,7 @@ Examples:
 from __future__ import annotations
 
 from vmanalyze.errors import ParseError
-from vmanalyze.parsers._common import require_content, to_int
+from vmanalyze.parsers._common import single_value, to_int
 from vmanalyze.parsers.sys_kernel_mm_hugepages import hugepage_size_from_path
 
 SOURCE = "sys_kernel_mm_transparent_hugepage"
@@ -48,8 +48,7 @@ SOURCE = "sys_kernel_mm_transparent_hugepage"
 
 def parse_thp_setting(text: str) -> dict[str, str | list[str] | None]:
     """Parse a ``[selected]``-style THP file (see the module docstring)."""
-    require_content(text, SOURCE)
-    line = text.strip()
+    line = single_value(text, SOURCE)
     words = line.split()
     selected: str | None = None
     options: list[str] = []
@@ -69,8 +68,8 @@ def parse_thp_setting(text: str) -> dict[str, str | list[str] | None]:
 
 def parse_thp_number(text: str) -> int:
     """Parse a numeric THP file (khugepaged tunables, counters)."""
-    require_content(text, SOURCE)
-    return to_int(text.strip(), SOURCE, 1, text.strip())
+    value = single_value(text, SOURCE)
+    return to_int(value, SOURCE, 1, value)
 
 
 def thp_size_from_path(path: str) -> int | None:

@@ -33,7 +33,7 @@ def _is_int(word: str) -> bool:
 
 def parse_sysctl_vm(text: str) -> int | list[int] | str | None:
     """Parse one /proc/sys/vm file (see the module docstring)."""
-    value = text.strip()
+    value = text.strip(" \t\r\n\x00")
     if not value:
         return None
     words = value.split()

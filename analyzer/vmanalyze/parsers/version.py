@@ -31,7 +31,7 @@ Examples:
 from __future__ import annotations
 
 from vmanalyze.errors import ParseError
-from vmanalyze.parsers._common import require_content
+from vmanalyze.parsers._common import require_content, single_value
 
 SOURCE = "version"
 
@@ -86,7 +86,6 @@ def parse_version(text: str) -> dict[str, str | None]:
 
 def parse_osrelease(text: str) -> dict[str, str | None]:
     """Parse /proc/sys/kernel/osrelease: only ``kernel_release`` is known."""
-    require_content(text, "osrelease")
     out: dict[str, str | None] = dict.fromkeys(VERSION_KEYS)
-    out["kernel_release"] = text.strip()
+    out["kernel_release"] = single_value(text, "osrelease")
     return out

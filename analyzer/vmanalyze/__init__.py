@@ -1,1 +1,14 @@
 """vmanalyze."""
+
+from vmanalyze.rule import (
+    Finding,
+    Rule,
+    RuleContext,
+    Setting,
+    Severity,
+    Skip,
+    Subject,
+    rule,
+)
+
+__all__ = ["Finding", "Rule", "RuleContext", "Setting", "Severity", "Skip", "Subject", "rule"]

@@ -1,0 +1,221 @@
+"""Run the selected rules over the tables and collect their findings.
+
+``run(tables, rules, config)`` calls every rule the configuration selects, in code order:
+
+- a rule whose required tables are absent or empty is ``skipped`` (``missing tables:
+  vmstat``) and never called (insights-core's dependency check);
+- a rule that raises :class:`~vmanalyze.rule.Skip` is ``skipped`` with its reason;
+- a rule that raises anything else, returns something that is not findings, or yields an
+  invalid finding (unserialisable evidence, a foreign code) is ``error`` with the exception
+  type and message; the traceback is kept for ``--verbose``. The other rules still run;
+- otherwise it ``ran``, and its findings get the rule's code and name, its severity unless
+  the finding overrides it, and its ``## Remediation`` section unless the finding has one.
+
+Findings are sorted critical first, then by code (a rule's own order is kept).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import traceback
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+
+from vmanalyze.config import Config
+from vmanalyze.registry import PluginError, Registry
+from vmanalyze.results import to_jsonable
+from vmanalyze.rule import Finding, Rule, RuleContext, Severity, Skip, finding_sort_key
+
+__all__ = ["AnalysisResult", "RuleStatus", "run"]
+
+Status = Literal["ran", "skipped", "error"]
+
+
+@dataclass(frozen=True)
+class RuleStatus:
+    """What happened to one rule (or, with a prefix as ``code``, to a pack that failed to load)."""
+
+    code: str
+    status: Status
+    reason: str | None = None
+    traceback: str | None = None
+    duration_s: float = 0.0
+    findings: int = 0
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Findings (critical first, then by code) and one status row per selected rule."""
+
+    findings: tuple[Finding, ...]
+    rules: tuple[RuleStatus, ...]
+    plugin_errors: tuple[PluginError, ...] = ()
+
+    def status(self, code: str) -> RuleStatus | None:
+        """The status row of ``code``, or ``None`` if the rule was not selected."""
+        for row in self.rules:
+            if row.code == code:
+                return row
+        return None
+
+    def by_status(self, status: Status) -> tuple[RuleStatus, ...]:
+        return tuple(row for row in self.rules if row.status == status)
+
+    @property
+    def max_severity(self) -> Severity | None:
+        """The highest severity among the findings, ``None`` when there are none."""
+        return max((f.severity or Severity.INFO for f in self.findings), default=None)
+
+
+def _usable(df: object) -> bool:
+    return isinstance(df, pd.DataFrame) and not df.empty
+
+
+def infer_sample_count(tables: Mapping[str, pd.DataFrame]) -> int:
+    """Rows of the ``samples`` table; else 1 when any table is present, else 0."""
+    samples = tables.get("samples")
+    if isinstance(samples, pd.DataFrame):
+        return len(samples)
+    return 1 if any(_usable(df) for df in tables.values()) else 0
+
+
+def host_facts(tables: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
+    """The first row of the ``host`` table as a dict (``{}`` without one)."""
+    host = tables.get("host")
+    if not _usable(host):
+        return {}
+    assert isinstance(host, pd.DataFrame)
+    return {str(k): v for k, v in host.iloc[0].items()}
+
+
+def _missing(rule: Rule, tables: Mapping[str, pd.DataFrame]) -> str | None:
+    absent = [t for t in rule.requires if not isinstance(tables.get(t), pd.DataFrame)]
+    empty = [t for t in rule.requires if t not in absent and not _usable(tables[t])]
+    parts = []
+    if absent:
+        parts.append("missing tables: " + ", ".join(absent))
+    if empty:
+        parts.append("empty tables: " + ", ".join(empty))
+    return "; ".join(parts) or None
+
+
+def _collect(output: object) -> list[Finding] | Skip:
+    """The findings of one call (iterating a generator runs the rule's body)."""
+    if output is None:
+        return []
+    if isinstance(output, Finding | Skip):
+        return [output] if isinstance(output, Finding) else output
+    if isinstance(output, str | bytes | Mapping) or not isinstance(output, Iterable):
+        raise TypeError(f"rule returned {type(output).__name__}; return or yield Finding objects")
+    findings: list[Finding] = []
+    for item in output:
+        if isinstance(item, Skip):
+            return item
+        if not isinstance(item, Finding):
+            raise TypeError(f"rule yielded {type(item).__name__}; yield Finding objects")
+        findings.append(item)
+    return findings
+
+
+def _complete(rule: Rule, finding: Finding) -> Finding:
+    if finding.code not in (None, rule.code):
+        raise ValueError(f"finding has code {finding.code}, but the rule is {rule.code}")
+    if finding.severity not in (None, rule.severity) and not finding.severity_reason:
+        raise ValueError(
+            f"finding changes the severity to {finding.severity} without severity_reason"
+        )
+    to_jsonable(finding.evidence)  # raises TypeError now, naming the rule, not at output time
+    return dataclasses.replace(
+        finding,
+        code=rule.code,
+        name=rule.name,
+        severity=finding.severity or rule.severity,
+        severity_reason=finding.severity_reason if finding.severity else None,
+        remediation=finding.remediation or rule.remediation,
+    )
+
+
+def _run_one(
+    rule: Rule,
+    tables: Mapping[str, pd.DataFrame],
+    config: Config,
+    host: Mapping[str, Any],
+    host_role: str | None,
+    sample_count: int,
+) -> tuple[RuleStatus, list[Finding]]:
+    missing = _missing(rule, tables)
+    if missing:
+        return RuleStatus(rule.code, "skipped", missing), []
+    started = time.perf_counter()
+    try:
+        ctx = RuleContext(
+            rule=rule,
+            tables={
+                name: tables[name].copy(deep=False)  # copy-on-write: the rule can't alter ours
+                for name in (*rule.requires, *rule.optional)
+                if isinstance(tables.get(name), pd.DataFrame)
+            },
+            settings=config.settings_for(rule),
+            host=host,
+            host_role=host_role,
+            sample_count=sample_count,
+        )
+        outcome = _collect(rule.function(ctx))
+        if isinstance(outcome, Skip):
+            elapsed = time.perf_counter() - started
+            return RuleStatus(rule.code, "skipped", outcome.reason, duration_s=elapsed), []
+        findings = [_complete(rule, f) for f in outcome]
+    except Skip as skip:
+        elapsed = time.perf_counter() - started
+        return RuleStatus(rule.code, "skipped", skip.reason, duration_s=elapsed), []
+    except Exception as exc:
+        elapsed = time.perf_counter() - started
+        reason = f"{type(exc).__name__}: {exc}"
+        return (
+            RuleStatus(rule.code, "error", reason, traceback.format_exc(), elapsed),
+            [],
+        )
+    elapsed = time.perf_counter() - started
+    return RuleStatus(rule.code, "ran", None, None, elapsed, len(findings)), findings
+
+
+def run(
+    tables: Mapping[str, pd.DataFrame],
+    rules: Registry | Iterable[Rule],
+    config: Config | None = None,
+    *,
+    host: Mapping[str, Any] | None = None,
+    sample_count: int | None = None,
+) -> AnalysisResult:
+    """Run the rules ``config`` selects over ``tables`` (table name -> DataFrame).
+
+    ``rules``: a :class:`~vmanalyze.registry.Registry` (its load errors become ``error``
+    rows, coded by pack prefix) or rules given directly. ``config`` defaults to every rule
+    with default settings; it is validated against the rules first
+    (:class:`~vmanalyze.config.ConfigError`). ``host``: host facts (default: the first row
+    of the ``host`` table). ``sample_count``: default :func:`infer_sample_count`.
+    """
+    registry = rules if isinstance(rules, Registry) else Registry.from_rules(rules)
+    config = config or Config()
+    config.validate(registry.rules, prefixes=registry.prefixes, failed=registry.failed_prefixes())
+    facts = dict(host) if host is not None else host_facts(tables)
+    role = config.host_role
+    if role is None and isinstance(facts.get("role"), str):
+        role = facts["role"]
+    count = sample_count if sample_count is not None else infer_sample_count(tables)
+
+    statuses = [RuleStatus(e.entry_point, "error", e.message, e.traceback) for e in registry.errors]
+    findings: list[Finding] = []
+    for rule in registry.rules:
+        if not config.is_selected(rule.code):
+            continue
+        status, found = _run_one(rule, tables, config, facts, role, count)
+        statuses.append(status)
+        findings.extend(found)
+    findings.sort(key=finding_sort_key)
+    statuses.sort(key=lambda s: s.code)
+    return AnalysisResult(tuple(findings), tuple(statuses), registry.errors)

@@ -1,0 +1,172 @@
+"""The analysis result as JSON (``docs/json-format.md``) and the exit status it implies.
+
+``to_json_dict(result, input_info, host)`` gives exactly::
+
+    {"schema_version": 1, "input": {...}, "host": {...},
+     "findings": [{"code", "name", "severity", "subject", "message", "start", "end",
+                   "evidence", "remediation"}],
+     "rules": [{"code", "status", "reason"}]}
+
+Timestamps become ISO-8601 UTC strings (``2026-11-26T14:33:12Z``; naive ones are taken as
+UTC), NaN/NaT/NA become ``null``, DataFrames in evidence become lists of records, and numpy
+scalars become plain numbers. ``docs/json-format.schema.json`` is the JSON Schema.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+import math
+from collections.abc import Mapping
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from vmanalyze.rule import Finding, Severity
+
+if TYPE_CHECKING:
+    from vmanalyze.engine import AnalysisResult
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "exit_status",
+    "finding_to_dict",
+    "iso_utc",
+    "to_json",
+    "to_json_dict",
+    "to_jsonable",
+]
+
+#: Bumped only when a reader written for the old version would misread the new one.
+SCHEMA_VERSION = 1
+
+
+def iso_utc(value: pd.Timestamp | dt.datetime | None) -> str | None:
+    """``2026-11-26T14:33:12Z`` (fractional seconds only when present); ``None`` for NaT."""
+    if value is None or pd.isna(value):
+        return None
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.tz_localize(None).isoformat() + "Z"
+
+
+def _records(frame: pd.DataFrame) -> list[Any]:
+    if not isinstance(frame.index, pd.RangeIndex) or frame.index.name is not None:
+        frame = frame.reset_index()
+    columns = [str(c) for c in frame.columns]
+    return [
+        {col: to_jsonable(value) for col, value in zip(columns, row, strict=True)}
+        for row in frame.itertuples(index=False, name=None)
+    ]
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert ``value`` to plain JSON types, or raise ``TypeError`` naming the bad type.
+
+    DataFrame -> list of records (a non-default index becomes columns); Series -> object
+    (index -> value); timestamps -> ISO-8601 UTC; timedeltas -> seconds (float); NaN, NaT,
+    ``pd.NA``, infinities -> ``None``; numpy scalars and arrays -> numbers and lists;
+    enums -> their value; paths -> strings; mappings and sequences recursively.
+    """
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, enum.Enum):
+        return to_jsonable(value.value)
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return iso_utc(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, pd.Timedelta | dt.timedelta):
+        seconds = pd.Timedelta(value).total_seconds()
+        return None if math.isnan(seconds) else seconds
+    if isinstance(value, pd.DataFrame):
+        return _records(value)
+    if isinstance(value, pd.Series):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return [to_jsonable(v) for v in value.tolist()]
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=repr) if isinstance(value, set | frozenset) else value
+        return [to_jsonable(v) for v in items]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value))
+    raise TypeError(f"{type(value).__name__} value {value!r:.60} is not JSON-serialisable")
+
+
+def finding_to_dict(finding: Finding) -> dict[str, Any]:
+    """One finding as the JSON object of ``findings[]``."""
+    return {
+        "code": finding.code,
+        "name": finding.name,
+        "severity": (finding.severity or Severity.INFO).value,
+        "subject": finding.subject,
+        "message": finding.message,
+        "start": iso_utc(finding.start),
+        "end": iso_utc(finding.end),
+        "evidence": to_jsonable(finding.evidence),
+        "remediation": finding.remediation,
+    }
+
+
+def to_json_dict(
+    result: AnalysisResult, input_info: Mapping[str, Any], host: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The JSON document for one analysis (schema version 1).
+
+    ``input_info`` describes what was analyzed (path, format, sample count, time range...),
+    ``host`` the host facts; both are free-form objects converted with :func:`to_jsonable`.
+    Plugin load errors appear in ``rules`` as ``error`` rows whose code is the pack's prefix.
+    """
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "input": to_jsonable(dict(input_info)),
+        "host": to_jsonable(dict(host)),
+        "findings": [finding_to_dict(f) for f in result.findings],
+        "rules": [
+            {"code": status.code, "status": status.status, "reason": status.reason}
+            for status in result.rules
+        ],
+    }
+
+
+def to_json(
+    result: AnalysisResult,
+    input_info: Mapping[str, Any],
+    host: Mapping[str, Any],
+    *,
+    indent: int | None = 2,
+) -> str:
+    """:func:`to_json_dict` serialised (strict JSON: no NaN)."""
+    return json.dumps(
+        to_json_dict(result, input_info, host), indent=indent, allow_nan=False, ensure_ascii=False
+    )
+
+
+def exit_status(result: AnalysisResult, fail_on: Severity | str | None) -> int:
+    """1 when a finding at or above ``fail_on`` exists, else 0 (also when ``fail_on`` is None).
+
+    Exit status 2 (bad input or options) is decided by the command line, not here.
+    """
+    if fail_on is None:
+        return 0
+    threshold = Severity.parse(fail_on)
+    for finding in result.findings:
+        if (finding.severity or Severity.INFO) >= threshold:
+            return 1
+    return 0

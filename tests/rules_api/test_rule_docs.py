@@ -1,0 +1,115 @@
+"""docs/rules.md is generated from the registry and must be up to date."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from vmanalyze import Setting
+from vmanalyze.config import load_config
+from vmanalyze.docs_gen import render_rule, render_rules_page
+from vmanalyze.registry import RegisteredRule, Registry, discover
+
+from .helpers import make_rule
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES_MD = ROOT / "docs" / "rules.md"
+REGENERATE = "regenerate it: python -m vmanalyze.docs_gen rules > docs/rules.md"
+
+
+def test_docs_rules_md_is_up_to_date() -> None:
+    expected = render_rules_page(discover(only=()))
+    assert RULES_MD.read_text() == expected, f"docs/rules.md is stale; {REGENERATE}"
+
+
+def test_docs_gen_command_prints_the_same_page() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "vmanalyze.docs_gen", "rules"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "VMANALYZE_PLUGINS": "ignored-by-docs-gen"},
+    )
+    assert done.stdout == RULES_MD.read_text(), f"docs/rules.md is stale; {REGENERATE}"
+
+
+FLT = make_rule(
+    "FLT001",
+    name="major-fault-storm",
+    requires=("vmstat",),
+    optional=("pressure_memory",),
+    settings=[
+        Setting("min_majflt_per_s", 500.0, "Sustained major faults per second | system-wide."),
+        Setting("strict", True, "Also flag short bursts."),
+    ],
+)
+
+
+def test_render_rule_has_metadata_sections_and_settings() -> None:
+    text = render_rule(RegisteredRule(FLT, "vmtriage", "0.1.0", "FLT"))
+    assert text.startswith(
+        "# major-fault-storm (FLT001)\n\nSomething is wrong with the host.\n\n"
+        "- Severity: warning\n- Package: vmtriage 0.1.0\n- Requires tables: `vmstat`\n"
+        "- Uses if present: `pressure_memory`\n\n## What it does\n\nChecks something.\n"
+    )
+    settings = (
+        "## Settings\n\n| Setting | Default | Type | Description |\n| --- | --- | --- | --- |\n"
+        "| `min_majflt_per_s` | `500.0` | float | Sustained major faults per second \\| "
+        "system-wide. |\n| `strict` | `true` | bool | Also flag short bursts. |\n\n"
+        "Override in `vmanalyze.toml`:\n\n```toml\n[rules.FLT001]\nmin_majflt_per_s = 500.0\n"
+        "strict = true\n```\n\n## References\n"
+    )
+    assert settings in text
+    assert text.index("## Remediation") < text.index("## Settings")
+    assert text.endswith("- https://docs.kernel.org/admin-guide/sysctl/vm.html\n")
+
+
+def test_rules_page_lists_and_documents_every_rule() -> None:
+    page = render_rules_page(Registry.from_rules([FLT, make_rule("MEM001")], "vmtriage"))
+    assert "| [FLT001](#major-fault-storm-flt001) | major-fault-storm | warning |" in page
+    assert "## major-fault-storm (FLT001)\n" in page and "### Settings\n" in page
+    assert "## test-problem (MEM001)\n" in page
+    assert "- Package: vmtriage\n" in page  # no version: the page must not change per release
+    assert page.endswith("\n") and not page.endswith("\n\n")
+
+
+def code_blocks(path: Path, language: str) -> list[str]:
+    text = path.read_text()
+    return re.findall(rf"^```{language}\n(.*?)^```$", text, flags=re.MULTILINE | re.DOTALL)
+
+
+def test_writing_rules_guide_examples_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    rule_code, test_code = code_blocks(ROOT / "docs" / "writing-rules.md", "python")
+    pack = types.ModuleType("vmanalyze_rules_acme")
+    exec(compile(rule_code, "writing-rules.md", "exec"), pack.__dict__)
+    pack.ACME_RULES = (pack.high_swappiness,)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "vmanalyze_rules_acme", pack)
+    tests: dict[str, object] = {}
+    exec(compile(test_code, "writing-rules.md", "exec"), tests)
+    tests["test_high_swappiness_fires"]()  # type: ignore[operator]
+    tests["test_high_swappiness_is_skipped_without_its_table"]()  # type: ignore[operator]
+    rendered = render_rule(pack.high_swappiness)
+    assert "| `max_swappiness` | `60` | int |" in rendered
+
+
+def test_writing_rules_guide_config_example_is_valid(tmp_path: Path) -> None:
+    (toml,) = [b for b in code_blocks(ROOT / "docs" / "writing-rules.md", "toml") if "[host]" in b]
+    (tmp_path / "vmanalyze.toml").write_text(toml)
+    acme1 = make_rule("ACME001", settings=[Setting("max_swappiness", 60, "doc")])
+    config = load_config(cwd=tmp_path)
+    config.validate([acme1, make_rule("ACME002")])
+    assert config.settings_for(acme1) == {"max_swappiness": 10}
+    assert not config.is_selected("ACME002") and config.host_role == "database"
+
+
+def test_json_format_example_matches_the_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((ROOT / "docs" / "json-format.schema.json").read_text())
+    (example,) = code_blocks(ROOT / "docs" / "json-format.md", "json")
+    jsonschema.validate(json.loads(example), schema)

@@ -1,0 +1,133 @@
+"""Options shared by the commands that run rules: --select/--ignore/--config/--plugins/--fail-on.
+
+Use the ``Annotated`` aliases as parameter types, then :func:`prepare_rules` to load the packs
+and the configuration (a bad option or config file exits with status 2 and one line)::
+
+    @app.command()
+    def analyze(
+        path: Path,
+        select: SelectOption = None,
+        ignore: IgnoreOption = None,
+        config: ConfigOption = None,
+        plugins: PluginsOption = None,
+        fail_on: FailOnOption = None,
+    ) -> None:
+        registry, cfg = prepare_rules(
+            select=select, ignore=ignore, config=config, plugins=plugins, fail_on=fail_on
+        )
+        result = engine.run(tables, registry, cfg)
+        ...
+        raise typer.Exit(results.exit_status(result, cfg.fail_on))
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from vmanalyze.config import Config, ConfigError, load_config, split_list
+from vmanalyze.registry import ENV_VAR, Registry, discover
+from vmanalyze.rule import Severity
+
+__all__ = [
+    "ConfigOption",
+    "FailOnOption",
+    "IgnoreOption",
+    "PluginsOption",
+    "SelectOption",
+    "fail",
+    "prepare_rules",
+]
+
+SelectOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--select",
+        metavar="CODES",
+        help="Run only these rules: codes or prefixes (THP, SWP001, ALL), comma-separated or "
+        "repeated. Replaces `select` of the config file.",
+        show_default=False,
+    ),
+]
+IgnoreOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ignore",
+        metavar="CODES",
+        help="Do not run these rules: codes or prefixes, comma-separated or repeated. Added to "
+        "`ignore` of the config file; the most specific selector wins.",
+        show_default=False,
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        metavar="PATH",
+        help="Config file (TOML: select, ignore, [rules.CODE] settings, [host] role). "
+        "Default: vmanalyze.toml in the current directory, if present.",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
+PluginsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--plugins",
+        metavar="PACKAGES",
+        help=f"Third-party rule packs to load, by distribution name, comma-separated (default: "
+        f"${ENV_VAR}, else all installed; the built-in rules always load).",
+        show_default=False,
+    ),
+]
+FailOnOption = Annotated[
+    Severity | None,
+    typer.Option(
+        "--fail-on",
+        case_sensitive=False,
+        help="Exit with status 1 when a finding at or above this severity exists "
+        "(default: `fail-on` of the config file, else never).",
+        show_default=False,
+    ),
+]
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``error: message`` (one line) on stderr and exit with status 2."""
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    raise typer.Exit(2)
+
+
+def prepare_rules(
+    *,
+    select: list[str] | None = None,
+    ignore: list[str] | None = None,
+    config: Path | None = None,
+    plugins: str | None = None,
+    fail_on: Severity | None = None,
+    cwd: Path | None = None,
+) -> tuple[Registry, Config]:
+    """Load the config file and the rule packs; check the config against the rules.
+
+    Which packs load: ``--plugins``, else ``$VMANALYZE_PLUGINS``, else ``plugins`` of the
+    config file, else all. Plugin load errors are not fatal: they are in
+    ``registry.errors`` (and become ``error`` rows of the result). Bad options or config:
+    :func:`fail` (exit 2).
+    """
+    try:
+        cfg = load_config(
+            config, cwd=cwd, select=select, ignore=ignore, fail_on=fail_on, plugins=plugins
+        )
+        if plugins is not None:
+            registry = discover(only=split_list(plugins), only_source="--plugins")
+        elif ENV_VAR in os.environ or cfg.plugins is None:
+            registry = discover()
+        else:
+            registry = discover(only=cfg.plugins, only_source=f"{cfg.file.origin} plugins")
+        cfg.validate(registry.rules, prefixes=registry.prefixes, failed=registry.failed_prefixes())
+    except ConfigError as exc:
+        fail(str(exc))
+    return registry, cfg

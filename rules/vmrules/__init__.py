@@ -1,1 +1,62 @@
-"""vmrules."""
+"""vmrules: the built-in rule pack of vmanalyze.
+
+The pack is registered exactly like a third-party one (``docs/writing-rules.md``): one entry
+point per code prefix in the ``vmanalyze.rules`` group, whose value is a tuple of rules::
+
+    [project.entry-points."vmanalyze.rules"]
+    THP = "vmrules:THP_RULES"
+    FLT = "vmrules:FLT_RULES"
+    ...
+
+Each rule lives in its own module, named after the rule (``vmrules/thp/thp_always_enabled.py``
+holds ``THP001 thp-always-enabled``), and is added to the tuple of its prefix below. A rule's
+code never changes and is never reused. ``ALL_RULES`` gathers every tuple, for tests and tools.
+The tuples are empty until the rules are written.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vmanalyze.rule import Rule
+
+#: Transparent huge pages: enabled/defrag modes, khugepaged, compaction stalls.
+THP_RULES: tuple[Rule, ...] = ()
+#: Page faults: major-fault storms, refaults.
+FLT_RULES: tuple[Rule, ...] = ()
+#: NUMA: imbalance, remote allocations, zone_reclaim_mode, balancing.
+NUMA_RULES: tuple[Rule, ...] = ()
+#: Overcommit: vm.overcommit_* settings against Committed_AS.
+OVC_RULES: tuple[Rule, ...] = ()
+#: Swap: thrashing, swap full, swappiness.
+SWP_RULES: tuple[Rule, ...] = ()
+#: Memory availability in general: MemAvailable low, reclaim pressure, min_free_kbytes.
+MEM_RULES: tuple[Rule, ...] = ()
+#: Pressure stall information (/proc/pressure/memory).
+PSI_RULES: tuple[Rule, ...] = ()
+#: OOM kills and allocation failures from the kernel log.
+OOM_RULES: tuple[Rule, ...] = ()
+#: Huge pages (hugetlbfs pools): reserved but unused, surplus, per-node imbalance.
+HPG_RULES: tuple[Rule, ...] = ()
+#: Fragmentation: buddyinfo high orders, compaction failures.
+FRAG_RULES: tuple[Rule, ...] = ()
+#: Dirty page writeback: dirty ratios, writeback stalls.
+DRT_RULES: tuple[Rule, ...] = ()
+#: Cgroups: memory.max pressure, memory.high throttling, cgroup OOMs.
+CGR_RULES: tuple[Rule, ...] = ()
+
+ALL_RULES: tuple[Rule, ...] = (
+    *THP_RULES,
+    *FLT_RULES,
+    *NUMA_RULES,
+    *OVC_RULES,
+    *SWP_RULES,
+    *MEM_RULES,
+    *PSI_RULES,
+    *OOM_RULES,
+    *HPG_RULES,
+    *FRAG_RULES,
+    *DRT_RULES,
+    *CGR_RULES,
+)

@@ -3,7 +3,7 @@
 
 One line per memory mapping (VMA) of a process: start address, NUMA memory policy
 (``default``, ``bind:0-1``, ``interleave:0-3``, ``prefer:1``, ``local``...), what is mapped
-(``file=<path>``, ``heap``, ``stack``, ``huge`` for hugetlbfs, otherwise anonymous), page
+(``file=<path>``, ``heap``, ``stack``, otherwise anonymous; ``huge`` marks hugetlbfs), page
 counts (``anon=``, ``dirty=``, ``mapped=``, ``mapmax=``, ``swapcache=``, ``active=``,
 ``writeback=``), pages resident on each node (``N<node>=<pages>``) and the page size
 (``kernelpagesize_kB=``). A kernel thread's file is empty. Paths have white space escaped as
@@ -15,7 +15,8 @@ Sample input::
     7ffd1c9e3000 default stack anon=33 dirty=33 N0=33 kernelpagesize_kB=4
 
 Output: ``list[dict]``, one per line: ``address`` (int), ``policy`` (str), ``mapping``
-(``file``, ``heap``, ``stack``, ``huge`` or ``anon``), ``file`` (str or ``None``),
+(``file``, ``heap``, ``stack`` or ``anon``), ``file`` (str or ``None``), ``huge`` (True, only
+for hugetlb mappings; other bare words are kept the same way),
 ``pages_per_node`` (``dict[int, int]``, pages), ``pages`` (sum over nodes),
 ``kernelpagesize_bytes`` (int), and the counters of :data:`COUNTERS` (int pages, ``None`` when
 not printed); unknown ``key=value`` items are kept (int when numeric). Helper
@@ -86,7 +87,7 @@ def parse_pid_numa_maps(text: str) -> list[dict[str, Any]]:
         for word in words[2:]:
             key, eq, value = word.partition("=")
             if not eq:
-                if key in ("heap", "huge") or key.startswith("stack"):
+                if key == "heap" or key.startswith("stack"):
                     row["mapping"] = "stack" if key.startswith("stack") else key
                 else:
                     row[key] = True

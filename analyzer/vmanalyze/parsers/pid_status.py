@@ -30,7 +30,9 @@ keys: ``name`` (str, as printed, escapes kept), ``state`` (letter) and ``state_d
 (``sleeping``), ``uid``/``gid`` (real id) with ``euid``, ``suid``, ``fsuid``/``egid``...,
 ``tgid``, ``pid``, ``ppid``, ``threads`` (int), ``cpus_allowed_list`` and ``mems_allowed_list``
 (list of int), ``groups``, ``ns_tgid``, ``ns_pid``, ``ns_pgid``, ``ns_sid`` (list of int),
-``thp_enabled`` (int). Other integer values are int, anything else is the string as printed.
+``thp_enabled`` (int). Hex masks (``sig_*``, ``cap_*``, ``cpus_allowed``, ``mems_allowed``,
+``untag_mask``) and ``umask`` stay strings; other integer values are int, anything else is the
+string as printed.
 
 Examples:
     >>> s = parse_pid_status(SAMPLE)
@@ -126,7 +128,30 @@ STATUS_KEYS: tuple[str, ...] = (
 _ID_KEYS = {"Uid": ("uid", "euid", "suid", "fsuid"), "Gid": ("gid", "egid", "sgid", "fsgid")}
 _INT_LISTS = {"Groups", "NStgid", "NSpid", "NSpgid", "NSsid"}
 _RANGE_LISTS = {"Cpus_allowed_list", "Mems_allowed_list"}
-_STRINGS = {"Name", "Umask", "SigQ"}
+# Hex masks and other text stay strings even when they happen to be all digits ("0000...").
+_STRINGS = {
+    "Name",
+    "Umask",
+    "SigQ",
+    "SigPnd",
+    "ShdPnd",
+    "SigBlk",
+    "SigIgn",
+    "SigCgt",
+    "CapInh",
+    "CapPrm",
+    "CapEff",
+    "CapBnd",
+    "CapAmb",
+    "Cpus_allowed",
+    "Mems_allowed",
+    "untag_mask",
+}
+
+
+def _is_number(key: str, value: str) -> bool:
+    """Memory lines must be ``N kB`` (anything else is a ParseError); plain counts are ints."""
+    return key.startswith(("Vm", "Rss", "Hugetlb")) or value.endswith(" kB") or value.isdigit()
 
 
 def parse_pid_status(text: str) -> dict[str, StatusValue]:
@@ -153,7 +178,7 @@ def parse_pid_status(text: str) -> dict[str, StatusValue]:
             out[snake_key(key)] = [to_int(v, SOURCE, lineno, line) for v in value.split()]
         elif key in _RANGE_LISTS:
             out[snake_key(key)] = parse_ranges(value, SOURCE)
-        elif value.endswith(" kB") or value.lstrip("-").isdigit():
+        elif _is_number(key, value):
             name, number = kb_value(key, value, SOURCE, lineno, line)
             out[name] = number
         else:

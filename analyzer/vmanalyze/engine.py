@@ -76,9 +76,18 @@ def _usable(df: object) -> bool:
 
 
 def infer_sample_count(tables: Mapping[str, pd.DataFrame]) -> int:
-    """Rows of the ``samples`` table; else 1 when any table is present, else 0."""
+    """How many samples the input holds, from the ``samples`` table.
+
+    Its rows whose ``phase`` is ``sample`` (the ``start``/``end`` snapshots of a bundle are
+    not counted), or all its rows when there are none such (a single snapshot, such as a
+    sosreport). Without a ``samples`` table: 1 when any table is present, else 0.
+    """
     samples = tables.get("samples")
     if isinstance(samples, pd.DataFrame):
+        if "phase" in samples.columns:
+            count = int((samples["phase"] == "sample").sum())
+            if count:
+                return count
         return len(samples)
     return 1 if any(_usable(df) for df in tables.values()) else 0
 

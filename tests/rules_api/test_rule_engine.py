@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from vmanalyze import Finding, RuleContext, Setting, Severity, Skip
 from vmanalyze.config import ConfigError, load_config
-from vmanalyze.engine import run
+from vmanalyze.engine import infer_sample_count, run
 from vmanalyze.registry import PluginError, Registry
 
 from .helpers import make_rule, vmstat_table
@@ -195,7 +195,8 @@ def test_settings_from_config_host_facts_role_and_sample_count(tmp_path) -> None
         "host": {"hostname": "db01", "kernel_release": "6.1.0"},
         "samples": 1,
     }
-    samples = pd.DataFrame({"label": ["start", 0, 1, "end"]})
+    samples = pd.DataFrame({"snapshot": ["start", "0", "1", "2", "3", "end"]})
+    samples["phase"] = ["start", "sample", "sample", "sample", "sample", "end"]
     run({**TABLES, "samples": samples}, [r], host={"role": "hypervisor"})
     assert (seen["samples"], seen["role"], seen["host"]) == (
         4,
@@ -237,3 +238,12 @@ def test_plugin_errors_become_error_rows_and_duplicates_are_refused() -> None:
     assert result.plugin_errors == registry.errors
     with pytest.raises(ValueError, match="duplicate rule code MEM001"):
         run(TABLES, [make_rule("MEM001"), make_rule("MEM001")])
+
+
+def test_sample_count_counts_samples_not_start_and_end_snapshots() -> None:
+    bundle = pd.DataFrame({"phase": ["start", "sample", "sample", "end"]})
+    assert infer_sample_count({"samples": bundle}) == 2
+    assert infer_sample_count({"samples": pd.DataFrame({"phase": ["start", "end"]})}) == 2
+    assert infer_sample_count({"samples": pd.DataFrame({"snapshot": ["0"]})}) == 1
+    assert infer_sample_count({"meminfo": TABLES["meminfo"]}) == 1
+    assert infer_sample_count({}) == 0

@@ -94,6 +94,11 @@ class Source(NamedTuple):
 _THP = "sys/kernel/mm/{transparent_hugepage,redhat_transparent_hugepage}"
 _NODE = "sys/devices/system/node/node[0-9]*"
 _V1 = "sys/fs/cgroup/memory/**/"
+# Pool counters only: demote_size (6.x) holds a size such as "2048kB", demote is write-only.
+_POOL = (
+    "{nr_hugepages,free_hugepages,resv_hugepages,surplus_hugepages,nr_overcommit_hugepages,"
+    "nr_hugepages_mempolicy}"
+)
 _V2 = "sys/fs/cgroup/**/"
 
 
@@ -207,8 +212,8 @@ SOURCES: dict[str, Source] = dict(
             "sys_kernel_mm_hugepages",
             "sys_kernel_mm_hugepages",
             sys_kernel_mm_hugepages.parse_hugepages_value,
-            "sys/kernel/mm/hugepages/hugepages-*kB/*",
-            f"{_NODE}/hugepages/hugepages-*kB/*",
+            f"sys/kernel/mm/hugepages/hugepages-*kB/{_POOL}",
+            f"{_NODE}/hugepages/hugepages-*kB/{_POOL}",
         ),
         _src(
             "sys_kernel_mm_ksm",

@@ -218,7 +218,7 @@ def check_pressure(text: str, out: dict[str, Any], entry: Entry) -> list[str]:
 def check_swaps(text: str, out: dict[str, Any], entry: Entry) -> list[str]:
     problems: list[str] = []
     rows = out["swaps"]
-    if m := re.search(r"(\S+) (partition|file) size (\d+) used (\d+)", entry.notes):
+    if m := re.match(r"^(.+?) (partition|file) size (\d+) used (\d+)", entry.notes):
         first = rows[0] if rows else {}
         expected = (m.group(1), m.group(2), _kib(m, 3), _kib(m, 4))
         got = tuple(first.get(k) for k in ("filename", "type", "size_bytes", "used_bytes"))

@@ -1,4 +1,10 @@
-"""vmanalyze."""
+"""vmanalyze: diagnose Linux memory problems from vmcollect bundles and sosreports.
+
+>>> import vmanalyze
+>>> ds = vmanalyze.load("bundle.tar.gz")   # doctest: +SKIP  (tables as pandas DataFrames)
+"""
+
+from typing import Any
 
 from vmanalyze.rule import (
     Finding,
@@ -11,4 +17,24 @@ from vmanalyze.rule import (
     rule,
 )
 
-__all__ = ["Finding", "Rule", "RuleContext", "Setting", "Severity", "Skip", "Subject", "rule"]
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "load",
+    "Finding",
+    "Rule",
+    "RuleContext",
+    "Setting",
+    "Severity",
+    "Skip",
+    "Subject",
+    "rule",
+]
+
+
+def load(path: Any, **kwargs: Any) -> Any:
+    """Load a bundle, sosreport or captured directory: see :func:`vmanalyze.dataset.load`."""
+    from vmanalyze.dataset import load as _load
+
+    return _load(path, **kwargs)

@@ -10,8 +10,8 @@ The bundle is written under a temporary name in the output directory and renamed
 only when complete.
 """
 
+import gzip
 import heapq
-import io
 import json
 import os
 import re
@@ -26,6 +26,15 @@ from vmcollect.spool import read_samples, read_segment, segment_paths
 _PID_PATH = re.compile(r"^proc/([0-9]+)/")
 _MAX_PIDS_LISTED = 100
 _END_ORDER = 1 << 62
+
+
+def _member_order(record):
+    """System-wide files first, then per-process files, each by path, then by snapshot.
+
+    If a bundle is cut short (a full disk, a partial upload), the system-wide time series,
+    which every analysis needs, are the part that survives.
+    """
+    return (_PID_PATH.match(record[0]) is not None, record[0], record[1])
 
 
 def label_order(label):
@@ -99,7 +108,7 @@ def _sorted_runs(spool_dir, complete_labels, stats, work_dir):
             stats.add(path, outcome if outcome in OUTCOMES else "failed", data)
             if outcome == CAPTURED:
                 records.append((path, label_order(label), label, data))
-        records.sort(key=lambda r: (r[0], r[1]))
+        records.sort(key=_member_order)
         if len(segments) == 1:
             runs.append(records)
         else:
@@ -108,17 +117,57 @@ def _sorted_runs(spool_dir, complete_labels, stats, work_dir):
     return runs
 
 
-def _tarinfo(name, size, mtime):
-    info = tarfile.TarInfo(name)
-    info.size = size
-    info.mtime = mtime
-    info.mode = 0o644
-    info.uname = info.gname = ""
-    return info
+class TarWriter(object):
+    """A minimal tar writer into a gzip stream.
 
+    tarfile builds each header through several layers of Python (about 100 us a member); a
+    bundle has thousands of small members, so on a busy host that alone would exceed the
+    collector's CPU budget. POSIX ustar headers are written directly here; a name longer than
+    ustar allows falls back to tarfile's own GNU header.
+    """
 
-def _add_bytes(tar, name, data, mtime):
-    tar.addfile(_tarinfo(name, len(data), mtime), io.BytesIO(data))
+    def __init__(self, raw, mtime, compresslevel=6):
+        self.gz = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=compresslevel, mtime=mtime)
+        self.mtime = mtime
+
+    def _header(self, name, size):
+        encoded = name.encode("utf-8", "surrogateescape")
+        prefix = b""
+        if len(encoded) > 100:
+            cut = encoded.rfind(b"/", 0, 156)
+            if cut > 0 and len(encoded) - cut - 1 <= 100:
+                prefix, encoded = encoded[:cut], encoded[cut + 1 :]
+            else:
+                info = tarfile.TarInfo(name)
+                info.size, info.mtime, info.mode = size, self.mtime, 0o644
+                return info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
+        header = b"".join(
+            [
+                encoded.ljust(100, b"\0"),
+                b"0000644\0",
+                b"0000000\0",
+                b"0000000\0",
+                ("%011o\0" % size).encode("ascii"),
+                ("%011o\0" % self.mtime).encode("ascii"),
+                b"        ",
+                b"0",
+                b"\0" * 100,
+                b"ustar\x0000",
+                b"\0" * 64,
+                b"0000000\0" * 2,
+                prefix.ljust(155, b"\0"),
+                b"\0" * 12,
+            ]
+        )
+        checksum = ("%06o\0 " % sum(bytearray(header))).encode("ascii")
+        return header[:148] + checksum + header[156:]
+
+    def add(self, name, data):
+        self.gz.write(self._header(name, len(data)) + data + b"\0" * (-len(data) % 512))
+
+    def close(self):
+        self.gz.write(b"\0" * 1024)
+        self.gz.close()
 
 
 def build_manifest(spool_dir, samples, stats, recovered):
@@ -179,22 +228,14 @@ def write_bundle(spool_dir, output_path, recovered=False, compresslevel=6):
         manifest = build_manifest(spool_dir, samples, stats, recovered)
         mtime = int((manifest["start_wall_ns"] or 0) // 1000000000)
         with open(tmp_path, "wb") as raw:
-            with tarfile.open(
-                fileobj=raw, mode="w:gz", compresslevel=compresslevel, format=tarfile.PAX_FORMAT
-            ) as tar:
-                _add_bytes(
-                    tar,
-                    "manifest.json",
-                    json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8"),
-                    mtime,
-                )
-                _add_bytes(
-                    tar,
-                    "samples.jsonl",
-                    "".join(json.dumps(s, sort_keys=True) + "\n" for s in samples).encode("utf-8"),
-                    mtime,
-                )
-                _write_streams(tar, heapq.merge(*runs, key=lambda r: (r[0], r[1])), mtime)
+            tar = TarWriter(raw, mtime, compresslevel)
+            tar.add("manifest.json", json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8"))
+            tar.add(
+                "samples.jsonl",
+                "".join(json.dumps(s, sort_keys=True) + "\n" for s in samples).encode("utf-8"),
+            )
+            _write_streams(tar, heapq.merge(*runs, key=_member_order))
+            tar.close()
             raw.flush()
             os.fsync(raw.fileno())
         os.rename(tmp_path, output_path)
@@ -207,25 +248,18 @@ def write_bundle(spool_dir, output_path, recovered=False, compresslevel=6):
     return manifest
 
 
-def _write_streams(tar, merged, mtime):
+def _write_streams(tar, merged):
     """Group merged records by path into one record-stream member each."""
     current = None
-    buf = None
+    parts = []
     for path, _order, label, data in merged:
         if path != current:
             if current is not None:
-                _flush_stream(tar, current, buf, mtime)
+                tar.add(current, b"".join(parts))
             current = path
-            buf = tempfile.SpooledTemporaryFile(max_size=8 << 20)
-        buf.write(("@@ vmcollect %s %d\n" % (label, len(data))).encode("ascii"))
-        buf.write(data)
-        buf.write(b"\n")
+            parts = []
+        parts.append(("@@ vmcollect %s %d\n" % (label, len(data))).encode("ascii"))
+        parts.append(data)
+        parts.append(b"\n")
     if current is not None:
-        _flush_stream(tar, current, buf, mtime)
-
-
-def _flush_stream(tar, path, buf, mtime):
-    size = buf.tell()
-    buf.seek(0)
-    tar.addfile(_tarinfo(path, size, mtime), buf)
-    buf.close()
+        tar.add(current, b"".join(parts))

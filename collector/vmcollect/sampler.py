@@ -507,7 +507,8 @@ class Collector(object):
                 next_slot = caught_up
             self.spool.end_snapshot(meta)
             self.samples_taken += 1
-            self._write_state()
+            if index % 12 == 0:
+                self._write_state()
             slot = next_slot
             index += 1
             if self.progress is not None:

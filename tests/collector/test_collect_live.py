@@ -79,7 +79,12 @@ def test_per_process_records_sit_together(out_dir):
     _, out, _ = run_collector(["--interval", "100ms", "--count", "4", "-o", out_dir, "-q"])
     b = Bundle(out.strip())
     names = [i.name for i in b.member_info]
-    assert names == ["manifest.json", "samples.jsonl"] + sorted(names[2:])
+    pid_member = [re.match(r"^proc/[0-9]+/", n) is not None for n in names[2:]]
+    assert names[:2] == ["manifest.json", "samples.jsonl"]
+    assert pid_member == sorted(pid_member)  # system-wide files first
+    assert [n for n in names[2:] if re.match(r"^proc/[0-9]+/", n)] == sorted(
+        n for n in names[2:] if re.match(r"^proc/[0-9]+/", n)
+    )
     assert names.count("proc/1/stat") == 1
     assert len(b.records("proc/1/stat")) == 6
 

@@ -1,0 +1,5 @@
+"""`python -m vmanalyze` runs the command line."""
+
+from vmanalyze.cli import main
+
+main()

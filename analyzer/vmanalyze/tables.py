@@ -1,0 +1,639 @@
+"""Build the documented tables from a captured input.
+
+Every table is a pandas DataFrame with stable column names. Time series carry ``snapshot``
+(the bundle's label: ``start``, ``0``, ``1``, ..., ``end``; ``0`` for one-shot inputs) and
+``ts`` (UTC). Parsers turn kernel text into records; this module adds the context (which
+snapshot, which pid, node, cgroup or hugepage size the file belongs to) and assembles frames.
+The reference of every table and column is docs/tables.md, generated from :data:`TABLES`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+
+from vmanalyze.errors import ParseError, SkipSource
+from vmanalyze.inputs import CapturedInput
+from vmanalyze.parsers import SOURCES, match_sources
+from vmanalyze.parsers.pid_stat import STAT_FIELDS
+
+_PID = re.compile(r"^proc/([0-9]+)/")
+_NODE = re.compile(r"/node([0-9]+)/")
+_HUGEPAGE_SIZE = re.compile(r"hugepages-([0-9]+)kB")
+_CGROUP_V2_ROOTS = ("sys/fs/cgroup/unified", "sys/fs/cgroup")
+_CGROUP_V1_ROOT = "sys/fs/cgroup/memory"
+
+
+@dataclass(frozen=True)
+class TableDoc:
+    """Reference documentation of one table (rendered into docs/tables.md)."""
+
+    name: str
+    summary: str
+    source: str
+    key: tuple[str, ...]
+    since: str = "2.6.32"
+    columns: tuple[tuple[str, str], ...] = ()
+
+
+def _ctx_columns(snapshot: str, ts: pd.Timestamp | None) -> dict[str, Any]:
+    return {"snapshot": snapshot, "ts": ts}
+
+
+@lru_cache(maxsize=65536)
+def _sources_for(path: str) -> tuple[str, ...]:
+    return tuple(match_sources(path))
+
+
+def _cgroup_of(path: str) -> tuple[str, str] | None:
+    """(cgroup path, version) of a captured cgroup file, e.g. ('/system.slice', 'v2')."""
+    directory = path.rsplit("/", 1)[0]
+    if directory == _CGROUP_V1_ROOT or directory.startswith(_CGROUP_V1_ROOT + "/"):
+        return "/" + directory[len(_CGROUP_V1_ROOT) :].lstrip("/"), "v1"
+    for root in _CGROUP_V2_ROOTS:
+        if directory == root or directory.startswith(root + "/"):
+            return "/" + directory[len(root) :].lstrip("/"), "v2"
+    return None
+
+
+class TableBuilder:
+    """Parse a captured input into tables; collect warnings instead of failing."""
+
+    def __init__(self, captured: CapturedInput) -> None:
+        self.captured = captured
+        self.warnings: list[str] = list(captured.warnings)
+        self.parse_errors: list[dict[str, Any]] = []
+        self.ts = {
+            s.label: (pd.Timestamp(s.wall_ns, unit="ns", tz="UTC") if s.wall_ns else None)
+            for s in captured.snapshots
+        }
+        self.by_source: dict[str, list[str]] = defaultdict(list)
+        for path in captured.files:
+            for name in _sources_for(path):
+                self.by_source[name].append(path)
+
+    # -- parsing ------------------------------------------------------------------------
+    def _records(self, source: str) -> Iterable[tuple[str, str, Any]]:
+        """(path, snapshot, parsed) for every record of a source; bad records are warnings."""
+        parse = SOURCES[source].parse
+        for path in sorted(self.by_source.get(source, ())):
+            for label, data in self.captured.files[path]:
+                text = data.decode("utf-8", "replace")
+                try:
+                    yield path, label, parse(text)
+                except SkipSource:
+                    continue
+                except (ParseError, ValueError, IndexError, KeyError) as exc:
+                    self._parse_error(path, label, exc)
+
+    def _parse_error(self, path: str, label: str, exc: Exception) -> None:
+        message = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        self.parse_errors.append({"path": path, "snapshot": label, "error": message})
+        if len(self.parse_errors) <= 20:
+            self.warnings.append(f"sample {label}: {path}: unreadable, skipped ({message})")
+
+    def _rows(
+        self, source: str, context: Callable[[str], dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for path, label, parsed in self._records(source):
+            base = {"snapshot": label, "ts": self.ts.get(label)}
+            if context is not None:
+                base.update(context(path))
+            if isinstance(parsed, dict):
+                rows.append({**base, **parsed})
+            elif isinstance(parsed, list) and (not parsed or isinstance(parsed[0], dict)):
+                rows.extend({**base, **item} for item in parsed)
+            else:
+                rows.append({**base, "value": parsed})
+        return rows
+
+    # -- tables -------------------------------------------------------------------------
+    def build(self) -> dict[str, pd.DataFrame]:
+        t: dict[str, pd.DataFrame] = {}
+        t["samples"] = self.samples()
+        for name in (
+            "meminfo",
+            "vmstat",
+            "zoneinfo",
+            "zoneinfo_node_stats",
+            "buddyinfo",
+            "pressure_memory",
+            "swaps",
+            "loadavg",
+            "proc_stat",
+        ):
+            t[name] = frame(self._rows(name))
+        t["pagetypeinfo"] = self.pagetypeinfo()
+        node = self._node_context
+        for name in ("sys_node_meminfo", "sys_node_numastat", "sys_node_vmstat"):
+            t[name] = frame(self._rows(name, node))
+        t["numa_topology"] = self.numa_topology()
+        t["hugepages"] = self.hugepages()
+        t["sysctl_vm"] = self.sysctl_vm()
+        t["thp"] = self.thp()
+        t["ksm"] = frame(self._rows("sys_kernel_mm_ksm", lambda p: {"name": p.rsplit("/", 1)[1]}))
+        t["cgroup_memory"] = self.cgroup_memory()
+        t["pid_stat"] = self.pid_stat()
+        t["pid_status"] = frame(self._rows("pid_status", self._pid_context))
+        t["pid_smaps_rollup"] = frame(self._rows("pid_smaps_rollup", self._pid_context))
+        t["pid_numa_maps"] = self.pid_numa_maps()
+        t["process_samples"] = self.process_samples(t)
+        t["processes"] = self.processes(t)
+        t["oom_events"] = self.oom_events()
+        t["host"] = self.host(t)
+        t["collection_health"] = self.collection_health()
+        return {name: df for name, df in t.items() if df is not None}
+
+    def samples(self) -> pd.DataFrame:
+        rows = []
+        numeric = [s for s in self.captured.snapshots if s.label.isdigit()]
+        last = max((int(s.label) for s in numeric), default=-1)
+        for s in self.captured.snapshots:
+            if s.label == "start":
+                phase, index = "start", -1
+            elif s.label == "end":
+                phase, index = "end", last + 1
+            else:
+                phase, index = "sample", int(s.label)
+            rows.append(
+                {
+                    "snapshot": s.label,
+                    "sample": index,
+                    "phase": phase,
+                    "ts": self.ts.get(s.label),
+                    "mono_s": s.mono_ns / 1e9 if s.mono_ns is not None else None,
+                    "duration_s": s.duration_ns / 1e9 if s.duration_ns is not None else None,
+                    "late": s.late,
+                    "skipped_slots": s.skipped_slots,
+                }
+            )
+        return frame(rows)
+
+    @staticmethod
+    def _node_context(path: str) -> dict[str, Any]:
+        match = _NODE.search("/" + path)
+        return {"node": int(match.group(1)) if match else None}
+
+    @staticmethod
+    def _pid_context(path: str) -> dict[str, Any]:
+        match = _PID.match(path)
+        return {"pid": int(match.group(1))} if match else {}
+
+    def pagetypeinfo(self) -> pd.DataFrame | None:
+        rows = []
+        for _path, label, parsed in self._records("pagetypeinfo"):
+            for item in parsed.get("free", []):
+                rows.append({"snapshot": label, "ts": self.ts.get(label), **item})
+        return frame(rows)
+
+    def numa_topology(self) -> pd.DataFrame:
+        """One row per node: CPUs, distances, memory; from the first snapshot that has them."""
+        nodes: dict[int, dict[str, Any]] = {}
+        for source, column in (("sys_node_cpulist", "cpus"), ("sys_node_distance", "distances")):
+            for path, _label, parsed in self._records(source):
+                node = self._node_context(path)["node"]
+                if node is not None and column not in nodes.setdefault(node, {"node": node}):
+                    nodes[node][column] = list(parsed)
+        masks: dict[str, list[int]] = {}
+        for path, _label, parsed in self._records("sys_node_mask"):
+            masks.setdefault(path.rsplit("/", 1)[1], list(parsed))
+        for name, members in masks.items():
+            for node in members:
+                nodes.setdefault(node, {"node": node})[name] = True
+        rows = sorted(nodes.values(), key=lambda r: r["node"])
+        for row in rows:
+            row["cpu_count"] = len(row.get("cpus") or [])
+        return frame(rows, columns=["node", "cpus", "distances", "cpu_count"])
+
+    def hugepages(self) -> pd.DataFrame:
+        wide: dict[tuple[str, int | None, int], dict[str, Any]] = {}
+        for path, label, value in self._records("sys_kernel_mm_hugepages"):
+            size = _HUGEPAGE_SIZE.search(path)
+            if not size:
+                continue
+            node = self._node_context(path)["node"]
+            key = (label, node, int(size.group(1)))
+            row = wide.setdefault(
+                key,
+                {"snapshot": label, "ts": self.ts.get(label), "node": node, "page_size_kb": key[2]},
+            )
+            row[path.rsplit("/", 1)[1]] = value
+        return frame(list(wide.values()))
+
+    def sysctl_vm(self) -> pd.DataFrame:
+        rows = []
+        for path, label, value in self._records("sysctl_vm"):
+            text: str | None
+            if isinstance(value, list):
+                text = " ".join(str(v) for v in value)
+                number = None
+            else:
+                text = None if value is None else str(value)
+                number = value if isinstance(value, int) else None
+            rows.append(
+                {
+                    "snapshot": label,
+                    "ts": self.ts.get(label),
+                    "name": path.rsplit("/", 1)[1],
+                    "value": text,
+                    "value_int": number,
+                }
+            )
+        return frame(rows, dtypes={"value_int": "Int64"})
+
+    def thp(self) -> pd.DataFrame:
+        rows = []
+        for source in (
+            "sys_kernel_mm_transparent_hugepage",
+            "sys_kernel_mm_transparent_hugepage_counters",
+        ):
+            for path, label, parsed in self._records(source):
+                setting = path.split("transparent_hugepage/", 1)[1]
+                row: dict[str, Any] = {
+                    "snapshot": label,
+                    "ts": self.ts.get(label),
+                    "setting": setting,
+                    "redhat": "redhat_transparent_hugepage" in path,
+                }
+                if isinstance(parsed, dict):
+                    row["value"] = parsed.get("selected")
+                    row["options"] = " ".join(parsed.get("options") or [])
+                else:
+                    row["value"] = str(parsed)
+                    row["options"] = None
+                rows.append(row)
+        return frame(rows)
+
+    def cgroup_memory(self) -> pd.DataFrame:
+        """One wide row per (snapshot, cgroup): every memory file of the cgroup merged."""
+        wide: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for source in SOURCES:
+            if not source.startswith(("cgroup_v1_memory", "cgroup_v2_memory")):
+                continue
+            for path, label, parsed in self._records(source):
+                where = _cgroup_of(path)
+                if where is None:
+                    continue
+                cgroup, version = where
+                key = (label, version, cgroup)
+                row = wide.setdefault(
+                    key,
+                    {
+                        "snapshot": label,
+                        "ts": self.ts.get(label),
+                        "cgroup": cgroup,
+                        "version": version,
+                    },
+                )
+                leaf = path.rsplit("/", 1)[1].removeprefix("memory.").replace(".", "_")
+                if isinstance(parsed, dict):
+                    for k, v in parsed.items():
+                        row[f"{leaf}_{k}"] = v
+                else:
+                    row[leaf] = parsed
+        return frame(list(wide.values()))
+
+    def pid_stat(self) -> pd.DataFrame:
+        """Per process per snapshot: the /proc/<pid>/stat fields that analysis uses."""
+        rows: list[tuple[Any, ...]] = []
+        for path in self.by_source.get("pid_stat", ()):
+            for label, data in self.captured.files[path]:
+                try:
+                    rows.append((label, *parse_pid_stat_row(data.decode("utf-8", "replace"))))
+                except (ParseError, ValueError, IndexError) as exc:
+                    self._parse_error(path, label, exc)
+        df = pd.DataFrame.from_records(rows, columns=["snapshot", *PID_STAT_COLUMNS])
+        df.insert(1, "ts", df["snapshot"].map(self.ts))
+        return frame_types(df)
+
+    def pid_numa_maps(self) -> pd.DataFrame:
+        """Per process per snapshot per node: pages and bytes mapped there."""
+        rows = []
+        for path, label, parsed in self._records("pid_numa_maps"):
+            pid = self._pid_context(path).get("pid")
+            per_node: dict[int, list[int]] = {}
+            for vma in parsed:
+                page_kb = vma.get("kernelpagesize_kb") or 4
+                for node, pages in (vma.get("nodes") or {}).items():
+                    acc = per_node.setdefault(int(node), [0, 0])
+                    acc[0] += pages
+                    acc[1] += pages * page_kb * 1024
+            for node, (pages, size) in sorted(per_node.items()):
+                rows.append(
+                    {
+                        "snapshot": label,
+                        "ts": self.ts.get(label),
+                        "pid": pid,
+                        "node": node,
+                        "pages": pages,
+                        "bytes": size,
+                    }
+                )
+        return frame(rows)
+
+    def process_samples(self, t: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        """pid_stat joined with the memory split of pid_status and the NUMA node of the CPU."""
+        stat = t["pid_stat"]
+        if stat.empty:
+            return stat
+        page = self.page_size
+        out = stat[
+            [
+                "snapshot",
+                "ts",
+                "pid",
+                "starttime",
+                "comm",
+                "state",
+                "ppid",
+                "minflt",
+                "majflt",
+                "utime",
+                "stime",
+                "num_threads",
+                "vsize",
+                "rss",
+                "processor",
+            ]
+        ].copy()
+        out["rss_bytes"] = out["rss"] * page
+        status = t["pid_status"]
+        wanted = [
+            "rss_anon_bytes",
+            "rss_file_bytes",
+            "rss_shmem_bytes",
+            "vm_swap_bytes",
+            "vm_pte_bytes",
+            "hugetlb_pages_bytes",
+            "thp_enabled",
+        ]
+        if not status.empty:
+            cols = ["snapshot", "pid"] + [c for c in wanted if c in status.columns]
+            out = out.merge(status[cols], on=["snapshot", "pid"], how="left")
+        for col in wanted:
+            if col not in out.columns:
+                out[col] = pd.array([None] * len(out), dtype="Int64")
+        cpu_node: dict[int, int] = {}
+        topo = t.get("numa_topology")
+        if topo is not None and not topo.empty:
+            for node, cpus in zip(topo["node"], topo["cpus"], strict=False):
+                for cpu in cpus if isinstance(cpus, list) else []:
+                    cpu_node[int(cpu)] = int(node)
+        out["cpu_node"] = out["processor"].map(cpu_node).astype("Int64")
+        return frame_types(out)
+
+    def processes(self, t: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        """One row per process (pid + start time): identity, first and last seen."""
+        stat = t["pid_stat"]
+        if stat.empty:
+            return frame([], columns=["pid", "starttime", "comm", "cmdline", "cgroup"])
+        g = stat.groupby(["pid", "starttime"], sort=True)
+        out = g.agg(
+            comm=("comm", "last"),
+            first_seen=("ts", "min"),
+            last_seen=("ts", "max"),
+            snapshots=("snapshot", "count"),
+            max_rss_bytes=("rss", "max"),
+        ).reset_index()
+        out["max_rss_bytes"] = out["max_rss_bytes"] * self.page_size
+        cmdlines: dict[int, str] = {}
+        for path, records in self.captured.files.items():
+            match = _PID.match(path)
+            if match and path.endswith("/cmdline") and records:
+                raw = records[-1][1]
+                cmdlines[int(match.group(1))] = (
+                    raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
+                )
+        cgroups: dict[int, str] = {}
+        for path, _label, parsed in self._records("pid_cgroup"):
+            pid = self._pid_context(path).get("pid")
+            if pid is None or not parsed:
+                continue
+            memory = [r for r in parsed if "memory" in (r.get("controllers") or [])]
+            unified = [r for r in parsed if r.get("hierarchy_id") == 0]
+            chosen = (memory or unified or parsed)[0]
+            cgroups[pid] = str(chosen.get("path"))
+        out["cmdline"] = out["pid"].map(cmdlines)
+        out["cgroup"] = out["pid"].map(cgroups)
+        return frame_types(out)
+
+    def oom_events(self) -> pd.DataFrame:
+        seen: set[Any] = set()
+        rows = []
+        for _path, label, parsed in self._records("kmsg"):
+            for event in parsed:
+                key = event.get("seq") or json.dumps(event, sort_keys=True, default=str)
+                if key in seen:
+                    continue
+                seen.add(key)
+                rows.append({"snapshot": label, "ts": self.ts.get(label), **event})
+        return frame(rows)
+
+    @property
+    def page_size(self) -> int:
+        host = self.captured.manifest.get("host") or {}
+        size = host.get("page_size")
+        return int(size) if isinstance(size, int) and size > 0 else 4096
+
+    def host(self, t: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        m = self.captured.manifest
+        host = dict(m.get("host") or {})
+        opts = m.get("options") or {}
+        row: dict[str, Any] = {
+            "hostname": host.get("hostname"),
+            "input_kind": self.captured.kind,
+            "input_sha256": self.captured.sha256,
+            "kernel_release": host.get("kernel_release"),
+            "machine": host.get("machine"),
+            "page_size": host.get("page_size"),
+            "cpu_count": host.get("cpu_count"),
+            "collector_version": (m.get("collector") or {}).get("version"),
+            "format_version": m.get("format_version"),
+            "interval_s": opts.get("interval_s"),
+            "samples": self.captured.sample_count,
+        }
+        version = self._first("version")
+        if version:
+            row["kernel_release"] = row["kernel_release"] or version.get("release")
+            row["kernel_version"] = version.get("version") or version.get("full")
+        osr = self._first("os_release")
+        if osr:
+            row["os"] = osr.get("PRETTY_NAME") or osr.get("pretty_name") or osr.get("NAME")
+        cpu = self._first("cpuinfo")
+        if cpu:
+            row["cpu_model"] = cpu.get("model name") or cpu.get("model_name")
+        mem = t["meminfo"]
+        for col in ("mem_total_bytes", "swap_total_bytes", "hugepages_total", "hugepagesize_bytes"):
+            row[col] = mem[col].dropna().iloc[0] if col in mem and mem[col].notna().any() else None
+        topo = t["numa_topology"]
+        row["numa_nodes"] = int(len(topo)) if not topo.empty else host.get("numa_nodes")
+        thp = t["thp"]
+        for setting in ("enabled", "defrag"):
+            sel = thp[thp["setting"] == setting]["value"] if not thp.empty else pd.Series([])
+            row[f"thp_{setting}"] = sel.iloc[0] if len(sel) else None
+        sysctl = t["sysctl_vm"]
+        for name in ("overcommit_memory", "overcommit_ratio", "swappiness", "zone_reclaim_mode"):
+            values = sysctl[sysctl["name"] == name]["value_int"] if not sysctl.empty else None
+            first = values.iloc[0] if values is not None and len(values) else None
+            row[name] = int(first) if first is not None and pd.notna(first) else None
+        samples = t["samples"]
+        row["start"] = samples["ts"].min() if not samples.empty else None
+        row["end"] = samples["ts"].max() if not samples.empty else None
+        return frame([row])
+
+    def _first(self, source: str) -> dict[str, Any] | None:
+        for _path, _label, parsed in self._records(source):
+            if isinstance(parsed, dict):
+                return parsed
+        return None
+
+    def collection_health(self) -> pd.DataFrame:
+        rows = []
+        for path, entry in sorted((self.captured.manifest.get("files") or {}).items()):
+            if not isinstance(entry, dict):
+                continue
+            for outcome in ("captured", "absent", "gone", "denied", "timed_out", "failed"):
+                count = entry.get(outcome)
+                if isinstance(count, int) and count:
+                    rows.append(
+                        {
+                            "path": path,
+                            "outcome": outcome,
+                            "count": count,
+                            "error": None if outcome == "captured" else entry.get("error"),
+                        }
+                    )
+        for err in self.parse_errors:
+            rows.append(
+                {
+                    "path": err["path"],
+                    "outcome": "unparsable",
+                    "count": 1,
+                    "error": f"snapshot {err['snapshot']}: {err['error']}",
+                }
+            )
+        return frame(rows, columns=["path", "outcome", "count", "error"])
+
+
+def parse_pid_stat_row(text: str) -> tuple[Any, ...]:
+    """The :data:`PID_STAT_COLUMNS` of one /proc/<pid>/stat line, split after the last ``)``.
+
+    A tuple instead of a dict: a one-hour bundle holds about a million of these.
+    """
+    head, sep, tail = text.rpartition(")")
+    if not sep:
+        raise ParseError("pid_stat", 1, text[:80], "no ')' closing the command name")
+    pid_text, _, comm = head.partition(" (")
+    fields = tail.split()
+    n = len(fields)
+    out: list[Any] = [int(pid_text), comm, fields[0] if n else None]
+    for index in _PID_STAT_INDEXES:
+        out.append(int(fields[index]) if index < n else None)
+    return tuple(out)
+
+
+PID_STAT_COLUMNS = (
+    "pid",
+    "comm",
+    "state",
+    "ppid",
+    "minflt",
+    "cminflt",
+    "majflt",
+    "cmajflt",
+    "utime",
+    "stime",
+    "priority",
+    "nice",
+    "num_threads",
+    "starttime",
+    "vsize",
+    "rss",
+    "processor",
+    "delayacct_blkio_ticks",
+)
+# Positions in the fields after ") ": field n (1-based, proc(5)) is at index n - 3.
+_PID_STAT_INDEXES = tuple(STAT_FIELDS.index(name) - 2 for name in PID_STAT_COLUMNS[3:])
+
+
+def frame(
+    rows: list[dict[str, Any]],
+    columns: list[str] | None = None,
+    dtypes: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """A DataFrame from records with stable, Parquet-safe column types."""
+    df = (
+        pd.DataFrame.from_records(rows, columns=columns)
+        if rows
+        else pd.DataFrame(columns=columns or [])
+    )
+    if dtypes:
+        for col, dtype in dtypes.items():
+            if col in df:
+                df[col] = df[col].astype(dtype)
+    return frame_types(df)
+
+
+def frame_types(df: pd.DataFrame) -> pd.DataFrame:
+    """Integers with gaps become nullable Int64 (never 0 for absent); mixed objects become str."""
+    for col in df.columns:
+        series = df[col]
+        if col == "ts" or str(series.dtype).startswith("datetime"):
+            continue
+        if series.dtype == float and series.notna().any():
+            values = series.dropna()
+            if (values == values.round()).all() and values.abs().max() < 2**53 and _was_int(col):
+                df[col] = series.astype("Int64")
+            continue
+        if series.dtype != object:
+            continue
+        kinds = {type(v) for v in series if v is not None and not _isnan(v)}
+        if not kinds:
+            continue
+        if kinds <= {int, bool} and bool not in kinds:
+            try:
+                df[col] = pd.array(series.tolist(), dtype="Int64")
+            except (OverflowError, TypeError, ValueError):
+                df[col] = series.map(lambda v: None if v is None else str(v))
+        elif kinds <= {int, float}:
+            df[col] = pd.to_numeric(series, errors="coerce")
+        elif kinds == {bool}:
+            df[col] = series.astype("boolean")
+        elif kinds == {list}:
+            continue
+        elif kinds != {str}:
+            df[col] = series.map(
+                lambda v: (
+                    None
+                    if v is None or _isnan(v)
+                    else (json.dumps(v) if isinstance(v, list | dict) else str(v))
+                )
+            )
+    return df
+
+
+def _was_int(col: str) -> bool:
+    return not col.endswith(("_s", "_pct", "avg10", "avg60", "avg300")) and col not in (
+        "load1",
+        "load5",
+        "load15",
+    )
+
+
+def _isnan(v: Any) -> bool:
+    return isinstance(v, float) and v != v
+
+
+def build_tables(captured: CapturedInput) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """All tables of an input, and the warnings met while building them."""
+    builder = TableBuilder(captured)
+    tables = builder.build()
+    return tables, builder.warnings

@@ -1,0 +1,190 @@
+"""Reading inputs safely: every kind of bad input is a one-line error or a warning."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from vmanalyze.errors import InputError, UnsupportedFormatError
+from vmanalyze.inputs import Limits, read_input
+
+from .conftest import read_members, write_tar
+
+
+def _info(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    return info
+
+
+def test_bundle_kind_comes_from_content_not_name(live_bundle: Path, tmp_path: Path) -> None:
+    renamed = tmp_path / "whatever.bin"
+    renamed.write_bytes(live_bundle.read_bytes())
+    captured = read_input(str(renamed))
+    assert captured.kind == "vmcollect-bundle"
+    assert [s.label for s in captured.snapshots] == ["start", "0", "1", "2", "3", "end"]
+    assert captured.sample_count == 4
+    assert [label for label, _ in captured.files["proc/meminfo"]] == [
+        "start",
+        "0",
+        "1",
+        "2",
+        "3",
+        "end",
+    ]
+
+
+def test_captured_directory_and_tar_of_it_are_one_sample(tmp_path: Path) -> None:
+    root = tmp_path / "capture" / "host1"
+    for rel in (
+        "proc/meminfo",
+        "proc/vmstat",
+        "proc/sys/vm/swappiness",
+        "sys/kernel/mm/transparent_hugepage/enabled",
+    ):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(Path("/" + rel).read_bytes())
+    captured = read_input(str(root))
+    assert captured.kind == "directory" and captured.sample_count == 1
+    assert captured.files["proc/meminfo"][0][1] == (root / "proc/meminfo").read_bytes()
+    archive = tmp_path / "capture.tar.xz"
+    with tarfile.open(archive, "w:xz") as tar:
+        tar.add(tmp_path / "capture", arcname="capture")
+    from_tar = read_input(str(archive))
+    assert from_tar.kind == "directory"
+    assert set(from_tar.files) == set(captured.files)
+
+
+def test_sosreport_is_recognised_by_its_layout(tmp_path: Path) -> None:
+    top = tmp_path / "sosreport-db01-2024-01-01-abcdef"
+    (top / "sos_commands" / "process").mkdir(parents=True)
+    (top / "sos_commands" / "process" / "ps_auxwww").write_text(
+        "USER PID %CPU %MEM VSZ RSS TTY STAT START TIME COMMAND\n"
+    )
+    (top / "proc").mkdir()
+    (top / "proc" / "meminfo").write_bytes(Path("/proc/meminfo").read_bytes())
+    archive = tmp_path / "sosreport.tar.bz2"
+    with tarfile.open(archive, "w:bz2") as tar:
+        tar.add(top, arcname=top.name)
+    captured = read_input(str(archive))
+    assert captured.kind == "sosreport"
+    assert "proc/meminfo" in captured.files
+
+
+@pytest.mark.parametrize(
+    "name, reason",
+    [("/etc/passwd", "absolute member path"), ("proc/../../etc/passwd", "'..'")],
+)
+def test_absolute_and_dotdot_members_are_refused(tmp_path: Path, name: str, reason: str) -> None:
+    archive = write_tar(tmp_path / "evil.tar.gz", [(_info(name), b"x")])
+    with pytest.raises(InputError, match=reason):
+        read_input(str(archive))
+
+
+def test_links_devices_and_fifos_are_never_followed(tmp_path: Path, live_bundle: Path) -> None:
+    members = read_members(live_bundle)
+    members = [(m, d) for m, d in members if m.name != "proc/vmstat"]
+    members += [
+        (_info("proc/vmstat", tarfile.SYMTYPE, "/etc/shadow"), b""),
+        (_info("proc/zoneinfo.hard", tarfile.LNKTYPE, "manifest.json"), b""),
+        (_info("dev/sda", tarfile.BLKTYPE), b""),
+        (_info("proc/fifo", tarfile.FIFOTYPE), b""),
+    ]
+    archive = write_tar(tmp_path / "links.tar.gz", members)
+    before = set(os.listdir(tmp_path))
+    captured = read_input(str(archive))
+    assert "proc/vmstat" not in captured.files
+    assert "dev/sda" not in captured.files and "proc/fifo" not in captured.files
+    assert set(os.listdir(tmp_path)) == before  # nothing extracted or created
+
+
+def test_decompression_bomb_stops_at_the_cap(tmp_path: Path) -> None:
+    zeros = tarfile.TarInfo("proc/meminfo")
+    bomb = tmp_path / "bomb.tar.gz"
+    with tarfile.open(bomb, "w:gz") as tar:
+        zeros.size = 64 << 20
+        tar.addfile(zeros, io.BytesIO(bytes(64 << 20)))
+    assert bomb.stat().st_size < 200_000
+    with pytest.raises(InputError, match="decompressed size exceeds"):
+        read_input(str(bomb), Limits(max_bytes=8 << 20))
+
+
+def test_member_count_is_capped(tmp_path: Path) -> None:
+    archive = write_tar(tmp_path / "many.tar.gz", [(_info(f"x/{i}"), b"") for i in range(50)])
+    with pytest.raises(InputError, match="more than 10 members"):
+        read_input(str(archive), Limits(max_members=10))
+
+
+def test_truncated_bundle_keeps_complete_data_with_a_warning(
+    tmp_path: Path, live_bundle: Path
+) -> None:
+    data = live_bundle.read_bytes()
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    captured = read_input(str(cut))
+    assert any("truncated" in w for w in captured.warnings)
+    assert len(captured.snapshots) == 6
+    assert len(captured.files["proc/meminfo"]) == 6
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"", "empty file"),
+        (b"PK\x03\x04 not a tar", "unknown format"),
+        (b"\x1f\x8b\x08\x00garbage-after-gzip-magic", "archive"),
+    ],
+)
+def test_not_an_archive(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "input.tar.gz"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=reason):
+        read_input(str(path))
+
+
+def test_broken_manifest_and_newer_format(tmp_path: Path, live_bundle: Path) -> None:
+    members = read_members(live_bundle)
+    broken = [(m, b"{not json" if m.name == "manifest.json" else d) for m, d in members]
+    with pytest.raises(InputError, match="broken manifest.json"):
+        read_input(str(write_tar(tmp_path / "broken.tar.gz", broken)))
+    manifest = json.loads(dict((m.name, d) for m, d in members)["manifest.json"])
+    manifest["format_version"] = 99
+    newer = [
+        (m, json.dumps(manifest).encode() if m.name == "manifest.json" else d) for m, d in members
+    ]
+    with pytest.raises(UnsupportedFormatError, match="upgrade vmanalyze"):
+        read_input(str(write_tar(tmp_path / "newer.tar.gz", newer)))
+
+
+def test_garbage_in_one_record_costs_that_record(tmp_path: Path, live_bundle: Path) -> None:
+    members = read_members(live_bundle)
+    out = []
+    for m, d in members:
+        if m.name == "proc/meminfo":
+            d = d.replace(b"@@ vmcollect 2 ", b"@@ garbage!! 2 ", 1)
+        out.append((m, d))
+    captured = read_input(str(write_tar(tmp_path / "garbage.tar.gz", out)))
+    assert [label for label, _ in captured.files["proc/meminfo"]] == ["start", "0", "1"]
+    assert any("proc/meminfo" in w and "unreadable record" in w for w in captured.warnings)
+
+
+def test_cli_gives_one_line_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tar.gz"
+    bad.write_bytes(b"nope")
+    proc = subprocess.run(
+        [sys.executable, "-m", "vmanalyze", "export", str(bad), "-o", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"vmanalyze: error: {bad}: not a vmcollect bundle, sosreport or tar archive "
+        "(unknown format)"
+    ]

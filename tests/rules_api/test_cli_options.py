@@ -107,20 +107,29 @@ def test_plugins_option_beats_env_beats_file(
 @pytest.mark.parametrize(
     ("args", "config", "message"),
     [
-        (["--select", "MEM009"], None, "error: --select: unknown rule code 'MEM009'"),
-        (["--ignore", "M-1"], None, "error: --ignore: 'M-1' is not a rule code, prefix or ALL"),
+        (["--select", "MEM009"], None, "vmanalyze: error: --select: unknown rule code 'MEM009'"),
+        (
+            ["--ignore", "M-1"],
+            None,
+            "vmanalyze: error: --ignore: 'M-1' is not a rule code, prefix or ALL",
+        ),
         (
             [],
             "[rules.MEM002]\nlimt = 1\n",
-            "error: vmanalyze.toml [rules.MEM002]: rule MEM002 "
+            "vmanalyze: error: vmanalyze.toml [rules.MEM002]: rule MEM002 "
             "has no setting 'limt' (its settings: limit)",
         ),
-        ([], "select = [\n", "error: vmanalyze.toml: invalid TOML: "),
-        (["--config", "missing.toml"], None, "error: missing.toml: config file not found"),
+        ([], "select = [\n", "vmanalyze: error: vmanalyze.toml: invalid TOML: "),
+        (
+            ["--config", "missing.toml"],
+            None,
+            "vmanalyze: error: missing.toml: config file not found",
+        ),
         (
             ["--plugins", "x"],
             None,
-            "error: --plugins: no installed rule pack named 'x' (installed: swap-rules, vmtriage)",
+            "vmanalyze: error: --plugins: no installed rule pack named 'x' "
+            "(installed: swap-rules, vmtriage)",
         ),
     ],
 )

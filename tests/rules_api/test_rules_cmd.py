@@ -82,14 +82,15 @@ def test_unknown_code_is_a_one_line_error_with_status_2() -> None:
     result = CliRunner().invoke(app(), ["rules", "XYZ999"])
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert result.stderr == "error: unknown rule code 'XYZ999' (see `vmanalyze rules`)\n"
+    assert result.stderr == "vmanalyze: error: unknown rule code 'XYZ999' (see `vmanalyze rules`)\n"
 
 
 def test_unknown_plugin_package_is_a_one_line_error() -> None:
     result = CliRunner().invoke(app(), ["rules", "--plugins", "nope"])
     assert result.exit_code == 2
     assert result.stderr == (
-        "error: --plugins: no installed rule pack named 'nope' (installed: acme-rules, vmtriage)\n"
+        "vmanalyze: error: --plugins: no installed rule pack named 'nope' "
+        "(installed: acme-rules, vmtriage)\n"
     )
 
 

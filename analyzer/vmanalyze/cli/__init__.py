@@ -42,9 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the `vmanalyze` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
     _register_commands()
-    commands = {c.name for c in app.registered_commands} | {
-        g.name for g in app.registered_groups
-    }
+    commands = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
     if args and not args[0].startswith("-") and args[0] not in commands:
         args.insert(0, "analyze")
     app(args=args, prog_name="vmanalyze")

@@ -96,9 +96,10 @@ FailOnOption = Annotated[
 
 
 def fail(message: str) -> NoReturn:
-    """Print ``error: message`` (one line) on stderr and exit with status 2."""
-    typer.echo(f"error: {' '.join(message.split())}", err=True)
-    raise typer.Exit(2)
+    """Print ``vmanalyze: error: message`` (one line) on stderr and exit with status 2."""
+    from vmanalyze.cli.common import fail as common_fail
+
+    common_fail(" ".join(message.split()))
 
 
 def prepare_rules(

@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""Read facts back from a vmcollect bundle, for the sample-bundle scenarios' self-checks.
+
+Independent of vmanalyze on purpose (stdlib only, reads docs/bundle-format.md directly): it proves
+that the bundle itself holds the episode, so a scenario can refuse to publish a capture that
+missed its condition.
+
+    bundle_facts.py BUNDLE QUERY...          print one value per query
+    bundle_facts.py BUNDLE --summary         print the main facts (for humans)
+    bundle_facts.py BUNDLE --readme-row README SCENARIO WHAT MUST_FIND OBSERVED
+
+Queries (values are integers unless said otherwise):
+    vmstat:KEY:delta            end minus start of a /proc/vmstat counter
+    vmstat:KEY:rising           number of sample-to-sample steps in which the counter rose
+    meminfo:KEY:max / :min      over all snapshots, kB as in /proc/meminfo
+    commit_pct:max              max of Committed_AS / (MemTotal + SwapTotal), in percent
+    kmsg:TEXT:count             kernel log lines that appeared during the capture (dev/kmsg records
+                                after the start snapshot) and contain TEXT
+    proc:COMM:pids              distinct pids whose comm (stat field 2) is COMM
+    proc:COMM:rss_max_kib       largest RSS seen for such a process
+    proc:COMM:rss_growth_kib    largest (last - first) RSS of one such process
+    proc:COMM:rss_rate_kib_s    that growth divided by the time between first and last sighting
+    proc:COMM:alive_samples     snapshots in which at least one such process was seen
+    proc:top_grower             comm of the process whose RSS grew most (last - first) -> text
+    knob:PATH:start / :end      selected value of a config file (e.g. THP's "[madvise]") -> text
+    samples                     number of snapshots listed in samples.jsonl
+    duration_s                  seconds from the first to the last snapshot
+"""
+
+import json
+import sys
+import tarfile
+
+PAGE_KIB = 4
+
+
+class Bundle:
+    def __init__(self, path):
+        self.path = path
+        self.members = {}
+        with tarfile.open(path, "r:gz") as tar:
+            for m in tar.getmembers():
+                if m.isfile():
+                    self.members[m.name] = tar.extractfile(m).read()
+        self.manifest = json.loads(self.members["manifest.json"])
+        self.samples = [json.loads(line) for line in self.members["samples.jsonl"].splitlines() if line.strip()]
+        self.order = [str(s["label"]) for s in self.samples]
+        self.mono = {str(s["label"]): s["mono_ns"] for s in self.samples}
+        self._streams = {}
+
+    def stream(self, name):
+        """{label: bytes} for one record stream, in snapshot order; labels not in samples.jsonl dropped."""
+        if name in self._streams:
+            return self._streams[name]
+        data = self.members.get(name)
+        out = {}
+        if data is not None:
+            pos = 0
+            while pos < len(data):
+                nl = data.find(b"\n", pos)
+                if nl < 0:
+                    break
+                header = data[pos:nl].split(b" ")
+                if len(header) != 4 or header[0] != b"@@" or header[1] != b"vmcollect":
+                    raise ValueError("%s: bad record header at %d: %r" % (name, pos, data[pos:nl]))
+                label, length = header[2].decode(), int(header[3])
+                start = nl + 1
+                if start + length > len(data):
+                    break
+                out[label] = data[start : start + length]
+                pos = start + length + 1
+        ordered = {lab: out[lab] for lab in self.order if lab in out}
+        self._streams[name] = ordered
+        return ordered
+
+    def keyed(self, name, sep=None):
+        """{label: {key: int}} for meminfo/vmstat-style files."""
+        res = {}
+        for lab, content in self.stream(name).items():
+            d = {}
+            for line in content.decode("ascii", "replace").splitlines():
+                parts = line.replace(":", " ").split()
+                if len(parts) >= 2:
+                    try:
+                        d[parts[0]] = int(parts[1])
+                    except ValueError:
+                        pass
+            res[lab] = d
+        return res
+
+    def procs(self):
+        """{pid: [(label, comm, rss_kib)]} from every proc/<pid>/stat stream."""
+        res = {}
+        for name in self.members:
+            parts = name.split("/")
+            if len(parts) == 3 and parts[0] == "proc" and parts[1].isdigit() and parts[2] == "stat":
+                seen = []
+                for lab, content in self.stream(name).items():
+                    text = content.decode("utf-8", "replace")
+                    lp, rp = text.find("("), text.rfind(")")
+                    if lp < 0 or rp < 0:
+                        continue
+                    comm = text[lp + 1 : rp]
+                    rest = text[rp + 2 :].split()
+                    # rest[0] is field 3 (state); rss is field 24 -> rest[21]
+                    seen.append((lab, comm, int(rest[21]) * PAGE_KIB))
+                res[int(parts[1])] = seen
+        return res
+
+    def knob(self, path):
+        st = self.stream(path)
+        return {lab: _selected(v.decode("ascii", "replace")) for lab, v in st.items()}
+
+
+def _selected(text):
+    text = text.strip()
+    if "[" in text and "]" in text:
+        return text[text.index("[") + 1 : text.index("]")]
+    return text
+
+
+def query(b, q):
+    if q == "samples":
+        return len(b.samples)
+    if q == "duration_s":
+        return round((b.samples[-1]["mono_ns"] - b.samples[0]["mono_ns"]) / 1e9, 1)
+    kind, _, rest = q.partition(":")
+    arg, _, what = rest.rpartition(":")
+    if kind == "vmstat":
+        series = [d[arg] for d in b.keyed("proc/vmstat").values() if arg in d]
+        if not series:
+            raise KeyError(q)
+        if what == "delta":
+            return series[-1] - series[0]
+        if what == "rising":
+            return sum(1 for a, c in zip(series, series[1:]) if c > a)
+    if kind == "meminfo":
+        series = [d[arg] for d in b.keyed("proc/meminfo").values() if arg in d]
+        if not series:
+            raise KeyError(q)
+        if what == "max":
+            return max(series)
+        if what == "min":
+            return min(series)
+    if kind == "commit_pct" and rest == "max":
+        return max(
+            100 * d["Committed_AS"] // (d["MemTotal"] + d.get("SwapTotal", 0))
+            for d in b.keyed("proc/meminfo").values()
+        )
+    if kind == "kmsg" and what == "count":
+        # not the start record: it holds what the ring buffer had from before the capture
+        return sum(
+            v.decode("utf-8", "replace").count(arg) for lab, v in b.stream("dev/kmsg").items() if lab != "start"
+        )
+    if q == "proc:top_grower":
+        best, comm = None, ""
+        for recs in b.procs().values():
+            if recs and (best is None or recs[-1][2] - recs[0][2] > best):
+                best, comm = recs[-1][2] - recs[0][2], recs[-1][1]
+        return comm
+    if kind == "proc":
+        mine = {pid: [(lab, rss) for lab, comm, rss in recs if comm == arg] for pid, recs in b.procs().items()}
+        mine = {pid: recs for pid, recs in mine.items() if recs}
+        if what == "pids":
+            return len(mine)
+        if what == "alive_samples":
+            return len({lab for recs in mine.values() for lab, _ in recs})
+        if not mine:
+            return 0
+        if what == "rss_max_kib":
+            return max(rss for recs in mine.values() for _, rss in recs)
+        growths = [(recs[-1][1] - recs[0][1], recs) for recs in mine.values()]
+        growth, recs = max(growths, key=lambda g: g[0])
+        if what == "rss_growth_kib":
+            return growth
+        if what == "rss_rate_kib_s":
+            secs = (b.mono[recs[-1][0]] - b.mono[recs[0][0]]) / 1e9
+            return int(growth / secs) if secs > 0 else 0
+    if kind == "knob" and what in ("start", "end"):
+        vals = b.knob(arg)
+        if not vals:
+            raise KeyError(q)
+        return list(vals.values())[0 if what == "start" else -1]
+    raise SystemExit("bundle_facts: unknown query %r" % q)
+
+
+def readme_row(b, readme, scenario, what, must_find, observed):
+    m = b.manifest
+    coll = m.get("collector", {})
+    host = m.get("host", {})
+    opts = m.get("options", {})
+    interval = opts.get("interval_s")
+    dur = query(b, "duration_s")
+    cells = [
+        "`%s`" % scenario,
+        what,
+        "`%s`" % host.get("kernel_release", "?"),
+        "%s %s" % (coll.get("name", "vmcollect"), coll.get("version", "?")),
+        "%s: %ss, %s snapshots every %ss" % (_date(m.get("start_wall_ns")), int(round(dur)), len(b.samples), _num(interval)),
+        must_find,
+        observed,
+    ]
+    row = "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+    begin, end = "<!-- scenarios:begin -->", "<!-- scenarios:end -->"
+    with open(readme) as f:
+        lines = f.read().split("\n")
+    if begin not in lines or end not in lines:
+        raise SystemExit("bundle_facts: %s lacks the %s / %s markers" % (readme, begin, end))
+    i0, i1 = lines.index(begin), lines.index(end)
+    key = "| `%s` |" % scenario
+    body = [ln for ln in lines[i0 + 1 : i1] if ln.strip()]
+    head, rows = body[:2], body[2:]
+    rows = [ln for ln in rows if not ln.startswith(key)] + [row]
+    order = _ORDER + [r.split("`")[1] for r in rows if r.split("`")[1] not in _ORDER]
+    rows.sort(key=lambda r: order.index(r.split("`")[1]))
+    lines[i0 + 1 : i1] = head + rows
+    with open(readme + ".tmp", "w") as f:
+        f.write("\n".join(lines))
+    import os
+
+    os.replace(readme + ".tmp", readme)
+
+
+_ORDER = [
+    "healthy-idle",
+    "thp-always-postgres",
+    "swap-thrash",
+    "pagecache-thrash",
+    "overcommit",
+    "oom-kill",
+    "memory-leak",
+    "numa-remote",
+]
+
+
+def _date(wall_ns):
+    import time
+
+    return time.strftime("%Y-%m-%d", time.gmtime(wall_ns / 1e9)) if wall_ns else "?"
+
+
+def _num(x):
+    if x is None:
+        return "?"
+    return ("%g" % x) if isinstance(x, float) else str(x)
+
+
+def summary(b):
+    m = b.manifest
+    print("collector %s, kernel %s, %d snapshots, %.1fs, stop_reason=%s" % (
+        m.get("collector", {}).get("version"), m.get("host", {}).get("kernel_release"),
+        len(b.samples), query(b, "duration_s"), m.get("stop_reason")))
+    vm = list(b.keyed("proc/vmstat").values())
+    if vm:
+        keys = ["pswpin", "pswpout", "pgmajfault", "workingset_refault_file", "workingset_refault_anon",
+                "oom_kill", "thp_fault_alloc", "thp_fault_fallback", "compact_stall"]
+        print("vmstat deltas: " + ", ".join("%s=%d" % (k, vm[-1].get(k, 0) - vm[0].get(k, 0)) for k in keys))
+    print("Committed_AS max %d kB, commit_pct max %d%%" % (query(b, "meminfo:Committed_AS:max"), query(b, "commit_pct:max")))
+    print("kmsg 'Killed process' lines: %d" % query(b, "kmsg:Killed process:count"))
+    big = {}
+    for pid, recs in b.procs().items():
+        if recs:
+            big[pid] = (max(r[2] for r in recs), recs[-1][1], recs[-1][2] - recs[0][2])
+    for pid, (mx, comm, growth) in sorted(big.items(), key=lambda kv: -kv[1][0])[:8]:
+        print("  pid %d %-16s rss max %7d KiB growth %+d KiB" % (pid, comm, mx, growth))
+
+
+def main(argv):
+    if len(argv) < 2:
+        raise SystemExit(__doc__)
+    b = Bundle(argv[1])
+    if argv[2:3] == ["--summary"]:
+        summary(b)
+        return
+    if argv[2:3] == ["--readme-row"]:
+        readme_row(b, *argv[3:8])
+        return
+    for q in argv[2:]:
+        print(query(b, q))
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -131,7 +131,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="PACKAGES",
         help="comma-separated third-party packs to include (default: built-in rules only)",
     )
+    tables = commands.add_parser(
+        "tables", help="the table reference (docs/tables.md) on stdout, from the reference bundle"
+    )
+    tables.add_argument("--bundle", default=None, help="reference bundle (default: healthy-idle)")
     args = parser.parse_args(argv)
+    if args.command == "tables":
+        from vmanalyze.dataset import parse
+        from vmanalyze.tables_doc import REFERENCE_BUNDLE, render_tables_page
+
+        reference = args.bundle or str(REFERENCE_BUNDLE)
+        sys.stdout.write(render_tables_page(parse(reference).tables, reference))
+        return 0
     registry = discover(only=split_list(args.plugins) or ())
     if registry.errors:
         for error in registry.errors:

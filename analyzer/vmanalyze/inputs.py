@@ -39,7 +39,7 @@ DEFAULT_MAX_MEMBERS = 2_000_000
 _RECORD_HEADER = re.compile(rb"@@ vmcollect (start|end|[0-9]+) ([0-9]+)\n")
 _SOS_MARKERS = ("sos_commands/", "sos_reports/", "sos_logs/")
 _EXTRA_PATHS = re.compile(
-    r"^(sos_commands/process/ps_[a-z]+|sos_commands/memory/[a-z_]+|sos_commands/kernel/"
+    r"^(proc/[0-9]+/(comm|cmdline)|sos_commands/process/ps_[a-z]+|sos_commands/memory/[a-z_]+|sos_commands/kernel/"
     r"dmesg[^/]*|var/log/dmesg|etc/hostname|hostname|uname|date|version\.txt|"
     r"sos_reports/manifest\.json|proc/sys/kernel/hostname)$"
 )
@@ -152,12 +152,15 @@ def _archive_mode(head: bytes, path: str) -> str:
     raise InputError(path, "not a vmcollect bundle, sosreport or tar archive (unknown format)")
 
 
-def _read_archive(path: str, limits: Limits) -> tuple[dict[str, tuple[bytes, float]], str, list]:
+def _read_archive(
+    path: str, limits: Limits
+) -> tuple[dict[str, tuple[bytes, float]], str, list[str], bool]:
     """Stream a tar archive; return wanted files, the content hash and warnings."""
     files: dict[str, tuple[bytes, float]] = {}
     warnings: list[str] = []
     total = 0
     members = 0
+    is_bundle = saw_sos = False
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
@@ -197,10 +200,14 @@ def _read_archive(path: str, limits: Limits) -> tuple[dict[str, tuple[bytes, flo
                         path,
                         f"decompressed size exceeds {limits.max_bytes:,} bytes (--max-bytes)",
                     )
+                name = _check_name(info.name, path)
+                if any(marker in name + "/" for marker in _SOS_MARKERS):
+                    saw_sos = True
                 if not info.isreg():
                     continue  # links, devices, FIFOs, directories: never followed or created
-                name = _check_name(info.name, path)
-                if not _wanted(name):
+                if members == 1 and name == "manifest.json":
+                    is_bundle = True  # our own format: every member is a record stream we read
+                if not is_bundle and not _wanted(name):
                     continue
                 try:
                     member = tar.extractfile(info)
@@ -224,7 +231,7 @@ def _read_archive(path: str, limits: Limits) -> tuple[dict[str, tuple[bytes, flo
             chunk = stream.read(1 << 20)
             if not chunk:
                 break
-    return files, hashing.digest.hexdigest(), warnings
+    return files, hashing.digest.hexdigest(), warnings, saw_sos
 
 
 def _read_directory(path: str, limits: Limits) -> tuple[dict[str, tuple[bytes, float]], str]:
@@ -260,6 +267,13 @@ def _read_directory(path: str, limits: Limits) -> tuple[dict[str, tuple[bytes, f
             digest.update(hashlib.sha256(data).digest())
             files[rel] = (data, st.st_mtime)
     return files, digest.hexdigest()
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
 
 
 def _short(exc: BaseException) -> str:
@@ -385,13 +399,18 @@ def read_input(path: str, limits: Limits | None = None) -> CapturedInput:
     warnings: list[str] = []
     if os.path.isdir(path):
         files, digest = _read_directory(path, limits)
+        saw_sos = any(
+            os.path.isdir(os.path.join(dirpath, marker.rstrip("/")))
+            for dirpath in (path, *[os.path.join(path, d) for d in _listdir(path)])
+            for marker in _SOS_MARKERS
+        )
     elif os.path.isfile(path):
-        files, digest, warnings = _read_archive(path, limits)
+        files, digest, warnings, saw_sos = _read_archive(path, limits)
     else:
         raise InputError(path, "not a regular file or directory")
     if "manifest.json" in files:
         return _load_bundle(path, files, digest, warnings)
-    kind = "sosreport" if any(m in n for n in files for m in _SOS_MARKERS) else "directory"
+    kind = "sosreport" if saw_sos else "directory"
     return _load_one_shot(path, kind, files, digest, warnings)
 
 

@@ -71,7 +71,9 @@ class TableBuilder:
         self.warnings: list[str] = list(captured.warnings)
         self.parse_errors: list[dict[str, Any]] = []
         self.ts = {
-            s.label: (pd.Timestamp(s.wall_ns, unit="ns", tz="UTC") if s.wall_ns else None)
+            s.label: (
+                pd.Timestamp(s.wall_ns // 1000 * 1000, unit="ns", tz="UTC") if s.wall_ns else None
+            )
             for s in captured.snapshots
         }
         self.by_source: dict[str, list[str]] = defaultdict(list)

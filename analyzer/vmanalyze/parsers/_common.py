@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from vmanalyze.errors import ParseError, SkipSource
 
@@ -26,6 +27,7 @@ _CAMEL_RE = re.compile(r"([a-z])([A-Z])")
 _NON_WORD_RE = re.compile(r"[^0-9a-zA-Z]+")
 
 
+@lru_cache(maxsize=8192)
 def snake_key(key: str) -> str:
     """Turn a kernel key into the snake_case column name (without unit suffix).
 

@@ -47,14 +47,7 @@ Examples:
 from __future__ import annotations
 
 from vmanalyze.errors import ParseError
-from vmanalyze.parsers._common import (
-    kb_value,
-    numbered_lines,
-    parse_ranges,
-    require_content,
-    snake_key,
-    to_int,
-)
+from vmanalyze.parsers._common import KIB, parse_ranges, require_content, snake_key
 
 SOURCE = "pid_status"
 
@@ -149,38 +142,85 @@ _STRINGS = {
 }
 
 
-def _is_number(key: str, value: str) -> bool:
-    """Memory lines must be ``N kB`` (anything else is a ParseError); plain counts are ints."""
-    return key.startswith(("Vm", "Rss", "Hugetlb")) or value.endswith(" kB") or value.isdigit()
+# How each key is parsed, decided once per key (a one-hour bundle holds ~100,000 status files).
+_STRING, _NAME, _STATE, _IDS, _INT_LIST, _RANGE_LIST, _NUMBER, _AUTO = range(8)
+_PLANS: dict[str, tuple[int, str]] = {}
+
+
+def _plan(key: str) -> tuple[int, str]:
+    plan = _PLANS.get(key)
+    if plan is None:
+        if key == "Name":
+            plan = (_NAME, "name")
+        elif key in _STRINGS:
+            plan = (_STRING, snake_key(key))
+        elif key == "State":
+            plan = (_STATE, "state")
+        elif key in _ID_KEYS:
+            plan = (_IDS, key)
+        elif key in _INT_LISTS:
+            plan = (_INT_LIST, snake_key(key))
+        elif key in _RANGE_LISTS:
+            plan = (_RANGE_LIST, snake_key(key))
+        elif key.startswith(("Vm", "Rss", "Hugetlb")):
+            plan = (_NUMBER, snake_key(key))
+        else:
+            plan = (_AUTO, snake_key(key))
+        _PLANS[key] = plan
+    return plan
+
+
+def _number(column: str, value: str) -> tuple[str, int]:
+    """``N`` or ``N kB`` (memory lines must be one of these)."""
+    parts = value.split()
+    if len(parts) == 2 and parts[1] == "kB":
+        return column + "_bytes", int(parts[0]) * KIB
+    if len(parts) == 1:
+        return column, int(parts[0])
+    raise ValueError("expected 'N' or 'N kB'")
 
 
 def parse_pid_status(text: str) -> dict[str, StatusValue]:
     """Parse /proc/<pid>/status (see the module docstring)."""
     require_content(text, SOURCE)
     out: dict[str, StatusValue] = dict.fromkeys(STATUS_KEYS)
-    for lineno, line in numbered_lines(text):
+    for lineno, line in enumerate(text.rstrip("\x00").splitlines(), 1):
         key, sep, raw = line.partition(":")
-        key = key.strip()
-        if not sep or not key or " " in key:
+        if not sep:
+            if not line.strip():
+                continue
             raise ParseError(SOURCE, lineno, line, "expected 'Key: value'")
-        value = raw.strip()
-        if key in _STRINGS:
-            out[snake_key(key)] = raw.lstrip("\t ") if key == "Name" else value
-        elif key == "State":
-            letter, _, description = value.partition(" ")
-            out["state"] = letter
-            out["state_description"] = description.strip("()") or None
-        elif key in _ID_KEYS:
-            ids = [to_int(v, SOURCE, lineno, line) for v in value.split()]
-            for name, number in zip(_ID_KEYS[key], ids, strict=False):
+        key = key.strip()
+        if not key or " " in key:
+            raise ParseError(SOURCE, lineno, line, "expected 'Key: value'")
+        kind, column = _plan(key)
+        try:
+            if kind == _NUMBER:
+                name, number = _number(column, raw)
                 out[name] = number
-        elif key in _INT_LISTS:
-            out[snake_key(key)] = [to_int(v, SOURCE, lineno, line) for v in value.split()]
-        elif key in _RANGE_LISTS:
-            out[snake_key(key)] = parse_ranges(value, SOURCE)
-        elif _is_number(key, value):
-            name, number = kb_value(key, value, SOURCE, lineno, line)
-            out[name] = number
-        else:
-            out[snake_key(key)] = value
+                continue
+            value = raw.strip()
+            if kind == _AUTO:
+                if value.endswith(" kB") or value.isdigit():
+                    name, number = _number(column, value)
+                    out[name] = number
+                else:
+                    out[column] = value
+            elif kind == _NAME:
+                out["name"] = raw.lstrip("\t ").rstrip()
+            elif kind == _STRING:
+                out[column] = value
+            elif kind == _STATE:
+                letter, _, description = value.partition(" ")
+                out["state"] = letter
+                out["state_description"] = description.strip("()") or None
+            elif kind == _IDS:
+                for name, number in zip(_ID_KEYS[key], value.split(), strict=False):
+                    out[name] = int(number)
+            elif kind == _INT_LIST:
+                out[column] = [int(v) for v in value.split()]
+            else:
+                out[column] = parse_ranges(value, SOURCE)
+        except ValueError as exc:
+            raise ParseError(SOURCE, lineno, line, str(exc)) from None
     return out

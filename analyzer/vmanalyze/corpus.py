@@ -441,6 +441,46 @@ def run(corpus: Path) -> Report:
     return report
 
 
+def captured_roots(corpus: Path) -> list[Path]:
+    """Every directory of the corpus that holds a captured ``proc/`` or ``sys/`` tree."""
+    roots = set()
+    for marker in ("proc", "sys"):
+        for path in corpus.rglob(marker):
+            if path.is_dir() and not any(p.name in ("proc", "sys") for p in path.parents):
+                roots.add(path.parent)
+    return sorted(roots)
+
+
+def load_roots(corpus: Path) -> list[str]:
+    """Load every captured root as a one-sample input with the real loader; report failures."""
+    from vmanalyze.errors import VmanalyzeError
+    from vmanalyze.inputs import read_input
+    from vmanalyze.tables import build_tables
+
+    failures = []
+    loaded = 0
+    rows = 0
+    for root in captured_roots(corpus):
+        name = root.relative_to(corpus)
+        try:
+            captured = read_input(str(root))
+            tables, warnings = build_tables(captured)
+        except VmanalyzeError as exc:
+            failures.append(f"{name}: cannot load as a one-sample input: {exc}")
+            continue
+        except Exception as exc:  # noqa: BLE001 - a crash is the failure we look for
+            failures.append(f"{name}: loader crashed: {type(exc).__name__}: {exc}")
+            continue
+        loaded += 1
+        rows += sum(len(df) for df in tables.values())
+        unparsable = tables["collection_health"]
+        for _, bad in unparsable[unparsable["outcome"] == "unparsable"].iterrows():
+            if not any(bad["path"].endswith(odd) for odd in ("smaps4",)):
+                failures.append(f"{name}/{bad['path']}: {bad['error']}")
+    print(f"\none-sample inputs: {loaded} captured roots loaded into {rows:,} table rows")
+    return failures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vmanalyze.corpus", description=__doc__)
     parser.add_argument("corpus", type=Path, help="corpus directory (with README.md)")
@@ -467,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\nknown-odd (edited or not at a kernel path; not failures):")
         for line in report.known_odd:
             print(f"  {line}")
+    load_failures = load_roots(args.corpus)
+    report.failures.extend(load_failures)
     if report.failures:
         print(f"\n{len(report.failures)} FAILURES:")
         for line in report.failures:

@@ -215,8 +215,8 @@ def parse_pid_status(text: str) -> dict[str, StatusValue]:
                 out["state"] = letter
                 out["state_description"] = description.strip("()") or None
             elif kind == _IDS:
-                for name, number in zip(_ID_KEYS[key], value.split(), strict=False):
-                    out[name] = int(number)
+                for id_name, id_text in zip(_ID_KEYS[key], value.split(), strict=False):
+                    out[id_name] = int(id_text)
             elif kind == _INT_LIST:
                 out[column] = [int(v) for v in value.split()]
             else:

@@ -18,17 +18,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vmrules.drt.dirty_writeback_pressure import dirty_writeback_pressure
+from vmrules.flt.high_major_fault_rate import high_major_fault_rate
+from vmrules.hpg.hugepages_reserved_unused import hugepages_reserved_unused
+from vmrules.numa.numa_node_imbalance import numa_node_imbalance
+from vmrules.numa.remote_numa_access import remote_numa_access
+from vmrules.numa.zone_reclaim_enabled import zone_reclaim_enabled
+from vmrules.ovc.overcommit_risk import overcommit_risk
+from vmrules.thp.thp_always_on_database_host import thp_always_on_database_host
+from vmrules.thp.thp_defrag_stalls import thp_defrag_stalls
+
 if TYPE_CHECKING:
     from vmanalyze.rule import Rule
 
 #: Transparent huge pages: enabled/defrag modes, khugepaged, compaction stalls.
-THP_RULES: tuple[Rule, ...] = ()
+THP_RULES: tuple[Rule, ...] = (thp_always_on_database_host, thp_defrag_stalls)
 #: Page faults: major-fault storms, refaults.
-FLT_RULES: tuple[Rule, ...] = ()
+FLT_RULES: tuple[Rule, ...] = (high_major_fault_rate,)
 #: NUMA: imbalance, remote allocations, zone_reclaim_mode, balancing.
-NUMA_RULES: tuple[Rule, ...] = ()
+NUMA_RULES: tuple[Rule, ...] = (remote_numa_access, numa_node_imbalance, zone_reclaim_enabled)
 #: Overcommit: vm.overcommit_* settings against Committed_AS.
-OVC_RULES: tuple[Rule, ...] = ()
+OVC_RULES: tuple[Rule, ...] = (overcommit_risk,)
 #: Swap: thrashing, swap full, swappiness.
 SWP_RULES: tuple[Rule, ...] = ()
 #: Memory availability in general: MemAvailable low, reclaim pressure, min_free_kbytes.
@@ -38,11 +48,11 @@ PSI_RULES: tuple[Rule, ...] = ()
 #: OOM kills and allocation failures from the kernel log.
 OOM_RULES: tuple[Rule, ...] = ()
 #: Huge pages (hugetlbfs pools): reserved but unused, surplus, per-node imbalance.
-HPG_RULES: tuple[Rule, ...] = ()
+HPG_RULES: tuple[Rule, ...] = (hugepages_reserved_unused,)
 #: Fragmentation: buddyinfo high orders, compaction failures.
 FRAG_RULES: tuple[Rule, ...] = ()
 #: Dirty page writeback: dirty ratios, writeback stalls.
-DRT_RULES: tuple[Rule, ...] = ()
+DRT_RULES: tuple[Rule, ...] = (dirty_writeback_pressure,)
 #: Cgroups: memory.max pressure, memory.high throttling, cgroup OOMs.
 CGR_RULES: tuple[Rule, ...] = ()
 

@@ -1,0 +1,1 @@
+"""DRT rules of the built-in pack."""

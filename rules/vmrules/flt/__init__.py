@@ -1,0 +1,1 @@
+"""FLT rules of the built-in pack."""

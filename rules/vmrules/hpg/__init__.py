@@ -1,0 +1,1 @@
+"""HPG rules of the built-in pack."""

@@ -1,0 +1,1 @@
+"""NUMA rules of the built-in pack."""

@@ -1,0 +1,1 @@
+"""OVC rules of the built-in pack."""

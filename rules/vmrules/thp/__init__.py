@@ -1,0 +1,1 @@
+"""THP rules of the built-in pack."""

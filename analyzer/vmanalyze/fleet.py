@@ -1,0 +1,1118 @@
+"""Fleet analysis: many inputs on local cores or on a Dask cluster (``vmanalyze batch``).
+
+The work is split so that it runs the same way in a local process pool and on a Dask
+cluster:
+
+- :func:`discover_inputs` expands the command-line arguments (files, directories, globs)
+  into input paths, on the client;
+- :func:`run_task` runs in a worker process: it hashes one input, analyzes it with
+  :func:`vmanalyze.analysis.analyze` (so a host gives the same findings alone and in a
+  batch), renders its HTML report and turns its tables into Parquet bytes. It never raises
+  for a bad input: it returns a small result dict whose ``status`` is ``ok``, ``failed``
+  (with a one-line ``error``) or ``skipped`` (already done in the output directory);
+- :func:`execute_local` (``concurrent.futures`` process pool, a worker that dies is retried
+  once alone, then the input fails) and :func:`execute_dask` (``dask.distributed``,
+  ``retries=1``) yield those results as they finish;
+- :class:`FleetWriter` is the only writer of the output directory: it stores each result
+  atomically as it arrives (table parts and report first, ``.state/<hash>.json`` last, so
+  an interrupted batch resumes), and :meth:`FleetWriter.assemble` builds the fleet-level
+  files from every input done in the directory: ``findings.parquet``, ``inputs.parquet``,
+  ``fleet.html`` and a ``tables/<table>/host=<host>/<hash>.parquet`` dataset whose parts
+  share one schema per table.
+
+Workers only need to *read* the inputs: everything they produce travels back to the
+client, which writes it. See docs/fleet.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import hashlib
+import io
+import json
+import math
+import multiprocessing
+import os
+import re
+import resource
+import socket
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from vmanalyze import __version__
+from vmanalyze.config import Config
+from vmanalyze.errors import VmanalyzeError
+from vmanalyze.inputs import Limits
+from vmanalyze.registry import ENV_VAR, Registry, discover
+from vmanalyze.rule import Severity
+
+__all__ = [
+    "ARCHIVE_SUFFIXES",
+    "BatchError",
+    "FleetWriter",
+    "RuleSpec",
+    "Task",
+    "discover_inputs",
+    "execute_dask",
+    "execute_local",
+    "run_task",
+]
+
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".tar.bz2")
+STATE_DIR = ".state"
+REPORTS_DIR = "reports"
+TABLES_DIR = "tables"
+#: A task whose worker dies this many times is recorded as failed (so: retried once).
+MAX_WORKER_DEATHS = 2
+#: Worker processes are replaced after this many inputs, which bounds their memory.
+MAX_TASKS_PER_CHILD = 25
+#: Test hook: an input whose file name contains this variable's value makes the worker exit
+#: abruptly (``os._exit``), as if it were killed. Read on the client, carried by the task.
+CRASH_TEST_ENV = "VMANALYZE_BATCH_CRASH_TEST"
+_SLUG = re.compile(r"[^A-Za-z0-9._-]+")
+_HASH = re.compile(r"^(dir-)?[0-9a-f]{64}$")
+
+
+class BatchError(VmanalyzeError):
+    """The batch as a whole cannot run (no inputs, no Dask, scheduler unreachable...)."""
+
+
+# -- inputs ------------------------------------------------------------------------------
+
+
+def is_input_dir(path: str) -> bool:
+    """A directory is an input itself when it holds ``proc/`` or ``sos_commands/``."""
+    return os.path.isdir(os.path.join(path, "proc")) or os.path.isdir(
+        os.path.join(path, "sos_commands")
+    )
+
+
+def _is_archive(name: str) -> bool:
+    return name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def _search(directory: str) -> Iterator[str]:
+    """Bundles, sosreport archives and extracted inputs under ``directory`` (no links)."""
+    if is_input_dir(directory):
+        yield directory
+        return
+    for dirpath, dirnames, filenames in os.walk(directory, followlinks=False):
+        keep = []
+        for name in sorted(dirnames):
+            full = os.path.join(dirpath, name)
+            if name.startswith("."):
+                continue  # .state/, .git/, spools: never inputs
+            if is_input_dir(full):
+                yield full
+            else:
+                keep.append(name)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            if _is_archive(name) and not os.path.islink(full) and os.path.isfile(full):
+                yield full
+
+
+def discover_inputs(args: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Expand files, directories and globs into input paths; also return what matched nothing.
+
+    A file given by name is an input whatever its name (it fails later if it is not one); a
+    directory is an input if it holds ``proc/`` or ``sos_commands/``, else it is searched
+    for ``*.tar.gz``, ``*.tgz``, ``*.tar.xz``, ``*.tar.bz2`` and input directories. A path
+    that does not exist here is kept as is: on a Dask cluster it may exist on the workers.
+    Duplicates (the same real path twice) are dropped; the order is kept.
+    """
+    found: list[str] = []
+    unmatched: list[str] = []
+    for arg in args:
+        if glob.has_magic(arg):
+            matches = sorted(glob.glob(arg, recursive=True))
+            if not matches:
+                unmatched.append(arg)
+            for match in matches:
+                found.extend(_search(match) if os.path.isdir(match) else [match])
+        elif os.path.isdir(arg):
+            before = len(found)
+            found.extend(_search(arg))
+            if len(found) == before:
+                unmatched.append(arg)
+        else:
+            found.append(arg)
+    seen: set[str] = set()
+    unique = []
+    for path in found:
+        key = os.path.realpath(path) if os.path.exists(path) else path
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique, unmatched
+
+
+# -- rules ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """What a worker needs to load the same rules as the client (rules don't pickle).
+
+    ``config`` is the resolved configuration (the file was read on the client, so workers
+    don't need it); ``plugins`` the third-party packs to load (``None``: all).
+    """
+
+    config: Config = field(default_factory=Config)
+    plugins: tuple[str, ...] | None = None
+    plugins_source: str = "--plugins"
+
+    @classmethod
+    def resolve(cls, config: Config, plugins: str | None) -> RuleSpec:
+        """The packs :func:`vmanalyze.cli.options.prepare_rules` would load, made explicit."""
+        from vmanalyze.config import split_list
+
+        if plugins is not None:
+            return cls(config, split_list(plugins) or (), "--plugins")
+        if ENV_VAR in os.environ:
+            return cls(config, split_list(os.environ[ENV_VAR]) or (), ENV_VAR)
+        if config.plugins is not None:
+            origin = f"{config.file.origin} plugins"
+            return cls(config, tuple(config.plugins), origin)
+        return cls(config, None)
+
+    def registry(self) -> Registry:
+        key = repr(self)
+        cached = _REGISTRIES.get(key)
+        if cached is None:
+            cached = discover(only=self.plugins, only_source=self.plugins_source)
+            _REGISTRIES[key] = cached
+        return cached
+
+    def key(self, registry: Registry | None = None) -> str:
+        """A digest of the selected rules, their packages and settings: results made with
+        another key are redone."""
+        registry = registry or self.registry()
+        selected = [
+            f"{e.code}={e.package_version}" for e in registry if self.config.is_selected(e.code)
+        ]
+        errors = [e.message for e in registry.errors]
+        doc = {
+            "rules": selected,
+            "errors": errors,
+            "settings": {k: dict(v) for k, v in sorted(self.config.rule_settings.items())},
+            "role": self.config.host_role,
+        }
+        text = json.dumps(doc, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_REGISTRIES: dict[str, Registry] = {}
+
+
+def rule_catalog(spec: RuleSpec) -> list[dict[str, Any]]:
+    """Code, name, default severity and summary of each selected rule (for fleet.html)."""
+    registry = spec.registry()
+    return [
+        {
+            "code": e.code,
+            "name": e.rule.name,
+            "severity": e.rule.severity.value,
+            "summary": e.rule.summary,
+            "package": e.package_version,
+        }
+        for e in registry
+        if spec.config.is_selected(e.code)
+    ]
+
+
+# -- the worker side ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Task:
+    """One input to analyze, with everything the worker needs (it pickles)."""
+
+    path: str
+    rules: RuleSpec
+    rules_key: str
+    done: frozenset[str] = frozenset()
+    cache: bool = False
+    limits: Limits = field(default_factory=Limits)
+    version: str = __version__
+    crash_if: str | None = None
+
+
+def host_slug(hostname: object) -> str:
+    """A host name safe as a file name and a Hive partition value (``[A-Za-z0-9._-]``)."""
+    text = str(hostname) if hostname not in (None, "") else "unknown"
+    slug = _SLUG.sub("_", text).strip("._-")[:64]
+    return slug or "unknown"
+
+
+def _utc(value: Any) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        return None
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _iso(value: Any) -> str | None:
+    ts = _utc(value)
+    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
+
+
+def report_name(host: str, start: Any, input_hash: str) -> str:
+    """``<host>-<start UTC>-<hash8>.html``; two inputs of one host differ by time and hash."""
+    ts = _utc(start)
+    when = ts.strftime("%Y%m%dT%H%M%SZ") if ts is not None else "notime"
+    return f"{host}-{when}-{input_hash.removeprefix('dir-')[:8]}.html"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if not text:
+        return type(exc).__name__
+    if isinstance(exc, VmanalyzeError | OSError):
+        return text[:500]
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+def _peak_rss() -> int:
+    """Peak resident memory of this process, in bytes (Linux reports KiB)."""
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def _jsonish(value: Any) -> Any:
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value, default=str, sort_keys=True)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def _guess_null_type(name: str) -> pa.DataType:
+    """The type of a column that is all null in one input: counts and sizes are integers."""
+    if name.endswith(("_bytes", "_kb", "_pages", "_count", "_total", "_free")):
+        return pa.int64()
+    return pa.string()
+
+
+def _normalize_type(name: str, dtype: pa.DataType) -> pa.DataType:
+    """The type every reader (pandas, pyarrow, DuckDB, Spark) agrees on."""
+    if pa.types.is_dictionary(dtype):
+        return _normalize_type(name, dtype.value_type)
+    if pa.types.is_timestamp(dtype):
+        return pa.timestamp("us", tz="UTC")
+    if pa.types.is_date(dtype):
+        return pa.date32()
+    if pa.types.is_null(dtype):
+        return _guess_null_type(name)
+    if pa.types.is_integer(dtype):
+        return pa.int64()
+    if pa.types.is_floating(dtype) or pa.types.is_decimal(dtype) or pa.types.is_duration(dtype):
+        return pa.float64()
+    if pa.types.is_boolean(dtype):
+        return pa.bool_()
+    return pa.string()
+
+
+def _cast_column(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
+    if column.type == target:
+        return column
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if pa.types.is_duration(column.type) and pa.types.is_floating(target):
+        micro = column.cast(pa.duration("us"), safe=False).cast(pa.int64())
+        return pc.divide(micro.cast(pa.float64()), 1e6)
+    try:
+        return column.cast(target, safe=not pa.types.is_timestamp(target))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # Values that do not fit (e.g. uint64 beyond int64): keep them as text.
+        values = [None if v is None else str(v) for v in column.to_pylist()]
+        return pa.chunked_array([pa.array(values, type=pa.string())])
+
+
+def table_to_arrow(df: pd.DataFrame, input_hash: str) -> pa.Table:
+    """One table of one input as Arrow, with the batch's column conventions.
+
+    Timestamps are microseconds UTC, integers int64, floats float64, lists and dicts JSON
+    text, all-null columns int64 (sizes, counts) or string; an ``input_hash`` column is
+    added (the partition column ``host`` comes from the directory name).
+    """
+    frame = df.reset_index(drop=True).copy(deep=False)
+    frame.columns = [str(c) for c in frame.columns]
+    if "host" in frame.columns:
+        frame = frame.rename(columns={"host": "host_value"})
+    for col in frame.columns:
+        if frame[col].dtype == object:
+            frame[col] = frame[col].map(_jsonish)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    columns = []
+    fields = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        target = _normalize_type(name, column.type)
+        columns.append(_cast_column(column, target))
+        fields.append(pa.field(name, target))
+    columns.append(pa.chunked_array([pa.array([input_hash] * table.num_rows, pa.string())]))
+    fields.append(pa.field("input_hash", pa.string()))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
+
+
+def _base_result(task: Task) -> dict[str, Any]:
+    return {
+        "input": task.path,
+        "name": os.path.basename(os.path.normpath(task.path)),
+        "status": "failed",
+        "error": None,
+        "input_hash": None,
+        "host": None,
+        "host_partition": None,
+        "kind": None,
+        "start": None,
+        "end": None,
+        "samples": None,
+        "collector_version": None,
+        "warnings": [],
+        "timings": {},
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "peak_rss_bytes": None,
+        "analyzer_version": __version__,
+        "rules_key": task.rules_key,
+        "attempts": 1,
+        "findings": [],
+        "rules": [],
+        "report": None,
+        "report_html": None,
+        "parts": {},
+    }
+
+
+def run_task(task: Task) -> dict[str, Any]:
+    """Analyze one input in a worker; return its result dict (never raises for bad input)."""
+    started = time.perf_counter()
+    result = _base_result(task)
+    timings: dict[str, float] = result["timings"]
+    try:
+        if task.version != __version__:
+            raise BatchError(
+                f"this worker runs vmanalyze {__version__}, the client {task.version}: "
+                "install the same version on the cluster"
+            )
+        if task.crash_if and task.crash_if in os.path.basename(task.path):
+            os._exit(70)  # test hook (CRASH_TEST_ENV): a worker dying mid-task
+        from vmanalyze.analysis import analyze
+        from vmanalyze.dataset import content_hash
+        from vmanalyze.inputs import InputError
+        from vmanalyze.results import finding_to_dict
+
+        if not os.path.exists(task.path):
+            raise InputError(task.path, "no such file or directory")
+        input_hash = content_hash(task.path)
+        result["input_hash"] = input_hash
+        timings["hash_s"] = round(time.perf_counter() - started, 3)
+        if input_hash in task.done:
+            result["status"] = "skipped"
+            return result
+
+        registry = task.rules.registry()
+        analysis = analyze(
+            task.path,
+            registry=registry,
+            config=task.rules.config,
+            cache=task.cache,
+            limits=task.limits,
+        )
+        timings.update(analysis.timings)
+        info = analysis.input_info
+        host = analysis.dataset.host
+        slug = host_slug(host.get("hostname"))
+        result.update(
+            host=host.get("hostname"),
+            host_partition=slug,
+            kind=info.get("kind"),
+            start=_iso(info.get("start")),
+            end=_iso(info.get("end")),
+            samples=info.get("samples"),
+            collector_version=info.get("collector_version"),
+            warnings=[str(w) for w in info.get("warnings") or []],
+            rules=[
+                {"code": r.code, "status": r.status, "reason": r.reason}
+                for r in analysis.result.rules
+            ],
+        )
+        result["findings"] = [finding_to_dict(f) for f in analysis.result.findings]
+
+        step = time.perf_counter()
+        try:
+            from vmreports import render_html
+
+            result["report_html"] = render_html(analysis)
+        except Exception as exc:  # the report module is third code: cost this input only
+            raise BatchError(f"report: {_one_line(exc)}") from exc
+        result["report"] = f"{REPORTS_DIR}/{report_name(slug, info.get('start'), input_hash)}"
+        timings["report_s"] = round(time.perf_counter() - step, 3)
+
+        step = time.perf_counter()
+        parts: dict[str, bytes] = {}
+        for name, df in sorted(analysis.dataset.tables.items()):
+            if isinstance(df, pd.DataFrame) and len(df.columns) and len(df):
+                parts[name] = _parquet_bytes(table_to_arrow(df, input_hash))
+        result["parts"] = parts
+        timings["parts_s"] = round(time.perf_counter() - step, 3)
+        result["status"] = "ok"
+    except Exception as exc:  # one input's failure must never stop the batch
+        result["status"] = "failed"
+        result["error"] = _one_line(exc)
+        result["findings"] = []
+        result["parts"] = {}
+        result["report_html"] = None
+        result["report"] = None
+    finally:
+        timings["total_s"] = round(time.perf_counter() - started, 3)
+        result["peak_rss_bytes"] = _peak_rss()
+    return result
+
+
+def failed_result(task: Task, error: str, attempts: int = 1) -> dict[str, Any]:
+    """The result of a task whose worker could not return one (it died, it was lost)."""
+    result = _base_result(task)
+    result.update(error=error, attempts=attempts, worker=None)
+    return result
+
+
+# -- executors ---------------------------------------------------------------------------
+
+
+def _new_pool(jobs: int) -> ProcessPoolExecutor:
+    # forkserver: workers start from a clean process that already imported the analyzer
+    # (fast, and no fork of the client's threads); max_tasks_per_child bounds their memory.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["vmanalyze.fleet", "vmanalyze.analysis", "pyarrow.parquet"])
+    return ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, max_tasks_per_child=MAX_TASKS_PER_CHILD
+    )
+
+
+def _death_cause(pool: ProcessPoolExecutor) -> str:
+    codes = []
+    with contextlib.suppress(Exception):
+        for process in list(getattr(pool, "_processes", {}).values()):
+            code = process.exitcode
+            if code is not None and code != 0:
+                codes.append(code)
+    for code in codes:
+        if code < 0:
+            import signal
+
+            with contextlib.suppress(ValueError):
+                return f"killed by {signal.Signals(-code).name}"
+            return f"killed by signal {-code}"
+    if codes:
+        return f"exit status {codes[0]}"
+    return "killed or out of memory"
+
+
+def execute_local(tasks: Sequence[Task], jobs: int) -> Iterator[dict[str, Any]]:
+    """Run ``tasks`` on ``jobs`` local processes; yield each result as it finishes.
+
+    At most ``jobs`` tasks are in flight, so when a worker dies the tasks that were running
+    are known. Those are retried one at a time (alone, so a second death is that input's
+    own); a task whose worker dies :data:`MAX_WORKER_DEATHS` times is yielded as failed.
+    """
+    jobs = max(1, jobs)
+    queue: deque[int] = deque(range(len(tasks)))
+    isolated: deque[int] = deque()
+    deaths = [0] * len(tasks)
+    running: dict[Future[dict[str, Any]], int] = {}
+    pool = _new_pool(jobs)
+    try:
+        while queue or isolated or running:
+            if isolated:
+                if not running:
+                    index = isolated.popleft()
+                    running[pool.submit(run_task, tasks[index])] = index
+            else:
+                while queue and len(running) < jobs:
+                    index = queue.popleft()
+                    running[pool.submit(run_task, tasks[index])] = index
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            broken: list[int] = []
+            for future in done:
+                index = running.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    broken.append(index)
+                    continue
+                except Exception as exc:  # e.g. a result that would not pickle
+                    result = failed_result(tasks[index], f"worker error: {_one_line(exc)}")
+                result["attempts"] = deaths[index] + 1
+                yield result
+            if not broken:
+                continue
+            broken.extend(running.values())  # the pool is gone: whatever ran is lost too
+            running.clear()
+            cause = _death_cause(pool)
+            pool.shutdown(wait=True, cancel_futures=True)
+            pool = _new_pool(jobs)
+            for index in broken:
+                deaths[index] += 1
+                if deaths[index] >= MAX_WORKER_DEATHS:
+                    yield failed_result(
+                        tasks[index],
+                        f"the worker process died {deaths[index]} times while analyzing this "
+                        f"input (last: {cause}); not retried again",
+                        attempts=deaths[index],
+                    )
+                else:
+                    isolated.append(index)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def execute_dask(tasks: Sequence[Task], address: str) -> Iterator[dict[str, Any]]:
+    """Run ``tasks`` on the Dask cluster at ``address``; yield each result as it finishes.
+
+    Each task is submitted with ``retries=1``; a task whose workers keep dying ends with
+    ``KilledWorker`` (after the scheduler's ``allowed-failures``) and is yielded as failed.
+    """
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:
+        raise BatchError(
+            f"--scheduler needs dask.distributed ({exc.name or exc} is not installed): "
+            "pip install 'vmtriage[dask]'"
+        ) from None
+    try:
+        client = Client(address, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise BatchError(
+            f"cannot reach the Dask scheduler at {address}: {_one_line(exc)}"
+        ) from None
+    try:
+        run = uuid.uuid4().hex[:8]
+        futures = {
+            client.submit(run_task, task, key=f"vmanalyze-{run}-{i}", pure=False, retries=1): i
+            for i, task in enumerate(tasks)
+        }
+        for future in as_completed(futures):
+            index = futures[future]
+            try:
+                result = future.result()
+            except Exception as exc:
+                name = type(exc).__name__
+                text = " ".join(str(exc).split())[:300]
+                result = failed_result(
+                    tasks[index], f"{name}: {text} (the worker died or was lost)", attempts=2
+                )
+            yield result
+            future.release()
+    finally:
+        client.close()
+
+
+# -- the writer: per-input files, then the fleet ------------------------------------------
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+_STATE_KEYS = (
+    "input",
+    "name",
+    "status",
+    "error",
+    "input_hash",
+    "host",
+    "host_partition",
+    "kind",
+    "start",
+    "end",
+    "samples",
+    "collector_version",
+    "warnings",
+    "timings",
+    "worker",
+    "peak_rss_bytes",
+    "analyzer_version",
+    "rules_key",
+    "attempts",
+    "findings",
+    "rules",
+    "report",
+)
+
+FINDINGS_SCHEMA = pa.schema(
+    [
+        ("host", pa.string()),
+        ("input", pa.string()),
+        ("input_hash", pa.string()),
+        ("collection_start", pa.timestamp("us", tz="UTC")),
+        ("code", pa.string()),
+        ("name", pa.string()),
+        ("severity", pa.string()),
+        ("subject", pa.string()),
+        ("message", pa.string()),
+        ("start", pa.timestamp("us", tz="UTC")),
+        ("end", pa.timestamp("us", tz="UTC")),
+        ("evidence", pa.string()),
+        ("remediation", pa.string()),
+    ]
+)
+
+INPUTS_SCHEMA = pa.schema(
+    [
+        ("input", pa.string()),
+        ("name", pa.string()),
+        ("input_hash", pa.string()),
+        ("host", pa.string()),
+        ("host_partition", pa.string()),
+        ("kind", pa.string()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("start", pa.timestamp("us", tz="UTC")),
+        ("end", pa.timestamp("us", tz="UTC")),
+        ("samples", pa.int64()),
+        ("findings", pa.int64()),
+        ("worst_severity", pa.string()),
+        ("warnings", pa.int64()),
+        ("report", pa.string()),
+        ("hash_s", pa.float64()),
+        ("load_s", pa.float64()),
+        ("rules_s", pa.float64()),
+        ("report_s", pa.float64()),
+        ("parts_s", pa.float64()),
+        ("total_s", pa.float64()),
+        ("attempts", pa.int64()),
+        ("worker", pa.string()),
+        ("peak_rss_bytes", pa.int64()),
+        ("analyzer_version", pa.string()),
+        ("collector_version", pa.string()),
+        ("rules_key", pa.string()),
+        ("analyzed_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+def worst_severity(findings: Iterable[Mapping[str, Any]]) -> str | None:
+    worst: Severity | None = None
+    for finding in findings:
+        severity = Severity.parse(finding.get("severity") or "info")
+        if worst is None or severity > worst:
+            worst = severity
+    return None if worst is None else worst.value
+
+
+@dataclass
+class FleetFiles:
+    """What :meth:`FleetWriter.assemble` wrote, and what it left out."""
+
+    inputs: int = 0
+    ok: int = 0
+    failed: int = 0
+    findings: int = 0
+    tables: dict[str, int] = field(default_factory=dict)
+    rewritten_parts: int = 0
+    stale: int = 0
+    fleet_html: Path | None = None
+
+
+class FleetWriter:
+    """The only writer of the output directory (the workers just return results)."""
+
+    def __init__(self, out_dir: str | os.PathLike[str], *, version: str, rules_key: str) -> None:
+        self.out = Path(out_dir)
+        self.version = version
+        self.rules_key = rules_key
+        self.state_dir = self.out / STATE_DIR
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.failures: list[dict[str, Any]] = []
+
+    # -- resume ---------------------------------------------------------------------------
+    def _states(self) -> Iterator[dict[str, Any]]:
+        for path in sorted(self.state_dir.glob("*.json")):
+            try:
+                state = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # a damaged state is as if that input was never done
+            if isinstance(state, dict) and _HASH.match(str(state.get("input_hash", ""))):
+                yield state
+
+    def _current(self, state: Mapping[str, Any]) -> bool:
+        return (
+            state.get("status") == "ok"
+            and state.get("analyzer_version") == self.version
+            and state.get("rules_key") == self.rules_key
+        )
+
+    def done_hashes(self) -> frozenset[str]:
+        """Inputs already analyzed here by this analyzer version with the same rules."""
+        return frozenset(s["input_hash"] for s in self._states() if self._current(s))
+
+    # -- per input ------------------------------------------------------------------------
+    def _remove_parts(self, input_hash: str) -> None:
+        tables = self.out / TABLES_DIR
+        if not tables.is_dir():
+            return
+        for part in tables.glob(f"*/host=*/{input_hash}.parquet"):
+            part.unlink(missing_ok=True)
+
+    def store(self, result: Mapping[str, Any]) -> None:
+        """Write one input's report, table parts and (last) its state, each atomically."""
+        if result.get("status") != "ok":
+            if result.get("status") == "failed":
+                self.failures.append({k: result.get(k) for k in _STATE_KEYS})
+            return
+        input_hash = str(result["input_hash"])
+        if not _HASH.match(input_hash):
+            raise ValueError(f"bad input hash {input_hash!r}")
+        (self.state_dir / f"{input_hash}.json").unlink(missing_ok=True)
+        self._remove_parts(input_hash)
+        partition = f"host={result['host_partition']}"
+        for table, data in result.get("parts", {}).items():
+            if not re.fullmatch(r"[A-Za-z0-9_]+", table):
+                continue
+            _atomic_write(self.out / TABLES_DIR / table / partition / f"{input_hash}.parquet", data)
+        if result.get("report_html") is not None and result.get("report"):
+            _atomic_write(self.out / str(result["report"]), result["report_html"].encode("utf-8"))
+        state = {k: result.get(k) for k in _STATE_KEYS}
+        state["tables"] = sorted(result.get("parts", {}))
+        state["analyzed_at"] = _iso(pd.Timestamp.now(tz="UTC"))
+        text = json.dumps(state, indent=1, sort_keys=True, allow_nan=False, default=str)
+        _atomic_write(self.state_dir / f"{input_hash}.json", text.encode("utf-8"))
+
+    # -- the fleet ------------------------------------------------------------------------
+    def assemble(self, rules: Sequence[Mapping[str, Any]]) -> FleetFiles:
+        """Build findings.parquet, inputs.parquet, the tables dataset and fleet.html from
+        every input done here with this version and these rules, plus this run's failures."""
+        files = FleetFiles()
+        states = []
+        for state in self._states():
+            if self._current(state):
+                states.append(state)
+            elif state.get("status") == "ok":
+                files.stale += 1
+        ok_hashes = {s["input_hash"] for s in states}
+        failures = [f for f in self.failures if f.get("input_hash") not in ok_hashes]
+        states.sort(key=lambda s: (str(s.get("host")), str(s.get("start")), s["input_hash"]))
+
+        finding_rows = [
+            {
+                "host": s.get("host"),
+                "input": s.get("input"),
+                "input_hash": s["input_hash"],
+                "collection_start": _utc(s.get("start")),
+                "code": f.get("code"),
+                "name": f.get("name"),
+                "severity": f.get("severity"),
+                "subject": f.get("subject"),
+                "message": f.get("message"),
+                "start": _utc(f.get("start")),
+                "end": _utc(f.get("end")),
+                "evidence": json.dumps(f.get("evidence"), sort_keys=True, allow_nan=False),
+                "remediation": f.get("remediation"),
+            }
+            for s in states
+            for f in s.get("findings") or []
+        ]
+        _write_table(self.out / "findings.parquet", finding_rows, FINDINGS_SCHEMA)
+        files.findings = len(finding_rows)
+
+        input_rows = [_input_row(s) for s in [*states, *failures]]
+        _write_table(self.out / "inputs.parquet", input_rows, INPUTS_SCHEMA)
+        files.inputs, files.ok, files.failed = len(input_rows), len(states), len(failures)
+
+        files.tables, files.rewritten_parts = unify_dataset(self.out / TABLES_DIR)
+
+        from vmreports.fleet import render_fleet
+
+        html = render_fleet(
+            inputs=[_page_row(s) for s in [*states, *failures]],
+            rules=list(rules),
+            generated=_iso(pd.Timestamp.now(tz="UTC")) or "",
+            version=self.version,
+        )
+        files.fleet_html = self.out / "fleet.html"
+        _atomic_write(files.fleet_html, html.encode("utf-8"))
+        return files
+
+
+def _input_row(state: Mapping[str, Any]) -> dict[str, Any]:
+    timings = state.get("timings") or {}
+    findings = state.get("findings") or []
+    return {
+        "input": state.get("input"),
+        "name": state.get("name"),
+        "input_hash": state.get("input_hash"),
+        "host": state.get("host"),
+        "host_partition": state.get("host_partition"),
+        "kind": state.get("kind"),
+        "status": state.get("status"),
+        "error": state.get("error"),
+        "start": _utc(state.get("start")),
+        "end": _utc(state.get("end")),
+        "samples": state.get("samples"),
+        "findings": len(findings) if state.get("status") == "ok" else None,
+        "worst_severity": worst_severity(findings),
+        "warnings": len(state.get("warnings") or []),
+        "report": state.get("report"),
+        **{k: timings.get(k) for k in ("hash_s", "load_s", "rules_s", "report_s", "parts_s")},
+        "total_s": timings.get("total_s"),
+        "attempts": state.get("attempts"),
+        "worker": state.get("worker"),
+        "peak_rss_bytes": state.get("peak_rss_bytes"),
+        "analyzer_version": state.get("analyzer_version"),
+        "collector_version": state.get("collector_version"),
+        "rules_key": state.get("rules_key"),
+        "analyzed_at": _utc(state.get("analyzed_at")),
+    }
+
+
+def _page_row(state: Mapping[str, Any]) -> dict[str, Any]:
+    cells: dict[str, str] = {}
+    for status in state.get("rules") or []:
+        cells[str(status.get("code"))] = {"ran": "ok"}.get(str(status.get("status")), "")
+        if status.get("status") in ("skipped", "error"):
+            cells[str(status.get("code"))] = str(status.get("status"))
+    counts: dict[str, int] = {}
+    for finding in state.get("findings") or []:
+        code = str(finding.get("code"))
+        severity = str(finding.get("severity") or "info")
+        counts[code] = counts.get(code, 0) + 1
+        current = cells.get(code)
+        if current not in ("info", "warning", "critical") or Severity.parse(
+            severity
+        ) > Severity.parse(current):
+            cells[code] = severity
+    return {
+        "id": str(state.get("input_hash") or "")[:12] or None,
+        "host": state.get("host"),
+        "input": state.get("name") or state.get("input"),
+        "path": state.get("input"),
+        "kind": state.get("kind"),
+        "start": state.get("start"),
+        "end": state.get("end"),
+        "samples": state.get("samples"),
+        "status": state.get("status"),
+        "error": state.get("error"),
+        "report": state.get("report"),
+        "worst": worst_severity(state.get("findings") or []),
+        "findings": len(state.get("findings") or []),
+        "cells": cells,
+        "counts": counts,
+        "reasons": {
+            str(r.get("code")): r.get("reason")
+            for r in state.get("rules") or []
+            if r.get("status") != "ran"
+        },
+    }
+
+
+def _write_table(path: Path, rows: list[dict[str, Any]], schema: pa.Schema) -> None:
+    columns = {name: [row.get(name) for row in rows] for name in schema.names}
+    arrays = []
+    for f in schema:
+        values = columns[f.name]
+        if pa.types.is_floating(f.type):
+            values = [None if v is None or not math.isfinite(v) else float(v) for v in values]
+        arrays.append(pa.array(values, type=f.type))
+    table = pa.Table.from_arrays(arrays, schema=schema)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    _atomic_write(path, buffer.getvalue())
+
+
+# -- one schema per table ------------------------------------------------------------------
+
+_RANK = {"null": 0, "bool": 1, "int64": 2, "float64": 3}
+
+
+def _merge_types(a: pa.DataType, b: pa.DataType) -> pa.DataType:
+    """The type two parts' columns unify to: numbers widen, anything else mixed is text."""
+    if a == b:
+        return a
+    kinds = []
+    for t in (a, b):
+        if pa.types.is_boolean(t):
+            kinds.append("bool")
+        elif pa.types.is_integer(t):
+            kinds.append("int64")
+        elif pa.types.is_floating(t):
+            kinds.append("float64")
+        else:
+            kinds.append("other")
+    if "other" in kinds or "bool" in kinds:
+        return pa.string()
+    return pa.float64() if "float64" in kinds else pa.int64()
+
+
+def unify_dataset(root: Path) -> tuple[dict[str, int], int]:
+    """Give every part of each ``tables/<table>`` dataset the same schema.
+
+    The union of the columns (in first-seen order, ``input_hash`` last) with the types
+    merged by :func:`_merge_types`; parts that differ are rewritten (atomically) with the
+    missing columns as nulls. Returns the parts per table and how many were rewritten.
+    """
+    counts: dict[str, int] = {}
+    rewritten = 0
+    if not root.is_dir():
+        return counts, rewritten
+    for table_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        parts = sorted(table_dir.glob("host=*/*.parquet"))
+        if not parts:
+            continue
+        schemas = [(part, pq.read_schema(part)) for part in parts]
+        order: list[str] = []
+        types: dict[str, pa.DataType] = {}
+        for _, schema in schemas:
+            for f in schema:
+                if f.name not in types:
+                    order.append(f.name)
+                    types[f.name] = f.type
+                else:
+                    types[f.name] = _merge_types(types[f.name], f.type)
+        if "input_hash" in order:
+            order.remove("input_hash")
+            order.append("input_hash")
+        target = pa.schema([pa.field(name, types[name]) for name in order])
+        for part, schema in schemas:
+            if schema.remove_metadata().equals(target):
+                continue
+            table = pq.read_table(part, partitioning=None)
+            arrays = []
+            for f in target:
+                if f.name in table.column_names:
+                    arrays.append(_cast_column(table[f.name], f.type))
+                else:
+                    arrays.append(pa.chunked_array([pa.nulls(table.num_rows, f.type)]))
+            fixed = pa.Table.from_arrays(arrays, schema=target)
+            _atomic_write(part, _parquet_bytes(fixed))
+            rewritten += 1
+        counts[table_dir.name] = len(parts)
+    return counts, rewritten
+
+
+# -- the whole batch ------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    """Counts of one batch run and the files it wrote."""
+
+    total: int = 0
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    wall_s: float = 0.0
+    results: list[dict[str, Any]] = field(default_factory=list)
+    #: The stored states of the inputs skipped because they were done already.
+    earlier: list[dict[str, Any]] = field(default_factory=list)
+    files: FleetFiles = field(default_factory=FleetFiles)
+    unmatched: list[str] = field(default_factory=list)
+
+    def exit_status(self, fail_on: Severity | str | None) -> int:
+        """3 when an input failed; else 1 with ``fail_on`` reached by a finding; else 0."""
+        if self.failed:
+            return 3
+        if fail_on is None:
+            return 0
+        threshold = Severity.parse(fail_on)
+        for result in [*self.results, *self.earlier]:
+            for finding in result.get("findings") or []:
+                if Severity.parse(finding.get("severity") or "info") >= threshold:
+                    return 1
+        return 0
+
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+def run_batch(
+    inputs: Sequence[str],
+    out_dir: str | os.PathLike[str],
+    rules: RuleSpec,
+    *,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    cache: bool = False,
+    limits: Limits | None = None,
+    on_result: ProgressCallback | None = None,
+) -> BatchResult:
+    """Analyze ``inputs`` into ``out_dir`` (see the module doc); resumable, never aborted by
+    one input. ``scheduler``: a Dask scheduler address, else ``jobs`` local processes."""
+    started = time.perf_counter()
+    registry = rules.registry()
+    rules_key = rules.key(registry)
+    writer = FleetWriter(out_dir, version=__version__, rules_key=rules_key)
+    done = frozenset() if force else writer.done_hashes()
+    crash_if = os.environ.get(CRASH_TEST_ENV) or None
+    tasks = [
+        Task(
+            path=path if scheduler else os.path.abspath(path),
+            rules=rules,
+            rules_key=rules_key,
+            done=done,
+            cache=cache,
+            limits=limits or Limits(),
+            crash_if=crash_if,
+        )
+        for path in inputs
+    ]
+    batch = BatchResult(total=len(tasks))
+    if scheduler:
+        stream = execute_dask(tasks, scheduler)
+    else:
+        stream = execute_local(tasks, jobs or os.cpu_count() or 1)
+    for result in stream:
+        status = result.get("status")
+        if status == "skipped":
+            batch.skipped += 1
+        elif status == "ok":
+            writer.store(result)
+            batch.ok += 1
+        else:
+            writer.store(result)
+            batch.failed += 1
+        light = {k: v for k, v in result.items() if k not in ("parts", "report_html")}
+        batch.results.append(light)
+        if on_result is not None:
+            on_result(light)
+    # Skipped inputs count for --fail-on with the findings recorded when they were done.
+    skipped = {r.get("input_hash") for r in batch.results if r.get("status") == "skipped"}
+    for state in writer._states():
+        if state.get("input_hash") in skipped and writer._current(state):
+            batch.earlier.append(state)
+    batch.files = writer.assemble(rule_catalog(rules))
+    batch.wall_s = round(time.perf_counter() - started, 3)
+    return batch

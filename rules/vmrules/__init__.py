@@ -18,13 +18,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vmrules.cgr.cgroup_memory_limit import cgroup_memory_limit
 from vmrules.drt.dirty_writeback_pressure import dirty_writeback_pressure
 from vmrules.flt.high_major_fault_rate import high_major_fault_rate
+from vmrules.frag.high_order_fragmentation import high_order_fragmentation
 from vmrules.hpg.hugepages_reserved_unused import hugepages_reserved_unused
+from vmrules.mem.low_available_memory import low_available_memory
+from vmrules.mem.process_memory_growth import process_memory_growth
 from vmrules.numa.numa_node_imbalance import numa_node_imbalance
 from vmrules.numa.remote_numa_access import remote_numa_access
 from vmrules.numa.zone_reclaim_enabled import zone_reclaim_enabled
+from vmrules.oom.oom_kills import oom_kills
 from vmrules.ovc.overcommit_risk import overcommit_risk
+from vmrules.psi.memory_pressure_stalls import memory_pressure_stalls
+from vmrules.swp.swap_nearly_full import swap_nearly_full
+from vmrules.swp.swap_thrashing import swap_thrashing
 from vmrules.thp.thp_always_on_database_host import thp_always_on_database_host
 from vmrules.thp.thp_defrag_stalls import thp_defrag_stalls
 
@@ -40,21 +48,21 @@ NUMA_RULES: tuple[Rule, ...] = (remote_numa_access, numa_node_imbalance, zone_re
 #: Overcommit: vm.overcommit_* settings against Committed_AS.
 OVC_RULES: tuple[Rule, ...] = (overcommit_risk,)
 #: Swap: thrashing, swap full, swappiness.
-SWP_RULES: tuple[Rule, ...] = ()
+SWP_RULES: tuple[Rule, ...] = (swap_thrashing, swap_nearly_full)
 #: Memory availability in general: MemAvailable low, reclaim pressure, min_free_kbytes.
-MEM_RULES: tuple[Rule, ...] = ()
+MEM_RULES: tuple[Rule, ...] = (low_available_memory, process_memory_growth)
 #: Pressure stall information (/proc/pressure/memory).
-PSI_RULES: tuple[Rule, ...] = ()
+PSI_RULES: tuple[Rule, ...] = (memory_pressure_stalls,)
 #: OOM kills and allocation failures from the kernel log.
-OOM_RULES: tuple[Rule, ...] = ()
+OOM_RULES: tuple[Rule, ...] = (oom_kills,)
 #: Huge pages (hugetlbfs pools): reserved but unused, surplus, per-node imbalance.
 HPG_RULES: tuple[Rule, ...] = (hugepages_reserved_unused,)
 #: Fragmentation: buddyinfo high orders, compaction failures.
-FRAG_RULES: tuple[Rule, ...] = ()
+FRAG_RULES: tuple[Rule, ...] = (high_order_fragmentation,)
 #: Dirty page writeback: dirty ratios, writeback stalls.
 DRT_RULES: tuple[Rule, ...] = (dirty_writeback_pressure,)
 #: Cgroups: memory.max pressure, memory.high throttling, cgroup OOMs.
-CGR_RULES: tuple[Rule, ...] = ()
+CGR_RULES: tuple[Rule, ...] = (cgroup_memory_limit,)
 
 ALL_RULES: tuple[Rule, ...] = (
     *THP_RULES,

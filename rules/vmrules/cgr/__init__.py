@@ -1,0 +1,1 @@
+"""CGR rules of the built-in pack (one module per rule)."""

@@ -1,0 +1,1 @@
+"""FRAG rules of the built-in pack (one module per rule)."""

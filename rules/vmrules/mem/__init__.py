@@ -1,0 +1,1 @@
+"""MEM rules of the built-in pack (one module per rule)."""

@@ -1,0 +1,230 @@
+"""MEM002 process-memory-growth: a process whose private memory grows steadily."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Subject, rule
+
+from vmrules._common import MIB, duration, mib, rnd, when
+
+
+@dataclass(frozen=True)
+class Growth:
+    """A least-squares line through one process's memory samples."""
+
+    pid: int
+    starttime: int
+    comm: str
+    measure: str
+    samples: int
+    first_ts: pd.Timestamp
+    last_ts: pd.Timestamp
+    seconds: float
+    first_bytes: float
+    last_bytes: float
+    slope_bytes_per_s: float
+    r2: float
+    rising_share: float
+
+
+def measure_of(proc: pd.DataFrame) -> tuple[str, pd.Series] | None:
+    """The memory series of one process: anonymous RSS + VmSwap when both are known.
+
+    Anonymous RSS leaves out shared memory and mapped files (a database touching its shared
+    buffers is not growing); VmSwap is added when it was captured in every sample, so memory
+    that leaks into swap still counts. Falls back to RSS when the split is unknown.
+    """
+    if "rss_anon_bytes" in proc.columns and proc["rss_anon_bytes"].notna().all():
+        values = proc["rss_anon_bytes"].astype(float)
+        name = "anonymous RSS"
+        if "vm_swap_bytes" in proc.columns and proc["vm_swap_bytes"].notna().all():
+            values = values + proc["vm_swap_bytes"].astype(float)
+            name = "anonymous RSS + swap"
+        return name, values
+    if "rss_bytes" in proc.columns and proc["rss_bytes"].notna().all():
+        return "RSS", proc["rss_bytes"].astype(float)
+    return None
+
+
+def fit(key: tuple[int, int], proc: pd.DataFrame) -> Growth | None:
+    """Fit memory = a + b * t for one process (rows sorted by time)."""
+    measured = measure_of(proc)
+    if measured is None:
+        return None
+    name, values = measured
+    t = (proc["ts"] - proc["ts"].iloc[0]).dt.total_seconds().to_numpy(dtype=float)
+    y = values.to_numpy(dtype=float)
+    if t[-1] <= 0:
+        return None
+    slope, intercept = np.polyfit(t, y, 1)
+    residual = float(((y - (slope * t + intercept)) ** 2).sum())
+    spread = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - residual / spread if spread > 0 else 0.0
+    steps = np.diff(y)
+    return Growth(
+        pid=int(key[0]),
+        starttime=int(key[1]),
+        comm=str(proc["comm"].iloc[-1]),
+        measure=name,
+        samples=len(proc),
+        first_ts=proc["ts"].iloc[0],
+        last_ts=proc["ts"].iloc[-1],
+        seconds=float(t[-1]),
+        first_bytes=float(y[0]),
+        last_bytes=float(y[-1]),
+        slope_bytes_per_s=float(slope),
+        r2=float(r2),
+        rising_share=float((steps >= 0).mean()) if len(steps) else 0.0,
+    )
+
+
+@rule(
+    code="MEM002",
+    name="process-memory-growth",
+    severity=Severity.WARNING,
+    requires=("process_samples",),
+    optional=("meminfo",),
+    settings=[
+        Setting(
+            "min_growth_mib",
+            64.0,
+            "Growth of the fitted line over the process's observed time (MiB) below which "
+            "a process is not reported.",
+        ),
+        Setting(
+            "min_r2",
+            0.98,
+            "Coefficient of determination (R², 0-1) of the linear fit at or above which the "
+            "growth counts as steady: a leak draws a straight line (R² ~1), while a cache or "
+            "a database being filled by bursts scatters around it (0.95 on the sample "
+            "bundles). Lower it for garbage-collected heaps whose sawtooth hides the trend.",
+        ),
+        Setting(
+            "min_coverage",
+            0.8,
+            "Share of the window (0-1) the process must be seen for: growth across the "
+            "bundle, not a process that starts and exits inside it.",
+        ),
+        Setting("min_samples", 5, "Fewest samples of the process needed to fit a line."),
+        Setting(
+            "max_exhaust_hours",
+            24.0,
+            "A process whose projected time to exhaust MemAvailable is longer than this "
+            "(hours) is reported as info, not warning.",
+        ),
+    ],
+)
+def process_memory_growth(ctx: RuleContext) -> Iterator[Finding]:
+    """A process's private memory grows steadily across the whole window.
+
+    ## What it does
+    For every process (pid + start time) seen in at least `min_coverage` of the window and
+    `min_samples` samples, fits a least-squares line to its anonymous RSS (`RssAnon`, plus
+    `VmSwap` when captured in every sample; `RSS` when the split is unknown) against time. It
+    reports the process when the line grows by at least `min_growth_mib` over the time it was
+    seen and fits with R² >= `min_r2`: slope, fit quality, start and end sizes, the share of
+    intervals in which memory rose, and the time until MemAvailable (last snapshot) would be
+    used up at that slope.
+
+    ## Why is this bad?
+    Memory that grows at a constant rate and never falls back is the signature of a leak or an
+    unbounded cache. It ends with the host reclaiming, swapping and finally OOM-killing, often
+    another process than the one growing.
+
+    ## Example
+    `memory-leak` sample bundle: "leaky-cache (pid 5794) anonymous RSS grew from 15 MiB to
+    541 MiB in 35 s: 15.0 MiB/s, R² 1.00, rising in 100% of intervals; MemAvailable
+    (22.6 GiB) used up in 25 min at that rate".
+
+    ## Remediation
+    Check whether the growth is expected (a cache warming up, a load test filling a database):
+    if not, take a heap profile of the process and fix the leak; bound its caches; restart it as
+    a stop-gap, or cap it with a cgroup memory limit (`memory.max`) so it cannot take the host
+    down with it.
+
+    ## References
+    - https://man7.org/linux/man-pages/man5/proc_pid_status.5.html (RssAnon, VmSwap)
+    - https://docs.kernel.org/filesystems/proc.html
+    """
+    procs = ctx.tables["process_samples"]
+    if procs["ts"].isna().all():
+        return
+    window = float((procs["ts"].max() - procs["ts"].min()).total_seconds())
+    if window <= 0:
+        return  # a single snapshot: no growth to see
+    min_samples = int(ctx.settings["min_samples"])
+    min_cov = float(ctx.settings["min_coverage"])
+    min_growth = float(ctx.settings["min_growth_mib"]) * MIB
+    min_r2 = float(ctx.settings["min_r2"])
+    meminfo = ctx.table("meminfo")
+    available: float | None = None
+    if meminfo is not None and "mem_available_bytes" in meminfo.columns:
+        last = meminfo.sort_values("ts")["mem_available_bytes"].dropna()
+        available = float(last.iloc[-1]) if not last.empty else None
+
+    found: list[Growth] = []
+    ordered = procs.sort_values("ts", kind="stable")
+    for key, proc in ordered.groupby(["pid", "starttime"], sort=False):
+        if len(proc) < min_samples:
+            continue
+        span = float((proc["ts"].iloc[-1] - proc["ts"].iloc[0]).total_seconds())
+        if span < min_cov * window:
+            continue
+        growth = fit((int(key[0]), int(key[1])), proc)
+        if growth is None:
+            continue
+        if growth.slope_bytes_per_s * growth.seconds < min_growth or growth.r2 < min_r2:
+            continue
+        found.append(growth)
+
+    found.sort(key=lambda g: -g.slope_bytes_per_s)
+    limit_h = float(ctx.settings["max_exhaust_hours"])
+    for g in found:
+        rate = g.slope_bytes_per_s
+        evidence: dict[str, object] = {
+            "pid": g.pid,
+            "starttime": g.starttime,
+            "comm": g.comm,
+            "measure": g.measure,
+            "samples": g.samples,
+            "seconds": rnd(g.seconds, 1),
+            "coverage": rnd(g.seconds / window, 3),
+            "first_mib": mib(g.first_bytes),
+            "last_mib": mib(g.last_bytes),
+            "slope_mib_per_s": rnd(rate / MIB, 3),
+            "slope_mib_per_h": rnd(rate * 3600 / MIB, 1),
+            "r2": rnd(g.r2, 4),
+            "rising_share": rnd(g.rising_share, 3),
+        }
+        message = (
+            f"{g.comm} (pid {g.pid}) {g.measure} grew from {mib(g.first_bytes)} MiB to "
+            f"{mib(g.last_bytes)} MiB in {g.seconds:.0f} s ({when(g.first_ts)} to "
+            f"{when(g.last_ts)}): {rate / MIB:.2f} MiB/s, R² {g.r2:.2f}, rising in "
+            f"{g.rising_share:.0%} of intervals"
+        )
+        severity = None
+        reason = None
+        if available is not None:
+            exhaust_s = available / rate
+            evidence["mem_available_mib"] = mib(available)
+            evidence["exhaust_seconds"] = rnd(exhaust_s, 0)
+            message += (
+                f"; at that rate MemAvailable ({mib(available)} MiB) is used up in "
+                f"{duration(exhaust_s)}"
+            )
+            if exhaust_s > limit_h * 3600:
+                severity = Severity.INFO
+                reason = f"MemAvailable would last more than {limit_h:g} h at this rate"
+        yield Finding(
+            message=message,
+            subject=Subject.process(g.pid, g.comm),
+            start=g.first_ts,
+            end=g.last_ts,
+            evidence=evidence,
+            severity=severity,
+            severity_reason=reason,
+        )

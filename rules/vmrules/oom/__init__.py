@@ -1,0 +1,1 @@
+"""OOM rules of the built-in pack (one module per rule)."""

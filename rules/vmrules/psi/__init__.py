@@ -1,0 +1,1 @@
+"""PSI rules of the built-in pack (one module per rule)."""

@@ -1,0 +1,1 @@
+"""SWP rules of the built-in pack (one module per rule)."""

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Subject, rule
+from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
 from vmrules._a_common import fmt_bytes, ordered, sysctl_int, when
 
 
 def dirty_thresholds(
-    meminfo: pd.DataFrame, vmstat: pd.DataFrame | None, sysctl: pd.DataFrame, page_size: int
+    meminfo: pd.DataFrame,
+    vmstat: pd.DataFrame | None,
+    sysctl: pd.DataFrame | None,
+    page_size: int,
 ) -> pd.DataFrame:
     """Per meminfo snapshot: dirty + writeback bytes and the kernel's dirty thresholds.
 
@@ -47,6 +50,9 @@ def dirty_thresholds(
         out.loc[known, "threshold"] = kernel[known]
         out.loc[known, "background"] = kernel_bg[known]
         out.loc[known, "source"] = "vmstat nr_dirty_threshold"
+    if sysctl is None and out["source"].eq("computed").any():
+        out.loc[out["source"] == "computed", "threshold"] = float("nan")
+    out["throttle_start"] = (out["threshold"] + out["background"]) / 2
     out["share"] = (out["dirty"] + out["writeback"]) / out["threshold"]
     return out.reset_index(drop=True)
 
@@ -55,14 +61,15 @@ def dirty_thresholds(
     code="DRT001",
     name="dirty-writeback-pressure",
     severity=Severity.WARNING,
-    requires=("meminfo", "sysctl_vm"),
-    optional=("vmstat",),
+    requires=("meminfo",),
+    optional=("sysctl_vm", "vmstat"),
     settings=[
         Setting(
             "near_threshold_share",
             0.8,
-            "(Dirty + Writeback) / dirty threshold at or above which writers are throttled "
-            "(balance_dirty_pages starts between the background and the full threshold).",
+            "(Dirty + Writeback) / dirty threshold at or above which a snapshot counts as near "
+            "the threshold (balance_dirty_pages throttles writers from halfway between the "
+            "background threshold and the threshold).",
         ),
         Setting(
             "min_time_share",
@@ -119,16 +126,18 @@ def dirty_writeback_pressure(ctx: RuleContext) -> Iterator[Finding]:
     - https://github.com/torvalds/linux/blob/master/mm/page-writeback.c
     """
     meminfo = ctx.tables["meminfo"]
-    sysctl = ctx.tables["sysctl_vm"]
+    sysctl = ctx.table("sysctl_vm")
     page_size = int(ctx.host.get("page_size") or 4096)
     t = dirty_thresholds(meminfo, ctx.table("vmstat"), sysctl, page_size)
-    if t.empty or t["threshold"].isna().all():
-        return
+    t = t[t["threshold"].notna() & (t["threshold"] > 0)]
+    if t.empty:
+        raise Skip("neither vmstat nr_dirty_threshold nor the vm.dirty_* sysctls were captured")
     nbytes = sysctl_int(sysctl, "dirty_bytes") or 0
+    ratio = sysctl_int(sysctl, "dirty_ratio")
     setting = (
         f"vm.dirty_bytes={nbytes}"
         if nbytes
-        else f"vm.dirty_ratio={sysctl_int(sysctl, 'dirty_ratio')}%"
+        else (f"vm.dirty_ratio={ratio}%" if ratio is not None else "the kernel's threshold")
     )
     near = float(ctx.settings["near_threshold_share"])
     hot = t[t["share"] >= near]
@@ -136,13 +145,17 @@ def dirty_writeback_pressure(ctx: RuleContext) -> Iterator[Finding]:
     if not hot.empty and share >= float(ctx.settings["min_time_share"]):
         i = t["share"].idxmax()
         peak = t.loc[i]
+        throttled = t[(t["dirty"] + t["writeback"]) >= t["throttle_start"]]
         yield Finding(
             subject=Subject.HOST,
             message=(
                 f"Dirty + Writeback reached {fmt_bytes(peak['dirty'] + peak['writeback'])} at "
                 f"{when(peak['ts'])}, {100 * peak['share']:.0f}% of the dirty threshold "
                 f"{fmt_bytes(peak['threshold'])} ({setting}), at or above "
-                f"{100 * near:.0f}% in {len(hot)} of {len(t)} snapshots: writers are throttled"
+                f"{100 * near:.0f}% in {len(hot)} of {len(t)} snapshots; writers are throttled "
+                f"above {fmt_bytes(peak['throttle_start'])} (halfway from the background "
+                f"threshold {fmt_bytes(peak['background'])}), reached in {len(throttled)} "
+                "snapshots"
             ),
             start=hot["ts"].min(),
             end=hot["ts"].max(),
@@ -154,6 +167,8 @@ def dirty_writeback_pressure(ctx: RuleContext) -> Iterator[Finding]:
                 "background_threshold_bytes": float(peak["background"]),
                 "threshold_source": str(peak["source"]),
                 "share_peak": round(float(peak["share"]), 4),
+                "throttle_start_bytes": float(peak["throttle_start"]),
+                "snapshots_throttled": len(throttled),
                 "snapshots_near": len(hot),
                 "snapshots": len(t),
             },

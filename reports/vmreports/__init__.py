@@ -1,13 +1,11 @@
-"""vmreports: render an analysis as a self-contained HTML report (jinja2 templates)."""
+"""vmreports: render an analysis as one self-contained HTML report.
+
+>>> from vmreports import render_html
+>>> html = render_html(analysis)   # doctest: +SKIP  (analysis = vmanalyze.analysis.analyze(...))
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from vmreports.render import build_view, render_html, render_view
 
-from vmreports.render import render_html
-
-__all__ = ["render_html"]
-
-
-def __getattr__(name: str) -> Any:  # pragma: no cover - keeps mypy's view of the package simple
-    raise AttributeError(name)
+__all__ = ["build_view", "render_html", "render_view"]

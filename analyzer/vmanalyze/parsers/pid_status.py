@@ -184,20 +184,31 @@ def parse_pid_status(text: str) -> dict[str, StatusValue]:
     """Parse /proc/<pid>/status (see the module docstring)."""
     require_content(text, SOURCE)
     out: dict[str, StatusValue] = dict.fromkeys(STATUS_KEYS)
+    plans = _PLANS
     for lineno, line in enumerate(text.rstrip("\x00").splitlines(), 1):
         key, sep, raw = line.partition(":")
-        if not sep:
-            if not line.strip():
-                continue
-            raise ParseError(SOURCE, lineno, line, "expected 'Key: value'")
-        key = key.strip()
-        if not key or " " in key:
-            raise ParseError(SOURCE, lineno, line, "expected 'Key: value'")
-        kind, column = _plan(key)
+        plan = plans.get(key)
+        if plan is None:
+            if not sep:
+                if not line.strip():
+                    continue
+                raise ParseError(SOURCE, lineno, line, "expected 'Key: value'")
+            stripped = key.strip()
+            if not stripped or " " in stripped:
+                raise ParseError(SOURCE, lineno, line, "expected 'Key: value'")
+            plan = _plan(stripped)
+            plans[key] = plan
+            key = stripped
+        kind, column = plan
         try:
             if kind == _NUMBER:
-                name, number = _number(column, raw)
-                out[name] = number
+                parts = raw.split()
+                if len(parts) == 2 and parts[1] == "kB":
+                    out[column + "_bytes"] = int(parts[0]) * KIB
+                elif len(parts) == 1:
+                    out[column] = int(parts[0])
+                else:
+                    raise ValueError("expected 'N' or 'N kB'")
                 continue
             value = raw.strip()
             if kind == _AUTO:
@@ -215,7 +226,7 @@ def parse_pid_status(text: str) -> dict[str, StatusValue]:
                 out["state"] = letter
                 out["state_description"] = description.strip("()") or None
             elif kind == _IDS:
-                for id_name, id_text in zip(_ID_KEYS[key], value.split(), strict=False):
+                for id_name, id_text in zip(_ID_KEYS[key.strip()], value.split(), strict=False):
                     out[id_name] = int(id_text)
             elif kind == _INT_LIST:
                 out[column] = [int(v) for v in value.split()]

@@ -338,10 +338,10 @@ class TableBuilder:
                     except (ParseError, ValueError, IndexError) as exc:
                         self._parse_error(path, label, exc)
         columns = list(zip(*rows, strict=True)) if rows else [()] * (len(PID_STAT_COLUMNS) + 1)
-        data: dict[str, Any] = {"snapshot": list(columns[0])}
+        frame_data: dict[str, Any] = {"snapshot": list(columns[0])}
         for col, values in zip(PID_STAT_COLUMNS, columns[1:], strict=True):
-            data[col] = list(values) if col in ("comm", "state") else _int_column(values)
-        df = pd.DataFrame(data)
+            frame_data[col] = list(values) if col in ("comm", "state") else _int_column(values)
+        df = pd.DataFrame(frame_data)
         df.insert(1, "ts", df["snapshot"].map(self.ts))
         return df
 

@@ -150,7 +150,9 @@ def overcommit_risk(ctx: RuleContext) -> Iterator[Finding]:
         hugetlb = hugetlb_bytes(meminfo)
         computed = commit_limit(mem_total, swap, hugetlb, ratio, kbytes)
         kernel = meminfo.get("commit_limit_bytes")
-        limit = kernel.astype(float).fillna(computed) if kernel is not None else computed
+        limit = computed
+        if kernel is not None:
+            limit = pd.to_numeric(kernel, errors="coerce").astype(float).fillna(computed)
         share = committed / limit
         i = int(share.idxmax())
         formula = (
@@ -262,11 +264,17 @@ def overcommit_risk(ctx: RuleContext) -> Iterator[Finding]:
             "commit_share_max": round(float(share.iloc[i]), 4),
             "snapshots_above": len(above),
             "snapshots": len(meminfo),
-            "commit_limit_bytes": float(meminfo["commit_limit_bytes"].iloc[i])
-            if "commit_limit_bytes" in meminfo.columns
-            else None,
+            "commit_limit_bytes": _number(meminfo, "commit_limit_bytes", i),
             "largest_virtual": procs,
         },
         severity=severity,
         severity_reason=reason,
     )
+
+
+def _number(df: pd.DataFrame, column: str, row: int) -> float | None:
+    """``df[column]`` at ``row`` as a float, ``None`` when absent or null."""
+    if column not in df.columns:
+        return None
+    value = pd.to_numeric(df[column], errors="coerce").iloc[row]
+    return None if pd.isna(value) else float(value)

@@ -1,0 +1,60 @@
+"""HPG001 hugepages-reserved-unused: a real hugepage pool allocated and left unused."""
+
+from __future__ import annotations
+
+import pytest
+from vmanalyze.engine import run
+from vmrules.hpg.hugepages_reserved_unused import hugepages_reserved_unused as RULE
+
+POOL_PAGES = 128  # 256 MiB of 2 MiB pages
+
+
+def test_quiet_without_a_pool(sample_bundle):
+    for name in ("healthy-idle", "thp-always-postgres", "numa-remote"):
+        t = sample_bundle(name).tables
+        assert t["hugepages"]["nr_hugepages"].fillna(0).max() == 0
+        result = run(t, [RULE])
+        assert result.status("HPG001").status == "ran"
+        assert result.findings == ()
+
+
+@pytest.mark.root
+def test_fires_on_a_pool_nobody_maps(kernel_setting, live_capture):
+    kernel_setting("/proc/sys/vm/nr_hugepages", str(POOL_PAGES))
+    live_capture.start(interval="200ms", count=5)
+    t = live_capture.finish().tables
+    result = run(t, [RULE])
+    assert not result.by_status("error")
+    (finding,) = result.findings
+    assert (finding.code, finding.subject) == ("HPG001", "host")
+
+    pools = t["hugepages"]
+    pmd = pools[pools["node"].isna() & (pools["page_size_kb"] == 2048)]
+    total = int(pmd["nr_hugepages"].min())
+    assert total == POOL_PAGES, "the kernel could not allocate the whole pool"
+    unused = (pmd["free_hugepages"] - pmd["resv_hugepages"].fillna(0)).min()
+    assert finding.evidence["page_size_kb"] == 2048
+    assert finding.evidence["nr_hugepages"] == total
+    assert finding.evidence["unused_pages_min"] == unused
+    assert finding.evidence["unused_bytes_min"] == unused * 2048 * 1024
+    assert finding.evidence["snapshots"] == len(pmd)
+    assert "256.0 MiB" in finding.message
+
+
+def test_a_pool_in_use_is_quiet():
+    import pandas as pd
+
+    ts = pd.Timestamp("2026-01-01T00:00:00Z")
+    pools = pd.DataFrame(
+        {
+            "snapshot": ["start"],
+            "ts": [ts],
+            "node": pd.array([None], dtype="Int64"),
+            "page_size_kb": [2048],
+            "nr_hugepages": [1024],
+            "free_hugepages": [600],
+            "resv_hugepages": [580],  # mapped by a database that has not touched them yet
+            "surplus_hugepages": [0],
+        }
+    )
+    assert run({"hugepages": pools}, [RULE]).findings == ()

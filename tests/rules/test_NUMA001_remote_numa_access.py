@@ -1,0 +1,93 @@
+"""NUMA001 remote-numa-access on the real two-node capture (numa-remote, a QEMU guest)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from vmanalyze.engine import run
+from vmrules.numa.remote_numa_access import misplaced_processes
+from vmrules.numa.remote_numa_access import remote_numa_access as RULE
+
+COUNTERS = ["numa_hit", "numa_miss", "numa_foreign", "local_node", "other_node"]
+
+
+def node_deltas(numastat: pd.DataFrame) -> pd.DataFrame:
+    """Per node: last minus first snapshot of each counter (no reset in these captures)."""
+    n = numastat.sort_values("ts")
+    first = n.groupby("node")[COUNTERS].first()
+    last = n.groupby("node")[COUNTERS].last()
+    assert (n.groupby("node")[COUNTERS].diff().fillna(0) >= 0).all().all()
+    return last - first
+
+
+def test_fires_on_the_node_serving_remote_tasks(sample_bundle):
+    t = sample_bundle("numa-remote").tables
+    result = run(t, [RULE])
+    assert not result.by_status("error")
+    assert [(f.code, f.subject) for f in result.findings] == [("NUMA001", "node:1")]
+    (finding,) = result.findings
+
+    d = node_deltas(t["sys_node_numastat"]).loc[1]
+    remote = d["other_node"] / (d["local_node"] + d["other_node"])
+    miss = d["numa_miss"] / (d["numa_hit"] + d["numa_miss"])
+    assert remote > 0.9  # numa-remote runs on node 0 with --membind=1
+    assert finding.evidence["remote_share"] == pytest.approx(remote, abs=1e-4)
+    assert finding.evidence["miss_share"] == pytest.approx(miss, abs=1e-4)
+    assert finding.evidence["other_node_pages"] == d["other_node"]
+    assert finding.evidence["numa_stat"] == 1
+    assert finding.evidence["basis"].startswith("over ")
+    # the node that asked (node 0) counts the same pages as numa_foreign
+    d0 = node_deltas(t["sys_node_numastat"]).loc[0]
+    assert d0["numa_foreign"] == d["numa_miss"]
+    assert f"node 1: {100 * remote:.0f}% of its allocations" in finding.message
+
+
+def test_single_snapshot_uses_since_boot_ratios(sample_bundle):
+    t = dict(sample_bundle("numa-remote").tables)
+    last = t["sys_node_numastat"].sort_values("ts").groupby("node").tail(1)
+    t["sys_node_numastat"] = last
+    t["samples"] = t["samples"][t["samples"]["phase"] == "sample"].tail(1)
+    result = run(t, [RULE])
+    (finding,) = result.findings
+    row = last.set_index("node").loc[1]
+    boot = row["other_node"] / (row["local_node"] + row["other_node"])
+    assert finding.subject == "node:1"
+    assert finding.evidence["basis"] == "since boot"
+    assert finding.evidence["remote_share"] == pytest.approx(boot, abs=1e-4)
+
+
+def test_skipped_on_one_node_and_when_numa_stat_is_off(sample_bundle):
+    result = run(sample_bundle("healthy-idle").tables, [RULE])
+    assert result.status("NUMA001").status == "skipped"
+    assert "1 NUMA node" in result.status("NUMA001").reason
+
+    t = dict(sample_bundle("numa-remote").tables)
+    sysctl = t["sysctl_vm"].copy()
+    off = sysctl["name"] == "numa_stat"
+    sysctl.loc[off, "value"] = "0"
+    sysctl.loc[off, "value_int"] = 0
+    t["sysctl_vm"] = sysctl
+    result = run(t, [RULE])
+    assert result.status("NUMA001").status == "skipped"
+    assert "vm.numa_stat is 0" in result.status("NUMA001").reason
+
+
+def test_names_a_process_whose_memory_sits_on_another_node():
+    # numa_maps of numa-remote as its guest showed it: bind:1, 256 MiB on N1, CPU on node 0
+    ts = pd.Timestamp("2026-01-01T00:00:00Z")
+    ps = pd.DataFrame(
+        {"snapshot": ["end"], "ts": [ts], "pid": [190], "comm": ["numa-remote"], "cpu_node": [0]}
+    )
+    maps = pd.DataFrame(
+        {
+            "snapshot": ["end", "end"],
+            "ts": [ts, ts],
+            "pid": [190, 190],
+            "node": [0, 1],
+            "pages": [100, 65536],
+            "bytes": [100 * 4096, 256 << 20],
+        }
+    )
+    found = misplaced_processes(ps, maps, 0.5, 64 << 20)
+    assert found[["pid", "comm", "cpu_node"]].values.tolist() == [[190, "numa-remote", 0]]
+    assert found["remote_bytes"].iloc[0] == 256 << 20

@@ -32,10 +32,13 @@ pyz: dist/vmcollect.pyz
 
 demo: venv pyz
 	mkdir -p demo
-	$(PYTHON) dist/vmcollect.pyz --interval 1s --count 10 --output demo/ | tee demo/.collect.log
+	$(PYTHON) dist/vmcollect.pyz --interval 1s --count 15 --output demo/ | tee demo/.collect.log
 	@bundle=$$(tail -n 1 demo/.collect.log); \
-	echo; echo "== bundle: $$bundle"; \
-	$(PY) -m vmcollect.inspect "$$bundle"
+	echo; echo "== what the bundle holds"; \
+	$(PYTHON) dist/vmcollect.pyz --show "$$bundle" | head -n 8; \
+	echo; echo "== analysis"; \
+	$(VENV)/bin/vmanalyze "$$bundle" --no-cache; \
+	echo; echo "== the report above opens in any browser, offline"
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -71,6 +74,7 @@ samples: pyz
 
 bench: venv pyz
 	$(PY) benchmarks/collector.py
+	$(PY) benchmarks/analyzer.py
 
 clean:
 	rm -rf build dist demo .venv .venv36 .pytest_cache .mypy_cache .ruff_cache

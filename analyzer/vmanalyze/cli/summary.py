@@ -27,6 +27,8 @@ def _window(finding: object) -> str:
 def print_summary(analysis: Analysis, stream: TextIO) -> None:
     """A table of the findings, most severe first, and a line about the rules that ran."""
     console = Console(file=stream, highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 140)
     host = analysis.dataset.host
     console.print(
         f"[bold]{host.get('hostname') or '?'}[/]  kernel {host.get('kernel_release') or '?'}  "

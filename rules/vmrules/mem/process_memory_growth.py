@@ -97,11 +97,10 @@ def fit(key: tuple[int, int], proc: pd.DataFrame) -> Growth | None:
         ),
         Setting(
             "min_r2",
-            0.98,
+            0.9,
             "Coefficient of determination (R², 0-1) of the linear fit at or above which the "
-            "growth counts as steady: a leak draws a straight line (R² ~1), while a cache or "
-            "a database being filled by bursts scatters around it (0.95 on the sample "
-            "bundles). Lower it for garbage-collected heaps whose sawtooth hides the trend.",
+            "growth counts as steady (a leak draws a straight line, R² close to 1). Lower it "
+            "for garbage-collected heaps whose sawtooth hides the trend.",
         ),
         Setting(
             "min_coverage",
@@ -141,7 +140,8 @@ def process_memory_growth(ctx: RuleContext) -> Iterator[Finding]:
     (22.6 GiB) used up in 25 min at that rate".
 
     ## Remediation
-    Check whether the growth is expected (a cache warming up, a load test filling a database):
+    Check whether the growth is expected (a cache warming up, a load test filling a database:
+    in a short capture it draws the same line as a leak):
     if not, take a heap profile of the process and fix the leak; bound its caches; restart it as
     a stop-gap, or cap it with a cgroup memory limit (`memory.max`) so it cannot take the host
     down with it.

@@ -228,14 +228,17 @@ def oom_kills(ctx: RuleContext) -> Iterator[Finding]:
         start = samples["ts"].min()
         last = before["at"].max()
         ago = (
-            f" (the last {duration((start - last).total_seconds())} before it started)"
+            f"; the last {duration((start - last).total_seconds())} before it started"
             if pd.notna(start) and pd.notna(last)
             else ""
         )
+        kinds = before.apply(domain, axis=1)
+        memcg = int(sum(subject != Subject.HOST for subject, _ in kinds))
+        split = f"{len(before) - memcg} global or constrained, {memcg} in memory cgroups"
         yield Finding(
             message=(
                 f"the kernel log holds {len(before)} OOM kill{'s' if len(before) > 1 else ''} "
-                f"from before the capture{ago}: {describe(before.iloc[::-1], limit)}"
+                f"from before the capture ({split}{ago}): {describe(before.iloc[::-1], limit)}"
             ),
             start=before["at"].min(),
             end=last,

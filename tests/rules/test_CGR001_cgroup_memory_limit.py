@@ -1,0 +1,102 @@
+"""CGR001 cgroup-memory-limit on real cgroup v1 captures (swap-thrash, oom-kill).
+
+This host's cgroup v2 hierarchy has no memory controller (it is bound to v1), so the v2 case
+uses a small synthetic table with the column names the loader gives memory.* files.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from vmanalyze.engine import run
+from vmrules.cgr.cgroup_memory_limit import cgroup_memory_limit as RULE
+
+
+def one_cgroup(t: dict[str, pd.DataFrame], path: str) -> pd.DataFrame:
+    cg = t["cgroup_memory"]
+    return cg[cg["cgroup"] == path].sort_values("ts")
+
+
+def test_fires_on_the_swap_thrash_cgroup_at_its_limit(sample_bundle):
+    t = sample_bundle("swap-thrash").tables
+    result = run(t, [RULE])
+    assert result.by_status("error") == ()
+    path = "/vmtriage-sample-swap-thrash"
+    assert [(f.code, f.subject, str(f.severity)) for f in result.findings] == [
+        ("CGR001", f"cgroup:{path}", "warning")
+    ]
+    ev = result.findings[0].evidence
+    rows = one_cgroup(t, path)
+    assert ev["version"] == "v1"
+    assert ev["limit_mib"] == pytest.approx(rows["limit_in_bytes"].iloc[-1] / 2**20, abs=0.1)
+    assert ev["limit_hits_delta"] == rows["failcnt"].iloc[-1] - rows["failcnt"].iloc[0]
+    seconds = (rows["ts"].iloc[-1] - rows["ts"].iloc[0]).total_seconds()
+    assert ev["limit_hits_per_s"] == pytest.approx(ev["limit_hits_delta"] / seconds, abs=0.01)
+    at_limit = rows["usage_in_bytes"] >= 0.98 * rows["limit_in_bytes"]
+    assert ev["at_limit_snapshots"] == int(at_limit.sum())
+    assert ev["oom_kills"] == 0
+    assert any(p.startswith("swap-cycler") for p in ev["processes"])
+
+
+def test_critical_on_the_oom_kill_cgroup(sample_bundle):
+    t = sample_bundle("oom-kill").tables
+    result = run(t, [RULE])
+    path = "/vmtriage-sample-oom-kill"
+    assert [(f.subject, str(f.severity)) for f in result.findings] == [
+        (f"cgroup:{path}", "critical")
+    ]
+    rows = one_cgroup(t, path)
+    kills = rows["oom_control_oom_kill"].iloc[-1] - rows["oom_control_oom_kill"].iloc[0]
+    assert kills > 0
+    assert result.findings[0].evidence["oom_kills"] == kills
+    assert result.findings[0].severity_reason
+
+
+def test_quiet_on_unlimited_cgroups(sample_bundle):
+    t = sample_bundle("healthy-idle").tables
+    cg = t["cgroup_memory"]
+    assert (cg["limit_in_bytes"] >= 1 << 62).all()
+    result = run(t, [RULE])
+    assert result.status("CGR001").status == "ran" and result.findings == ()
+
+
+def v2_table(events_max: list[int], events_high: list[int], kills: list[int]) -> pd.DataFrame:
+    n = len(events_max)
+    ts = pd.date_range("2026-11-26 12:00", periods=n, freq="5s", tz="UTC")
+    return pd.DataFrame(
+        {
+            "snapshot": [str(i) for i in range(n)],
+            "ts": ts,
+            "cgroup": "/system.slice/app.service",
+            "version": "v2",
+            "current": [500 << 20] * n,
+            "max": [512 << 20] * n,
+            "high": [None] * n,
+            "events_max": events_max,
+            "events_high": events_high,
+            "events_oom": kills,
+            "events_oom_kill": kills,
+            "stat_anon": [450 << 20] * n,
+            "stat_file": [50 << 20] * n,
+        }
+    )
+
+
+def test_v2_max_events_and_oom_kill():
+    # synthetic: no cgroup v2 memory controller on this host (see the module docstring)
+    cg = v2_table([0, 50, 100, 150, 200], [0] * 5, [0, 0, 0, 1, 1])
+    samples = pd.DataFrame({"snapshot": cg["snapshot"], "ts": cg["ts"], "phase": "sample"})
+    result = run({"cgroup_memory": cg, "samples": samples}, [RULE])
+    assert [(f.subject, str(f.severity)) for f in result.findings] == [
+        ("cgroup:/system.slice/app.service", "critical")
+    ]
+    ev = result.findings[0].evidence
+    assert ev["limit_hits_delta"] == 200 and ev["limit_hits_per_s"] == pytest.approx(10.0)
+    assert ev["oom_kills"] == 1 and ev["anon_mib_last"] == 450.0
+
+
+def test_v2_quiet_when_no_event_rises():
+    cg = v2_table([7] * 5, [0] * 5, [0] * 5)
+    cg["current"] = 100 << 20
+    samples = pd.DataFrame({"snapshot": cg["snapshot"], "ts": cg["ts"], "phase": "sample"})
+    assert run({"cgroup_memory": cg, "samples": samples}, [RULE]).findings == ()

@@ -109,9 +109,10 @@ def dirty_writeback_pressure(ctx: RuleContext) -> Iterator[Finding]:
     threshold itself then stalls for tens of seconds.
 
     ## Example
-    `vm.dirty_bytes` 32 MiB and a writer: "Dirty + Writeback reached 31.8 MiB at 15:40:02Z,
-    99% of the dirty threshold 32.0 MiB (vm.dirty_bytes), at or above 80% in 6 of 7
-    snapshots".
+    `vm.dirty_bytes` 32 MiB, `vm.dirty_background_bytes` 30 MiB and a writer: "Dirty +
+    Writeback reached 29.9 MiB at 15:40:02Z, 93% of the dirty threshold 32.0 MiB
+    (vm.dirty_bytes=33554432), at or above 80% in 6 of 12 snapshots; writers are throttled
+    above 31.0 MiB (halfway from the background threshold 30.0 MiB), reached in 0 snapshots".
 
     ## Remediation
     If writers are throttled at a small threshold: raise `vm.dirty_bytes` (or use

@@ -91,3 +91,23 @@ def test_names_a_process_whose_memory_sits_on_another_node():
     found = misplaced_processes(ps, maps, 0.5, 64 << 20)
     assert found[["pid", "comm", "cpu_node"]].values.tolist() == [[190, "numa-remote", 0]]
     assert found["remote_bytes"].iloc[0] == 256 << 20
+
+
+def test_names_numa_remote_from_its_real_numa_maps(sample_bundle):
+    t = sample_bundle("numa-remote").tables
+    maps = t["pid_numa_maps"]
+    if maps.empty:
+        pytest.skip("pid_numa_maps is empty: this table builder does not fill it yet")
+    ps = t["process_samples"]
+    pid = int(ps[ps["comm"] == "numa-remote"]["pid"].iloc[0])
+    assert set(ps[ps["pid"] == pid]["cpu_node"]) == {0}  # --cpunodebind=0
+    mine = maps[(maps["pid"] == pid) & (maps["snapshot"] == "end")]
+    remote = float(mine[mine["node"] != 0]["bytes"].sum())
+
+    (finding,) = run(t, [RULE]).findings
+    named = finding.evidence["misplaced_processes"]
+    row = named[named["pid"] == pid].iloc[0]
+    assert (row["comm"], row["cpu_node"], row["remote_bytes"]) == ("numa-remote", 0, remote)
+    assert f"numa-remote pid {pid} runs on node 0" in finding.message
+    # numa-spill also runs on node 0 but keeps most of its memory there: not named
+    assert "numa-spill" not in set(named["comm"])

@@ -138,11 +138,14 @@ class TableBuilder:
             "zoneinfo_node_stats",
             "buddyinfo",
             "pressure_memory",
-            "swaps",
             "loadavg",
             "proc_stat",
         ):
             t[name] = frame(self._rows(name))
+        t["swaps"] = frame(
+            self._rows("swaps"),
+            columns=["snapshot", "ts", "filename", "type", "size_bytes", "used_bytes", "priority"],
+        )
         t["pagetypeinfo"] = self.pagetypeinfo()
         node = self._node_context
         for name in ("sys_node_meminfo", "sys_node_numastat", "sys_node_vmstat"):
@@ -352,11 +355,11 @@ class TableBuilder:
             pid = self._pid_context(path).get("pid")
             per_node: dict[int, list[int]] = {}
             for vma in parsed:
-                page_kb = vma.get("kernelpagesize_kb") or 4
-                for node, pages in (vma.get("nodes") or {}).items():
+                page_bytes = vma.get("kernelpagesize_bytes") or self.page_size
+                for node, pages in (vma.get("pages_per_node") or {}).items():
                     acc = per_node.setdefault(int(node), [0, 0])
                     acc[0] += pages
-                    acc[1] += pages * page_kb * 1024
+                    acc[1] += pages * page_bytes
             for node, (pages, size) in sorted(per_node.items()):
                 rows.append(
                     {

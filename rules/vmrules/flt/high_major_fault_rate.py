@@ -177,7 +177,9 @@ def high_major_fault_rate(ctx: RuleContext) -> Iterator[Finding]:
         int(ctx.settings["top_processes"]),
     )
     named = ""
-    if not top.empty:
+    # the message names processes with at least 1% of the faults; evidence lists the top N
+    shown = top[top["share_of_system"].fillna(1.0) >= 0.01].head(3)
+    if not shown.empty:
         named = "; top: " + ", ".join(
             f"{r.comm} pid {r.pid} {fmt_rate(r.majflt_per_s)}"
             + (
@@ -185,7 +187,7 @@ def high_major_fault_rate(ctx: RuleContext) -> Iterator[Finding]:
                 if pd.notna(r.share_of_system)
                 else ""
             )
-            for r in top.head(3).itertuples()
+            for r in shown.itertuples()
         )
     detail = ""
     if pages["majflt_pages"]:

@@ -88,11 +88,14 @@ def kernel_setting() -> Iterator[Callable[[str, str], None]]:
     """``set(path, value)``: write a /proc or /sys file, restored in reverse order at the end.
 
     The restore value is the file's content before the first write (for THP files, the
-    selected ``[value]``). Skips the test when not root.
+    selected ``[value]``). A file that someone else changed meanwhile (the host is shared:
+    ``make samples`` changes THP and sysctls too) is left as they set it. Skips the test
+    when not root.
     """
     if os.geteuid() != 0:
         pytest.skip("needs root to change kernel settings")
     saved: list[tuple[Path, str]] = []
+    written: dict[Path, str] = {}
 
     def current(path: Path) -> str:
         text = path.read_text().strip()
@@ -105,10 +108,13 @@ def kernel_setting() -> Iterator[Callable[[str, str], None]]:
         if not any(s[0] == p for s in saved):
             saved.append((p, current(p)))
         p.write_text(f"{value}\n")
+        for q, _ in saved:  # the kernel may change paired files (dirty_bytes zeroes dirty_ratio)
+            written[q] = current(q)
 
     try:
         yield write
     finally:
         for p, value in reversed(saved):
             with contextlib.suppress(OSError):
-                p.write_text(f"{value}\n")
+                if current(p) == written.get(p):
+                    p.write_text(f"{value}\n")

@@ -616,7 +616,7 @@ def execute_dask(tasks: Sequence[Task], address: str) -> Iterator[dict[str, Any]
             client.submit(run_task, task, key=f"vmanalyze-{run}-{i}", pure=False, retries=1): i
             for i, task in enumerate(tasks)
         }
-        for future in as_completed(futures):
+        for future in as_completed(list(futures), loop=client.loop):
             index = futures[future]
             try:
                 result = future.result()

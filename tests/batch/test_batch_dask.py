@@ -1,0 +1,75 @@
+"""The same batch on a Dask LocalCluster (real scheduler and workers over TCP on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from .conftest import Run
+
+distributed = pytest.importorskip("distributed", reason="needs vmtriage[dask]")
+
+
+@pytest.fixture(scope="module")
+def cluster(example_pack: Path) -> Iterator[Any]:
+    # Workers are spawned processes: they inherit sys.path, so they see the example pack.
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        protocol="tcp",
+    ) as local:
+        yield local
+
+
+def _comparable(out: Path) -> pd.DataFrame:
+    findings = pd.read_parquet(out / "findings.parquet")
+    columns = ["input_hash", "code", "severity", "subject", "message", "start", "end", "evidence"]
+    return findings[columns].sort_values(columns[:5]).reset_index(drop=True)
+
+
+def test_dask_cluster_gives_the_same_findings(
+    batch_run: Any, fleet_run: Run, inputs: dict[str, Path], cluster: Any, tmp_path: Path
+) -> None:
+    address = cluster.scheduler_address
+    assert address.startswith("tcp://127.0.0.1:")
+    bad = [str(inputs[k]) for k in ("corrupt", "truncated", "stub", "hostile")]
+    run = batch_run([str(inputs["root"] / "good"), *bad, "--scheduler", address], tmp_path / "o")
+    assert run.returncode == 3, run.stderr
+    pd.testing.assert_frame_equal(_comparable(run.out), _comparable(fleet_run.out))
+
+    local = pd.read_parquet(fleet_run.out / "inputs.parquet").set_index("name")
+    remote = pd.read_parquet(run.out / "inputs.parquet").set_index("name")
+    assert sorted(remote.index) == sorted(local.index)
+    for column in ("status", "input_hash", "host", "samples", "findings", "report"):
+        pd.testing.assert_series_equal(
+            remote[column].sort_index(), local[column].sort_index(), check_dtype=False
+        )
+    assert remote.loc["hostile.tar.gz", "error"] == local.loc["hostile.tar.gz", "error"]
+    # The work ran in the cluster's worker processes, not in the client.
+    with distributed.Client(cluster) as client:
+        worker_pids = {str(pid) for pid in client.run(os.getpid).values()}
+    workers = {w.rsplit(":", 1)[1] for w in remote["worker"].dropna()}
+    assert workers and workers <= worker_pids and str(os.getpid()) not in workers
+    for table in ("meminfo", "process_samples"):
+        a = pd.read_parquet(run.out / "tables" / table)
+        b = pd.read_parquet(fleet_run.out / "tables" / table)
+        assert len(a) == len(b)
+
+
+def test_unreachable_scheduler_is_one_line(
+    batch_run: Any, inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    run = batch_run(
+        [str(inputs["memory-leak"]), "--scheduler", "tcp://127.0.0.1:9"], tmp_path / "o"
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().startswith("vmanalyze: error: cannot reach the Dask scheduler")
+    assert len(run.stderr.strip().splitlines()) == 1

@@ -10,6 +10,13 @@ from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Subject, rul
 from vmrules._a_common import fmt_bytes, ordered
 
 
+def _counts(rows: pd.DataFrame, column: str) -> pd.Series:
+    """A page-count column as floats, 0 where unknown (or the column is absent)."""
+    if column not in rows.columns:
+        return pd.Series(0.0, index=rows.index)
+    return pd.to_numeric(rows[column], errors="coerce").astype(float).fillna(0.0)
+
+
 @rule(
     code="HPG001",
     name="hugepages-reserved-unused",
@@ -72,9 +79,9 @@ def hugepages_reserved_unused(ctx: RuleContext) -> Iterator[Finding]:
     users = ctx.table("process_samples")
     for size_kb, rows in glob.groupby("page_size_kb"):
         rows = rows.copy()
-        total = pd.to_numeric(rows["nr_hugepages"], errors="coerce").fillna(0)
-        free = pd.to_numeric(rows["free_hugepages"], errors="coerce").fillna(0)
-        resv = pd.to_numeric(rows.get("resv_hugepages"), errors="coerce").fillna(0)
+        total = _counts(rows, "nr_hugepages")
+        free = _counts(rows, "free_hugepages")
+        resv = _counts(rows, "resv_hugepages")
         unused = (free - resv).clip(lower=0)
         if total.max() <= 0:
             continue
@@ -122,8 +129,9 @@ def hugepages_reserved_unused(ctx: RuleContext) -> Iterator[Finding]:
             subject=Subject.HOST,
             message=(
                 f"{int(size_kb)} kB huge pages: at least {least:.0f} of {pool:.0f} "
-                f"({fmt_bytes(least * page)}) stayed free and unreserved in all {len(rows)} "
-                f"snapshots{split}{who}"
+                f"({fmt_bytes(least * page)}) stayed free and unreserved in "
+                f"{'all ' + str(len(rows)) + ' snapshots' if len(rows) > 1 else 'the snapshot'}"
+                f"{split}{who}"
             ),
             start=rows["ts"].min(),
             end=rows["ts"].max(),
@@ -132,9 +140,7 @@ def hugepages_reserved_unused(ctx: RuleContext) -> Iterator[Finding]:
                 "nr_hugepages": pool,
                 "free_hugepages": float(free[i]),
                 "resv_hugepages": float(resv[i]),
-                "surplus_hugepages": float(
-                    pd.to_numeric(rows.get("surplus_hugepages"), errors="coerce").fillna(0)[i]
-                ),
+                "surplus_hugepages": float(_counts(rows, "surplus_hugepages")[i]),
                 "unused_pages_min": least,
                 "unused_bytes_min": least * page,
                 "pool_bytes": pool * page,

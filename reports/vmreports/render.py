@@ -157,6 +157,7 @@ class FindingView:
     doc_anchor: str | None
     chart_id: str
     chart_title: str
+    marked: bool
 
 
 @dataclass
@@ -264,7 +265,7 @@ def host_facts(analysis: Analysis) -> list[Fact]:
         Fact(
             "NUMA nodes",
             str(int(nodes)) if is_number(nodes) else "–",
-            f"zone_reclaim_mode {zone_reclaim}" if zone_reclaim is not None else None,
+            f"zone_reclaim {zone_reclaim}" if zone_reclaim is not None else None,
         )
     )
     thp = _value(host, "thp_enabled")
@@ -280,7 +281,7 @@ def host_facts(analysis: Analysis) -> list[Fact]:
     mode, detail = _overcommit(_value(host, "overcommit_memory"), _value(host, "overcommit_ratio"))
     limit = _last(tables, "meminfo", "commit_limit_bytes")
     if is_number(limit):
-        detail = ", ".join(filter(None, [detail, f"CommitLimit {human_bytes(limit)}"]))
+        detail = " · ".join(filter(None, [detail, f"limit {human_bytes(limit)}"]))
     facts.append(Fact("Overcommit", mode, detail or None))
     pages = _value(host, "hugepages_total")
     size = _value(host, "hugepagesize_bytes")
@@ -298,7 +299,12 @@ def host_facts(analysis: Analysis) -> list[Fact]:
     if start is not None and end is not None and not pd.isna(start):
         seconds = (pd.Timestamp(end) - pd.Timestamp(start)).total_seconds()
         facts.append(
-            Fact("Window", human_duration(seconds), f"{human_time(start)} → {human_time(end)} UTC")
+            Fact(
+                "Window",
+                human_duration(seconds),
+                f"{human_time(start)} → {human_time(end)} UTC",
+                cls="wide",
+            )
         )
     facts.append(
         Fact(
@@ -482,6 +488,7 @@ def build_view(
                 doc_anchor=docs[code].anchor if code in docs else None,
                 chart_id=target,
                 chart_title=chart.title if chart is not None else "",
+                marked=bool(chart is not None and chart.drawn and finding.start is not None),
             )
         )
         if chart is not None and chart.drawn and finding.start is not None:
@@ -514,12 +521,13 @@ def build_view(
     health = collection_health(tables, dataset.warnings)
 
     hostname = str(_value(host, "hostname") or info.get("name") or "unknown host")
+    cpus = _value(host, "cpu_count")
     subtitle_parts = [
-        str(_value(host, "kernel_release") or ""),
         str(_value(host, "os") or ""),
+        f"{int(cpus)} CPUs" if is_number(cpus) else "",
+        f"collected {human_time(start0, date=True)} UTC" if start0 is not None else "",
+        f"from {info.get('name')}" if info.get("name") else "",
     ]
-    if start0 is not None:
-        subtitle_parts.append(f"collected {human_time(start0, date=True)} UTC")
     input_facts = [
         Fact("Input", str(info.get("name") or "–"), str(info.get("kind") or "") or None),
         Fact("SHA-256", str(info.get("sha256") or "–")),

@@ -162,6 +162,7 @@ def overcommit(ctx: RuleContext) -> Iterator[Finding]:
 def oom_kills(ctx: RuleContext) -> Iterator[Finding]:
     events = ctx.tables["oom_events"]
     kills = events[events["event"] == "oom_kill"] if "event" in events.columns else events
+    kills = kills[kills["snapshot"] != "start"]  # the kernel log's history is not this capture
     if kills.empty:
         return
     yield Finding(

@@ -75,12 +75,10 @@
     return trim(v.toFixed(a < 1 ? 2 : a < 10 ? 1 : 0));
   }
 
-  /* Tick steps in binary units for sizes (1, 2, 4, 5, 10, 20, 25, 50... KiB, MiB, GiB). */
+  /* Tick steps for sizes: powers of two, so ticks land on 256 MiB, 512 MiB, 1 GiB, 4 GiB... */
   var BYTE_INCRS = (function () {
-    var out = [], steps = [1, 2, 4, 5, 10, 20, 25, 50, 100, 200, 250, 500];
-    for (var k = 0; k < 6; k++) {
-      steps.forEach(function (s) { out.push(s * Math.pow(1024, k)); });
-    }
+    var out = [];
+    for (var p = 0; p < 60; p++) out.push(Math.pow(2, p));
     return out;
   })();
 

@@ -32,6 +32,7 @@ SCENARIOS = (
     "overcommit",
     "oom-kill",
     "memory-leak",
+    "numa-remote",
 )
 
 _datasets: dict[str, Dataset] = {}

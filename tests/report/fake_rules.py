@@ -180,9 +180,31 @@ def oom_kills(ctx: RuleContext) -> Iterator[Finding]:
 
 
 def numa_remote(ctx: RuleContext) -> Iterator[Finding]:
-    if ctx.tables["sys_node_numastat"]["node"].nunique() < 2:
+    numastat = ctx.tables["sys_node_numastat"]
+    if numastat["node"].nunique() < 2:
         raise Skip("single NUMA node")
-    return iter(())
+    rates = counter_rates(numastat, ["other_node", "local_node"], by=["node"])
+    for node, part in rates.groupby("node"):
+        high = part["other_node_per_s"] > 1000
+        if not high.any():
+            continue
+        start, end = _window(part, high)
+        share = part.loc[high, "other_node_delta"].sum() / (
+            part.loc[high, "other_node_delta"].sum() + part.loc[high, "local_node_delta"].sum()
+        )
+        yield Finding(
+            subject=Subject.node(int(node)),
+            message=(
+                f"Node {node} served {part['other_node_per_s'].max():,.0f} pages/s to tasks "
+                f"running on another node ({share * 100:.0f} % of its allocations)."
+            ),
+            start=start,
+            end=end,
+            evidence={
+                "other_node_peak_per_s": float(part["other_node_per_s"].max()),
+                "remote_share_pct": float(share * 100),
+            },
+        )
 
 
 def broken(ctx: RuleContext) -> Iterator[Finding]:

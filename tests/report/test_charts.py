@@ -215,6 +215,29 @@ def test_two_numa_nodes_draw_local_and_remote_per_node() -> None:
     np.testing.assert_allclose(_series(numa, "node 1 remote"), [20.0, 20.0, 20.0])
 
 
+def test_numa_rates_match_numastat_per_node() -> None:
+    ds = dataset_of("numa-remote")
+    numa = _chart("numa-remote", "numa")
+    free = _chart("numa-remote", "numa_free")
+    assert numa.drawn and free.drawn
+    stat = ds.tables["sys_node_numastat"]
+    for node in (0, 1):
+        part = stat[stat["node"] == node].sort_values("ts")
+        seconds = _intervals(part["ts"])
+        remote = np.diff(part["other_node"].to_numpy(dtype=float)) / seconds
+        local = np.diff(part["local_node"].to_numpy(dtype=float)) / seconds
+        got_remote = _series(numa, f"node {node} remote")
+        got_local = _series(numa, f"node {node} local")
+        keep = ~np.isnan(got_remote)  # the shared x has every node's times
+        np.testing.assert_allclose(got_remote[keep], remote, rtol=1e-6)
+        np.testing.assert_allclose(got_local[keep], local, rtol=1e-6)
+        meminfo = ds.tables["sys_node_meminfo"]
+        node_free = meminfo[meminfo["node"] == node].sort_values("ts")["mem_free_bytes"]
+        got_free = _series(free, f"node {node} free")
+        np.testing.assert_array_equal(got_free[~np.isnan(got_free)], node_free.to_numpy(float))
+    assert _series(numa, "node 1 remote").max() > 1000  # the scenario: node 1 serves node 0
+
+
 def test_finding_codes_map_to_charts() -> None:
     assert [chart_for_code(c) for c in ("SWP001", "FLT002", "PSI001", "MEM003")] == [
         "swap",

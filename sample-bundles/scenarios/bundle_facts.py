@@ -27,6 +27,7 @@ Queries (values are integers unless said otherwise):
     duration_s                  seconds from the first to the last snapshot
 """
 
+import contextlib
 import json
 import sys
 import tarfile
@@ -35,21 +36,27 @@ PAGE_KIB = 4
 
 
 class Bundle:
-    def __init__(self, path):
+    def __init__(self, path, only=None):
         self.path = path
         self.members = {}
-        with tarfile.open(path, "r:gz") as tar:
-            for m in tar.getmembers():
-                if m.isfile():
+        with tarfile.open(path, "r|gz") as tar:
+            for m in tar:
+                if m.isfile() and (only is None or m.name in only):
                     self.members[m.name] = tar.extractfile(m).read()
+                    # manifest.json and samples.jsonl come first: no need to read further
+                    if only is not None and len(self.members) == len(only):
+                        break
         self.manifest = json.loads(self.members["manifest.json"])
-        self.samples = [json.loads(line) for line in self.members["samples.jsonl"].splitlines() if line.strip()]
+        self.samples = [
+            json.loads(line) for line in self.members["samples.jsonl"].splitlines() if line.strip()
+        ]
         self.order = [str(s["label"]) for s in self.samples]
         self.mono = {str(s["label"]): s["mono_ns"] for s in self.samples}
         self._streams = {}
+        self._procs = None
 
     def stream(self, name):
-        """{label: bytes} for one record stream, in snapshot order; labels not in samples.jsonl dropped."""
+        """{label: bytes} of one record stream in snapshot order (unlisted labels dropped)."""
         if name in self._streams:
             return self._streams[name]
         data = self.members.get(name)
@@ -62,7 +69,7 @@ class Bundle:
                     break
                 header = data[pos:nl].split(b" ")
                 if len(header) != 4 or header[0] != b"@@" or header[1] != b"vmcollect":
-                    raise ValueError("%s: bad record header at %d: %r" % (name, pos, data[pos:nl]))
+                    raise ValueError(f"{name}: bad record header at {pos}: {data[pos:nl]!r}")
                 label, length = header[2].decode(), int(header[3])
                 start = nl + 1
                 if start + length > len(data):
@@ -81,16 +88,16 @@ class Bundle:
             for line in content.decode("ascii", "replace").splitlines():
                 parts = line.replace(":", " ").split()
                 if len(parts) >= 2:
-                    try:
+                    with contextlib.suppress(ValueError):
                         d[parts[0]] = int(parts[1])
-                    except ValueError:
-                        pass
             res[lab] = d
         return res
 
     def procs(self):
         """{pid: [(label, comm, rss_kib)]} from every proc/<pid>/stat stream."""
-        res = {}
+        if self._procs is not None:
+            return self._procs
+        res = self._procs = {}
         for name in self.members:
             parts = name.split("/")
             if len(parts) == 3 and parts[0] == "proc" and parts[1].isdigit() and parts[2] == "stat":
@@ -133,7 +140,7 @@ def query(b, q):
         if what == "delta":
             return series[-1] - series[0]
         if what == "rising":
-            return sum(1 for a, c in zip(series, series[1:]) if c > a)
+            return sum(1 for a, c in zip(series, series[1:], strict=False) if c > a)
     if kind == "meminfo":
         series = [d[arg] for d in b.keyed("proc/meminfo").values() if arg in d]
         if not series:
@@ -150,7 +157,9 @@ def query(b, q):
     if kind == "kmsg" and what == "count":
         # not the start record: it holds what the ring buffer had from before the capture
         return sum(
-            v.decode("utf-8", "replace").count(arg) for lab, v in b.stream("dev/kmsg").items() if lab != "start"
+            v.decode("utf-8", "replace").count(arg)
+            for lab, v in b.stream("dev/kmsg").items()
+            if lab != "start"
         )
     if q == "proc:top_grower":
         best, comm = None, ""
@@ -159,7 +168,10 @@ def query(b, q):
                 best, comm = recs[-1][2] - recs[0][2], recs[-1][1]
         return comm
     if kind == "proc":
-        mine = {pid: [(lab, rss) for lab, comm, rss in recs if comm == arg] for pid, recs in b.procs().items()}
+        mine = {
+            pid: [(lab, rss) for lab, comm, rss in recs if comm == arg]
+            for pid, recs in b.procs().items()
+        }
         mine = {pid: recs for pid, recs in mine.items() if recs}
         if what == "pids":
             return len(mine)
@@ -181,7 +193,7 @@ def query(b, q):
         if not vals:
             raise KeyError(q)
         return list(vals.values())[0 if what == "start" else -1]
-    raise SystemExit("bundle_facts: unknown query %r" % q)
+    raise SystemExit(f"bundle_facts: unknown query {q!r}")
 
 
 def readme_row(b, readme, scenario, what, must_find, observed):
@@ -192,11 +204,13 @@ def readme_row(b, readme, scenario, what, must_find, observed):
     interval = opts.get("interval_s")
     dur = query(b, "duration_s")
     cells = [
-        "`%s`" % scenario,
+        f"`{scenario}`",
         what,
-        "`%s`" % host.get("kernel_release", "?"),
-        "%s %s" % (coll.get("name", "vmcollect"), coll.get("version", "?")),
-        "%s: %ss, %s snapshots every %ss" % (_date(m.get("start_wall_ns")), int(round(dur)), len(b.samples), _num(interval)),
+        "`{}`".format(host.get("kernel_release", "?")),
+        "{} {}".format(coll.get("name", "vmcollect"), coll.get("version", "?")),
+        "{}: {}s, {} snapshots every {}s".format(
+            _date(m.get("start_wall_ns")), int(round(dur)), len(b.samples), _num(interval)
+        ),
         must_find,
         observed,
     ]
@@ -205,9 +219,9 @@ def readme_row(b, readme, scenario, what, must_find, observed):
     with open(readme) as f:
         lines = f.read().split("\n")
     if begin not in lines or end not in lines:
-        raise SystemExit("bundle_facts: %s lacks the %s / %s markers" % (readme, begin, end))
+        raise SystemExit(f"bundle_facts: {readme} lacks the {begin} / {end} markers")
     i0, i1 = lines.index(begin), lines.index(end)
-    key = "| `%s` |" % scenario
+    key = f"| `{scenario}` |"
     body = [ln for ln in lines[i0 + 1 : i1] if ln.strip()]
     head, rows = body[:2], body[2:]
     rows = [ln for ln in rows if not ln.startswith(key)] + [row]
@@ -242,39 +256,56 @@ def _date(wall_ns):
 def _num(x):
     if x is None:
         return "?"
-    return ("%g" % x) if isinstance(x, float) else str(x)
+    return (f"{x:g}") if isinstance(x, float) else str(x)
 
 
 def summary(b):
     m = b.manifest
-    print("collector %s, kernel %s, %d snapshots, %.1fs, stop_reason=%s" % (
-        m.get("collector", {}).get("version"), m.get("host", {}).get("kernel_release"),
-        len(b.samples), query(b, "duration_s"), m.get("stop_reason")))
+    print(
+        f"collector {m.get('collector', {}).get('version')},"
+        f" kernel {m.get('host', {}).get('kernel_release')}, {len(b.samples)} snapshots,"
+        f" {query(b, 'duration_s'):.1f}s, stop_reason={m.get('stop_reason')}"
+    )
     vm = list(b.keyed("proc/vmstat").values())
     if vm:
-        keys = ["pswpin", "pswpout", "pgmajfault", "workingset_refault_file", "workingset_refault_anon",
-                "oom_kill", "thp_fault_alloc", "thp_fault_fallback", "compact_stall"]
-        print("vmstat deltas: " + ", ".join("%s=%d" % (k, vm[-1].get(k, 0) - vm[0].get(k, 0)) for k in keys))
-    print("Committed_AS max %d kB, commit_pct max %d%%" % (query(b, "meminfo:Committed_AS:max"), query(b, "commit_pct:max")))
-    print("kmsg 'Killed process' lines: %d" % query(b, "kmsg:Killed process:count"))
+        keys = [
+            "pswpin",
+            "pswpout",
+            "pgmajfault",
+            "workingset_refault_file",
+            "workingset_refault_anon",
+            "oom_kill",
+            "thp_fault_alloc",
+            "thp_fault_fallback",
+            "compact_stall",
+        ]
+        print(
+            "vmstat deltas: " + ", ".join(f"{k}={vm[-1].get(k, 0) - vm[0].get(k, 0)}" for k in keys)
+        )
+    print(
+        f"Committed_AS max {query(b, 'meminfo:Committed_AS:max')} kB,"
+        f" commit_pct max {query(b, 'commit_pct:max')}%"
+    )
+    print(f"kmsg 'Killed process' lines: {query(b, 'kmsg:Killed process:count')}")
     big = {}
     for pid, recs in b.procs().items():
         if recs:
             big[pid] = (max(r[2] for r in recs), recs[-1][1], recs[-1][2] - recs[0][2])
     for pid, (mx, comm, growth) in sorted(big.items(), key=lambda kv: -kv[1][0])[:8]:
-        print("  pid %d %-16s rss max %7d KiB growth %+d KiB" % (pid, comm, mx, growth))
+        print(f"  pid {pid} {comm:<16} rss max {mx:7d} KiB growth {growth:+d} KiB")
 
 
 def main(argv):
     if len(argv) < 2:
         raise SystemExit(__doc__)
+    if argv[2:3] == ["--readme-row"]:
+        readme_row(Bundle(argv[1], only=("manifest.json", "samples.jsonl")), *argv[3:8])
+        return
     b = Bundle(argv[1])
     if argv[2:3] == ["--summary"]:
         summary(b)
         return
-    if argv[2:3] == ["--readme-row"]:
-        readme_row(b, *argv[3:8])
-        return
+
     for q in argv[2:]:
         print(query(b, q))
 

@@ -17,9 +17,12 @@ host_report pswpin pswpout pgmajfault workingset_refault_file oom_kill
 
 expect_text knob:sys/kernel/mm/transparent_hugepage/enabled:start madvise
 expect_fact vmstat:pswpout:delta -eq 0
+expect_fact vmstat:pswpin:delta -eq 0
+expect_fact vmstat:workingset_refault_file:delta -lt 100000
 expect_fact vmstat:oom_kill:delta -eq 0
 expect_fact "kmsg:Killed process:count" -eq 0
 expect_fact commit_pct:max -lt 50
+observe vmstat:pswpin:delta vmstat:pswpout:delta vmstat:oom_kill:delta vmstat:workingset_refault_file:delta vmstat:pgmajfault:delta meminfo:MemAvailable:min commit_pct:max
 finish_bundle
 readme_row \
     "Nothing started: the host as it idles (its own agent, shells, whatever else runs on it), THP \`enabled=madvise\`, no swap configured, vm.overcommit_memory as found" \

@@ -7,12 +7,13 @@
 # What it gives a scenario:
 #   - a restore stack: every change goes through a helper that pushes its undo (on_restore), and the
 #     stack is unwound in reverse order on EXIT, INT and TERM, whatever happened;
-#   - host helpers that record-and-undo: set_knob (THP, sysctls), swapfile_on, cg_create/cg_run,
-#     start_bg (processes killed on exit), make_tmpdir;
-#   - the collector run (collect_start / collect_finish): `vmcollect --interval 1s --duration Ns`
-#     for the whole episode, the bundle moved to sample-bundles/<scenario>.tar.gz;
-#   - bundle checks (bundle_fact / expect_fact) read back from the bundle itself, so a capture that
-#     did not show its condition fails instead of being committed;
+#   - host helpers that record-and-undo: set_knob (THP, sysctls), no_swap, swapfile_on, cg_create,
+#     start_bg / start_workload [--cg] (processes killed on exit), make_tmpdir;
+#   - the collector run (collect_start / collect_wait): `vmcollect --interval 1s --duration Ns`
+#     for the whole episode;
+#   - bundle checks (bundle_fact / expect_fact / expect_text) read back from the bundle itself, so
+#     a capture that did not show its condition fails instead of being committed;
+#   - finish_bundle: path scrub (scrub_bundle.py), 2 MiB cap, move to sample-bundles/<scenario>.tar.gz;
 #   - readme_row: the scenario's line in sample-bundles/README.md.
 #
 # Environment:
@@ -76,14 +77,16 @@ run_restore() {
 
 _on_exit() {
     local rc=$?
-    trap - EXIT INT TERM
+    trap - EXIT
+    # a second Ctrl-C must not cut the restore short
+    trap 'warn "signal ignored: restoring the host first"' INT TERM
     run_restore
+    trap - INT TERM
     if [ "$rc" = 0 ]; then log "done"; else warn "exiting with status $rc (host restored)"; fi
     exit "$rc"
 }
 _on_signal() {
     warn "interrupted by SIG$1: restoring the host"
-    trap - INT TERM
     exit $((128 + $2))
 }
 trap _on_exit EXIT
@@ -131,15 +134,23 @@ set_knob() {
 
 THP=/sys/kernel/mm/transparent_hugepage
 
-# no_swap: turn off every active swap area for the episode, turned back on afterwards.
+# no_swap: the episode must run without swap. On this shared host an active swap area is most
+# likely another developer's test: wait up to VMT_SWAP_WAIT seconds (default 60) for it to go away
+# rather than pull it from under them; a swap area still there after that is the host's own: it is
+# turned off for the episode and back on afterwards.
+swap_areas() { awk 'NR > 1 { print $1 }' /proc/swaps; }
 no_swap() {
-    local dev
-    while read -r dev _; do
-        [ "$dev" = Filename ] && continue
+    local dev waited=0
+    while [ -n "$(swap_areas)" ] && [ "$waited" -lt "${VMT_SWAP_WAIT:-60}" ]; do
+        [ "$waited" = 0 ] && log "swap is active ($(swap_areas | tr '\n' ' ')): waiting for it to go away"
+        pause 2
+        waited=$((waited + 2))
+    done
+    for dev in $(swap_areas); do
         log "swapoff $dev for the episode"
         on_restore swapon "$dev"
         swapoff "$dev"
-    done </proc/swaps
+    done
 }
 
 # swapfile_on MIB: create, mkswap and swapon a swap file; swapoff and removal on exit.
@@ -156,7 +167,16 @@ swapfile_on() {
     SWAPFILE=$f
 }
 _swapfile_off() {
-    if grep -q "^$1 " /proc/swaps; then swapoff "$1"; fi
+    local i
+    for i in 1 2 3; do
+        grep -q "^$1 " /proc/swaps || break
+        swapoff "$1" && break
+        sleep 1
+    done
+    if grep -q "^$1 " /proc/swaps; then
+        warn "swapoff $1 failed: it is left in place (swapoff $1; rm $1)"
+        return 1
+    fi
     rm -f "$1"
 }
 
@@ -294,8 +314,25 @@ host_report() {
 # ---------------------------------------------------------------------------------------------
 # The collector
 
+# wait_quiet_host: the host is shared; when someone else's test has thousands of processes up,
+# wait up to VMT_QUIET_WAIT seconds (default 30) for fewer than VMT_QUIET_PROCS (default 600), so
+# the bundle shows the scenario rather than their noise (and stays small). Goes on regardless.
+nprocs() { find /proc -maxdepth 1 -name '[0-9]*' | wc -l; }
+wait_quiet_host() {
+    local limit=${VMT_QUIET_PROCS:-600} waited=0 n
+    n=$(nprocs)
+    while [ "$n" -ge "$limit" ] && [ "$waited" -lt "${VMT_QUIET_WAIT:-30}" ]; do
+        [ "$waited" = 0 ] && log "$n processes on the host: waiting for fewer than $limit"
+        pause 2
+        waited=$((waited + 2))
+        n=$(nprocs)
+    done
+    [ "$n" -lt "$limit" ] || warn "still $n processes on the host after ${waited}s: capturing anyway"
+}
+
 # collect_start SECONDS: start vmcollect for the whole episode (interval $INTERVAL).
 collect_start() {
+    wait_quiet_host
     COLLECT_SECONDS=$1
     COLLECT_DIR=$(mktemp -d "${VMT_TMPDIR:-/var/tmp}/vmtriage-collect-$SCENARIO.XXXXXX")
     on_restore rm -rf "$COLLECT_DIR"
@@ -337,33 +374,49 @@ collector_running() { kill -0 "$COLLECT_PID" 2>/dev/null; }
 
 FACTS="$SCEN_DIR/bundle_facts.py"
 
-# bundle_fact QUERY...: values read back from $BUNDLE (see bundle_facts.py).
-bundle_fact() { "$WPY" "$FACTS" "$BUNDLE" "$@"; }
-
-CHECK_FAILED=0
-# expect_fact QUERY OP NUMBER: fail the scenario unless the bundle's QUERY satisfies OP NUMBER
-# (OP: -gt -ge -lt -le -eq). Prints what was observed.
-expect_fact() {
-    local q=$1 op=$2 n=$3 v
-    v=$(bundle_fact "$q") || { warn "check: cannot read $q from the bundle"; CHECK_FAILED=1; return 0; }
-    if test "${v%.*}" "$op" "$n" 2>/dev/null; then
-        log "check ok: $q = $v ($op $n)"
-    else
-        warn "check FAILED: $q = $v, expected $op $n"
-        CHECK_FAILED=1
-    fi
+# facts QUERY...: read the values of the queries not read yet from $BUNDLE, in one pass (reading a
+# bundle takes seconds), into FACT[QUERY]. Call it in the scenario's own shell, not in $(...).
+declare -A FACT=()
+facts() {
+    local q i need=() vals=()
+    for q in "$@"; do [ -n "${FACT[$q]+x}" ] || need+=("$q"); done
+    [ "${#need[@]}" = 0 ] && return 0
+    mapfile -t vals < <("$WPY" "$FACTS" "$BUNDLE" "${need[@]}")
+    [ "${#vals[@]}" = "${#need[@]}" ] || { warn "cannot read ${need[*]} from $BUNDLE"; return 1; }
+    for i in "${!need[@]}"; do FACT[${need[i]}]=${vals[i]}; done
 }
 
-# expect_text QUERY VALUE: fail the scenario unless the bundle's QUERY is exactly VALUE.
-expect_text() {
-    local v
-    v=$(bundle_fact "$1") || { warn "check: cannot read $1 from the bundle"; CHECK_FAILED=1; return 0; }
-    if [ "$v" = "$2" ]; then
-        log "check ok: $1 = $v"
-    else
-        warn "check FAILED: $1 = '$v', expected '$2'"
+# bundle_fact QUERY: one value (see bundle_facts.py for the queries); from FACT when prefetched.
+bundle_fact() {
+    if [ -n "${FACT[$1]+x}" ]; then printf '%s\n' "${FACT[$1]}"; else "$WPY" "$FACTS" "$BUNDLE" "$1"; fi
+}
+
+# expect_fact QUERY OP NUMBER (OP: -gt -ge -lt -le -eq) / expect_text QUERY VALUE: what the bundle
+# must show. Evaluated together by finish_bundle, which refuses to publish a capture that fails.
+CHECKS=()
+OBSERVE=()
+CHECK_FAILED=0
+expect_fact() { CHECKS+=("$1" "$2" "$3"); }
+expect_text() { CHECKS+=("$1" "=" "$2"); }
+# observe QUERY...: queries the README line will use: read in the same pass as the checks.
+observe() { OBSERVE+=("$@"); }
+
+run_checks() {
+    local i q op want v queries=()
+    for ((i = 0; i < ${#CHECKS[@]}; i += 3)); do queries+=("${CHECKS[i]}"); done
+    [ "${#queries[@]}" = 0 ] && [ "${#OBSERVE[@]}" = 0 ] && return 0
+    facts "${queries[@]}" "${OBSERVE[@]}" || { CHECK_FAILED=1; return 0; }
+    for ((i = 0; i < ${#CHECKS[@]}; i += 3)); do
+        q=${CHECKS[i]} op=${CHECKS[i + 1]} want=${CHECKS[i + 2]} v=${FACT[${CHECKS[i]}]}
+        if [ "$op" = = ]; then
+            [ "$v" = "$want" ]
+        else
+            test "${v%.*}" "$op" "$want" 2>/dev/null
+        fi && log "check ok: $q = $v ($op $want)" && continue
+        warn "check FAILED: $q = '$v', expected $op $want"
         CHECK_FAILED=1
-    fi
+    done
+    CHECKS=()
 }
 
 # scrub_paths: rewrite paths under the folder that holds this checkout (other developers' test
@@ -381,6 +434,7 @@ scrub_paths() {
 # the 2 MiB cap.
 finish_bundle() {
     local size
+    run_checks
     if [ "$CHECK_FAILED" != 0 ] && [ "${VMT_KEEP_GOING:-0}" != 1 ]; then
         die "the capture did not show what the scenario is about: ${BUNDLE_OUT#"$REPO_ROOT"/} left unchanged (VMT_KEEP_GOING=1 writes it anyway)"
     fi

@@ -28,6 +28,7 @@ expect_fact proc:$NAME:rss_growth_kib -gt $(((DUR - LEAD - 6) * RATE * 1024))
 expect_fact proc:$NAME:rss_rate_kib_s -gt $((RATE * 1024 * 8 / 10))
 expect_fact vmstat:oom_kill:delta -eq 0
 expect_fact vmstat:pswpout:delta -eq 0
+observe "proc:$NAME:rss_growth_kib" "proc:$NAME:rss_rate_kib_s" "proc:$NAME:rss_max_kib"
 finish_bundle
 readme_row \
     "\`$NAME\` (workloads/grower.py), a plain process (no cgroup limit, no swap), keeps every chunk it allocates: $RATE MiB/s of written memory, from ${LEAD}s into the capture until after it ends; THP madvise" \

@@ -46,6 +46,7 @@ expect_fact vmstat:oom_kill:delta -ge "$RUNS"
 expect_fact "kmsg:Killed process:count" -ge "$RUNS"
 expect_fact "kmsg:($NAME):count" -ge "$RUNS"
 expect_fact proc:$NAME:pids -ge "$RUNS"
+observe vmstat:oom_kill:delta "kmsg:Killed process:count" "proc:$NAME:pids" "proc:$NAME:rss_max_kib"
 finish_bundle
 readme_row \
     "\`$NAME\` (workloads/grower.py) in memory cgroup \`$CG_PREFIX-$SCENARIO\` (cgroup v$CG_VER, limit $LIMIT_MIB MiB, no swap) allocates and writes $RATE MiB/s until the memcg OOM killer kills it; a shell supervisor restarts it ${RESTART}s after each death, $RUNS runs from ${LEAD}s into the capture; THP madvise" \

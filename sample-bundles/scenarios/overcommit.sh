@@ -34,10 +34,11 @@ expect_fact proc:$NAME-1:pids -eq 1
 expect_fact proc:$NAME-$NPROC:pids -eq 1
 expect_fact proc:$NAME-1:rss_max_kib -lt 65536
 expect_fact vmstat:pswpout:delta -eq 0
+observe meminfo:Committed_AS:max meminfo:MemTotal:max meminfo:CommitLimit:max commit_pct:max "proc:$NAME-1:rss_max_kib"
+finish_bundle
 ca=$(($(bundle_fact meminfo:Committed_AS:max) / 1024))
 mt=$(($(bundle_fact meminfo:MemTotal:max) / 1024))
 cl=$(($(bundle_fact meminfo:CommitLimit:max) / 1024))
-finish_bundle
 readme_row \
     "$NPROC processes \`$NAME-1\`..\`$NAME-$NPROC\` (workloads/reserver.py), started ${STAGGER}s apart from ${LEAD}s into the capture and alive until after its end, each mmap a $GIB GiB private writable anonymous region (no MAP_NORESERVE) and touch 16 MiB of it; vm.overcommit_memory=0, no swap; THP madvise" \
     "Overcommitment: Committed_AS rises in $NPROC steps of ~$GIB GiB to far above MemTotal + SwapTotal (and above CommitLimit) while RSS and MemAvailable barely move; no reclaim, swap or OOM; the \`$NAME-*\` processes own the commitments (large VmSize/VmData, small VmRSS)" \

@@ -37,6 +37,7 @@ expect_fact vmstat:pgmajfault:delta -gt 5000
 expect_fact vmstat:workingset_refault_file:rising -ge $((DUR / 2))
 expect_fact vmstat:pswpout:delta -eq 0
 expect_fact meminfo:SwapTotal:max -eq 0
+observe vmstat:workingset_refault_file:delta vmstat:pgmajfault:delta vmstat:workingset_refault_file:rising samples
 finish_bundle
 readme_row \
     "\`$NAME\` (workloads/mmap_reader.py) in memory cgroup \`$CG_PREFIX-$SCENARIO\` (cgroup v$CG_VER, limit $LIMIT_MIB MiB) maps $NFILES files of $FILE_MIB MiB each (on disk, ext4) read-only and reads one byte per page, pass after pass; no swap; THP madvise; runs from ${LEAD}s into the capture until after its end" \

@@ -5,8 +5,8 @@
 #     bash sample-bundles/scenarios/run-all.sh [SCENARIO...]     (make samples runs them all)
 #
 # A scenario that fails (its capture did not show its condition, or the collector failed) is tried
-# once more, then left failed with its old bundle in place; the others still run; the exit status
-# says whether all succeeded.
+# once more after the others, then left failed with its old bundle in place; the exit status says
+# whether all succeeded.
 # numa-remote.sh (kept by its own owner) runs last when it exists.
 set -uo pipefail
 
@@ -33,27 +33,44 @@ trap 'stop TERM 15' TERM
 
 t0=$(date +%s)
 ok=() failed=()
+# run_one SCENARIO: run it, forwarding INT/TERM; sets rc.
+run_one() {
+    echo "=== $1 ($(date +%T))" >&2
+    local ts
+    ts=$(date +%s)
+    bash "$SCEN/$1.sh" &
+    child=$!
+    if wait "$child"; then rc=0; else rc=$?; fi
+    child=
+    echo "=== $1: $([ "$rc" = 0 ] && echo ok || echo "FAILED (status $rc)") in $(($(date +%s) - ts))s" >&2
+    sleep 3 # let the host settle before the next baseline
+}
+
+retry=()
 for s in "${LIST[@]}"; do
     [ -f "$SCEN/$s.sh" ] || { echo "run-all.sh: no scenario $SCEN/$s.sh" >&2; failed+=("$s"); continue; }
-    echo "=== $s ($(date +%T))" >&2
-    ts=$(date +%s)
-    for try in 1 2; do
-        bash "$SCEN/$s.sh" &
-        child=$!
-        if wait "$child"; then rc=0; else rc=$?; fi
-        child=
-        # one retry of a plain failure (status 1, not a signal): this host is shared, another
-        # developer's test can spoil an episode
-        if [ "$rc" = 1 ] && [ "$try" = 1 ] && [ "$s" != numa-remote ]; then
-            echo "=== $s failed: once more" >&2
-            sleep 5
-            continue
-        fi
-        break
-    done
-    if [ "$rc" = 0 ]; then ok+=("$s") res=ok; else failed+=("$s") res="FAILED (status $rc)"; fi
-    echo "=== $s: $res in $(($(date +%s) - ts))s" >&2
-    sleep 3 # let the host settle before the next baseline
+    [ "$s" = numa-remote ] && continue # last, after the retries
+    run_one "$s"
+    if [ "$rc" = 0 ]; then
+        ok+=("$s")
+    elif [ "$rc" = 1 ]; then
+        # a plain failure (not a signal): this host is shared and another developer's test can
+        # spoil an episode; try it once more after the others
+        retry+=("$s")
+    else
+        failed+=("$s")
+    fi
+done
+for s in "${retry[@]}"; do
+    echo "=== $s failed: once more" >&2
+    run_one "$s"
+    if [ "$rc" = 0 ]; then ok+=("$s"); else failed+=("$s"); fi
+done
+for s in "${LIST[@]}"; do
+    if [ "$s" = numa-remote ] && [ -f "$SCEN/$s.sh" ]; then
+        run_one "$s"
+        if [ "$rc" = 0 ]; then ok+=("$s"); else failed+=("$s"); fi
+    fi
 done
 
 echo >&2

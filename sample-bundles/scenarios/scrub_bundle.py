@@ -24,7 +24,7 @@ def reframe(data, old, new):
         nl = data.find(b"\n", pos)
         header = data[pos:nl].split(b" ") if nl >= 0 else []
         if len(header) != 4 or header[:2] != [b"@@", b"vmcollect"]:
-            raise ValueError("bad record header at byte %d" % pos)
+            raise ValueError(f"bad record header at byte {pos}")
         length = int(header[3])
         body = data[nl + 1 : nl + 1 + length]
         if len(body) < length:  # truncated last record: keep as it was
@@ -42,7 +42,10 @@ def reframe(data, old, new):
 def scrub(path, old, new):
     total = 0
     tmp = path + ".scrub-tmp"
-    with tarfile.open(path, "r:gz") as src, tarfile.open(tmp, "w:gz", format=tarfile.PAX_FORMAT) as dst:
+    with (
+        tarfile.open(path, "r:gz") as src,
+        tarfile.open(tmp, "w:gz", format=tarfile.PAX_FORMAT) as dst,
+    ):
         for m in src.getmembers():
             if not m.isfile():
                 dst.addfile(m)

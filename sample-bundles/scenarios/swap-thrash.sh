@@ -29,6 +29,7 @@ expect_fact vmstat:pswpin:delta -gt 100000
 expect_fact vmstat:pswpin:rising -ge $((DUR / 2))
 expect_fact vmstat:pswpout:rising -ge $((DUR / 2))
 expect_fact proc:$NAME:pids -eq 1
+observe vmstat:pswpin:delta vmstat:pswpout:delta vmstat:pswpin:rising samples meminfo:MemAvailable:min
 finish_bundle
 readme_row \
     "\`$NAME\` (workloads/anon_cycler.py) in memory cgroup \`$CG_PREFIX-$SCENARIO\` (cgroup v$CG_VER, limit $LIMIT_MIB MiB) rewrites one byte per page of a $WORK_MIB MiB private anonymous mapping, pass after pass; 1.5 GiB swap file; THP madvise; runs from ${LEAD}s into the capture until after its end" \

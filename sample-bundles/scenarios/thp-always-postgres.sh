@@ -77,6 +77,7 @@ expect_fact meminfo:AnonHugePages:max -gt $((256 * 1024))
 expect_fact proc:postgres:pids -ge 8
 expect_fact proc:redis-server:rss_max_kib -gt $((256 * 1024))
 expect_fact proc:pgbench:pids -ge 1
+observe vmstat:thp_fault_alloc:delta vmstat:thp_fault_fallback:delta vmstat:compact_stall:delta meminfo:AnonHugePages:max proc:redis-server:rss_max_kib proc:postgres:pids
 finish_bundle
 readme_row \
     "THP \`enabled=always\` (was madvise; defrag left as found); PostgreSQL $PG_VER scratch cluster (pg_createcluster/pg_ctlcluster, shared_buffers 512MB) under \`pgbench -c 8 -j 2\` (scale $PG_SCALE); redis-server (own daemon mode, \`disable-thp no\`) filled by \`redis-benchmark -t set,get -d 1024 -r 1000000\`; load from ${LEAD}s to $((LEAD + LOAD_S))s" \

@@ -3,6 +3,7 @@
 import ctypes
 import ctypes.util
 import mmap
+import os
 import signal
 import sys
 import time
@@ -22,7 +23,7 @@ def exit_on_term():
     """Exit quietly on SIGTERM/SIGINT (the scenario's teardown sends TERM)."""
 
     def bye(signum, frame):
-        sys.exit(0)
+        os._exit(0)
 
     signal.signal(signal.SIGTERM, bye)
     signal.signal(signal.SIGINT, bye)
@@ -33,5 +34,5 @@ def deadline(seconds):
 
 
 def log(name, msg):
-    sys.stderr.write("[%s %s] %s\n" % (time.strftime("%H:%M:%S"), name, msg))
+    sys.stderr.write("[{} {}] {}\n".format(time.strftime("%H:%M:%S"), name, msg))
     sys.stderr.flush()

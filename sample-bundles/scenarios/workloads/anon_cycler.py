@@ -10,9 +10,9 @@ out during the previous pass back in (pswpin) and pushes others out (pswpout).
 
 import argparse
 import mmap
-
-from _wl import PAGE, MIB, deadline, exit_on_term, log, set_name
 import time
+
+from _wl import MIB, PAGE, deadline, exit_on_term, log, set_name
 
 
 def main():
@@ -34,7 +34,7 @@ def main():
             if off & 0xFFFFF == 0 and time.monotonic() >= end:
                 break
         passes += 1
-        log(a.name, "pass %d done at %.1fs" % (passes, time.monotonic() - t0))
+        log(a.name, f"pass {passes} done at {time.monotonic() - t0:.1f}s")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ def main():
     ap.add_argument("--name", default="grower")
     ap.add_argument("--rate", type=float, default=15, help="MiB per second")
     ap.add_argument("--seconds", type=float, default=0, help="0: until killed")
-    ap.add_argument("--hold", type=float, default=0, help="seconds to keep the memory after --seconds")
+    ap.add_argument(
+        "--hold", type=float, default=0, help="seconds to keep the memory after --seconds"
+    )
     a = ap.parse_args()
     set_name(a.name)
     exit_on_term()
@@ -36,12 +38,12 @@ def main():
         cache[n] = (b"%08d" % n) * (chunk // 8)
         n += 1
         if n % int(1 / tick) == 0:
-            log(a.name, "%.0f MiB kept after %.1fs" % (n * chunk / MIB, time.monotonic() - t0))
+            log(a.name, f"{n * chunk / MIB:.0f} MiB kept after {time.monotonic() - t0:.1f}s")
         nxt += tick
         time.sleep(max(0, nxt - time.monotonic()))
     if a.hold:
         time.sleep(a.hold)
-    log(a.name, "done, pid %d" % os.getpid())
+    log(a.name, f"done, pid {os.getpid()}")
 
 
 if __name__ == "__main__":

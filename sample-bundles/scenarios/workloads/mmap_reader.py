@@ -22,9 +22,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--name", default="mmap-reader")
     ap.add_argument("--seconds", type=float, default=40)
-    ap.add_argument("--advice", choices=("random", "normal"), default="random",
-                    help="madvise of each mapping: random (no readahead: one major fault per page, "
-                    "like a database's index lookups) or normal (kernel readahead)")
+    ap.add_argument(
+        "--advice",
+        choices=("random", "normal"),
+        default="random",
+        help="madvise of each mapping: random (no readahead: one major fault per page, "
+        "like a database's index lookups) or normal (kernel readahead)",
+    )
     ap.add_argument("files", nargs="+")
     a = ap.parse_args()
     set_name(a.name)
@@ -47,7 +51,7 @@ def main():
             if time.monotonic() >= end:
                 break
         passes += 1
-        log(a.name, "pass %d done at %.1fs" % (passes, time.monotonic() - t0))
+        log(a.name, f"pass {passes} done at {time.monotonic() - t0:.1f}s")
 
 
 if __name__ == "__main__":

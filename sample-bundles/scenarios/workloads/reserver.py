@@ -13,7 +13,7 @@ import argparse
 import mmap
 import time
 
-from _wl import PAGE, MIB, deadline, exit_on_term, log, set_name
+from _wl import MIB, PAGE, deadline, exit_on_term, log, set_name
 
 
 def main():
@@ -26,11 +26,12 @@ def main():
     set_name(a.name)
     exit_on_term()
     size = int(a.gib * 1024) * MIB
-    m = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
-                  prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    m = mmap.mmap(
+        -1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, prot=mmap.PROT_READ | mmap.PROT_WRITE
+    )
     for off in range(0, a.touch_mib * MIB, PAGE):
         m[off] = 1
-    log(a.name, "reserved %.1f GiB, touched %d MiB" % (a.gib, a.touch_mib))
+    log(a.name, f"reserved {a.gib:.1f} GiB, touched {a.touch_mib} MiB")
     end = deadline(a.seconds)
     while time.monotonic() < end:
         time.sleep(0.5)

@@ -31,6 +31,7 @@ __all__ = [
     "node_count",
     "ordered",
     "sysctl_int",
+    "stamp",
     "sysctl_series",
     "thp_setting",
     "when",
@@ -66,6 +67,18 @@ def when(ts: Any) -> str:
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC")
     return stamp.strftime("%H:%M:%SZ")
+
+
+def stamp(value: Any) -> pd.Timestamp | None:
+    """A timestamp for ``Finding.start``/``end``; ``None`` when unknown (captured directories
+    and sosreports may have no ``ts``)."""
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return None
+    return None if pd.isna(ts) else ts
 
 
 def ordered(df: pd.DataFrame) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
-from vmrules._a_common import fmt_bytes, ordered, sysctl_int, when
+from vmrules._a_common import fmt_bytes, ordered, stamp, sysctl_int, when
 
 
 def dirty_thresholds(
@@ -158,8 +158,8 @@ def dirty_writeback_pressure(ctx: RuleContext) -> Iterator[Finding]:
                 f"threshold {fmt_bytes(peak['background'])}), reached in {len(throttled)} "
                 "snapshots"
             ),
-            start=hot["ts"].min(),
-            end=hot["ts"].max(),
+            start=stamp(hot["ts"].min()),
+            end=stamp(hot["ts"].max()),
             evidence={
                 "dirty_max_bytes": float(t["dirty"].max()),
                 "writeback_max_bytes": float(t["writeback"].max()),

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
-from vmrules._a_common import Window, fmt_rate, when, window_rates
+from vmrules._a_common import Window, fmt_rate, stamp, when, window_rates
 
 CAUSES = {
     "swap-in": "swap-in of anonymous memory (pswpin, workingset_refault_anon)",
@@ -205,8 +205,8 @@ def high_major_fault_rate(ctx: RuleContext) -> Iterator[Finding]:
             f"major faults {fmt_rate(mean)} during {heavy_seconds:.0f} of {window.seconds:.0f} s "
             f"(peak {fmt_rate(peak)} at {when(peak_at)}); cause: {cause}{detail}{named}"
         ),
-        start=rates["ts_start"][heavy].min(),
-        end=rates["ts"][heavy].max(),
+        start=stamp(rates["ts_start"][heavy].min()),
+        end=stamp(rates["ts"][heavy].max()),
         evidence={
             "majflt_per_s": round(mean, 1),
             "majflt_peak_per_s": round(peak, 1),

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Subject, rule
 
-from vmrules._a_common import fmt_bytes, ordered
+from vmrules._a_common import fmt_bytes, ordered, stamp
 
 
 def _counts(rows: pd.DataFrame, column: str) -> pd.Series:
@@ -107,7 +107,7 @@ def hugepages_reserved_unused(ctx: RuleContext) -> Iterator[Finding]:
                     .head(10)
                 )
         who = (
-            "; no process maps hugetlb pages"
+            ("; no process maps hugetlb pages" if users is not None else "")
             if holders.empty
             else "; mapped by "
             + ", ".join(
@@ -133,8 +133,8 @@ def hugepages_reserved_unused(ctx: RuleContext) -> Iterator[Finding]:
                 f"{'all ' + str(len(rows)) + ' snapshots' if len(rows) > 1 else 'the snapshot'}"
                 f"{split}{who}"
             ),
-            start=rows["ts"].min(),
-            end=rows["ts"].max(),
+            start=stamp(rows["ts"].min()),
+            end=stamp(rows["ts"].max()),
             evidence={
                 "page_size_kb": int(size_kb),
                 "nr_hugepages": pool,

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
-from vmrules._a_common import fmt_bytes, fmt_rate, node_count, when, window_rates
+from vmrules._a_common import fmt_bytes, fmt_rate, node_count, stamp, when, window_rates
 
 
 def node_watermarks(zoneinfo: pd.DataFrame, page_size: int) -> pd.DataFrame:
@@ -129,8 +129,8 @@ def numa_node_imbalance(ctx: RuleContext) -> Iterator[Finding]:
                 f"{fmt_bytes(worst['low_bytes'])}) while node {int(other['node'])} had "
                 f"{fmt_bytes(other['pages_free_bytes'])} ({100 * other['free_share']:.0f}%) free"
             ),
-            start=both["ts"].min(),
-            end=both["ts"].max(),
+            start=stamp(both["ts"].min()),
+            end=stamp(both["ts"].max()),
             evidence={
                 "node": int(node),
                 "exhausted_snapshots": len(both),
@@ -180,8 +180,8 @@ def numa_node_imbalance(ctx: RuleContext) -> Iterator[Finding]:
                 f"{window.seconds:.0f} s while another node had at least "
                 f"{100 * other_free:.0f}% of its memory free"
             ),
-            start=steal["ts_start"].min(),
-            end=steal["ts"].max(),
+            start=stamp(steal["ts_start"].min()),
+            end=stamp(steal["ts"].max()),
             evidence={
                 "node": int(node),
                 "pgsteal_per_s": round(mean, 1),

@@ -8,7 +8,15 @@ from typing import Any
 import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
-from vmrules._a_common import fmt_bytes, fmt_rate, node_count, ordered, sysctl_int, window_rates
+from vmrules._a_common import (
+    fmt_bytes,
+    fmt_rate,
+    node_count,
+    ordered,
+    stamp,
+    sysctl_int,
+    window_rates,
+)
 
 COUNTERS = ["numa_hit", "numa_miss", "numa_foreign", "local_node", "other_node"]
 
@@ -191,8 +199,8 @@ def remote_numa_access(ctx: RuleContext) -> Iterator[Finding]:
                 f"running on another node, {100 * miss:.0f}% of allocations it served were "
                 f"misses meant for another node, {basis}{named}"
             ),
-            start=start,
-            end=end,
+            start=stamp(start),
+            end=stamp(end),
             evidence={
                 "node": int(node),
                 "basis": basis,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
-from vmrules._a_common import database_processes, fmt_bytes, ordered, sysctl_int, when
+from vmrules._a_common import database_processes, fmt_bytes, ordered, stamp, sysctl_int, when
 
 MODES = {0: "heuristic", 1: "always overcommit", 2: "strict (never overcommit)"}
 
@@ -142,6 +142,7 @@ def overcommit_risk(ctx: RuleContext) -> Iterator[Finding]:
     top = int(ctx.settings["top_processes"])
     base = {"overcommit_memory": mode, "mode": MODES.get(mode, str(mode))}
     seconds = (meminfo["ts"].iloc[-1] - meminfo["ts"].iloc[0]).total_seconds()
+    seconds = 0.0 if pd.isna(seconds) else float(seconds)
 
     if mode == 2:
         ratio = sysctl_int(sysctl, "overcommit_ratio")
@@ -184,8 +185,8 @@ def overcommit_risk(ctx: RuleContext) -> Iterator[Finding]:
                     f"fail at 100%; at or above {100 * near:.0f}% in {len(above)} of "
                     f"{len(meminfo)} snapshots"
                 ),
-                start=above.min(),
-                end=above.max(),
+                start=stamp(above.min()),
+                end=stamp(above.max()),
                 evidence={
                     **evidence,
                     "largest_virtual": largest_virtual(
@@ -254,8 +255,8 @@ def overcommit_risk(ctx: RuleContext) -> Iterator[Finding]:
             f"of {len(meminfo)} snapshots ({above_s:.0f} of {seconds:.0f} s; "
             f"vm.overcommit_memory={mode}, {MODES.get(mode, '?')}){named}{expected}"
         ),
-        start=above["ts"].min(),
-        end=above["ts"].max(),
+        start=stamp(above["ts"].min()),
+        end=stamp(above["ts"].max()),
         evidence={
             **base,
             "committed_as_max_bytes": float(committed.iloc[i]),

@@ -12,6 +12,7 @@ from vmrules._a_common import (
     database_processes,
     fmt_bytes,
     last_value,
+    stamp,
     thp_setting,
     window_rates,
 )
@@ -255,8 +256,8 @@ def thp_always_on_database_host(ctx: RuleContext) -> Iterator[Finding]:
         yield Finding(
             subject=Subject.process(int(main["pid"]), str(main["comm"])),
             message=message,
-            start=group["first_seen"].min(),
-            end=group["last_seen"].max(),
+            start=stamp(group["first_seen"].min()),
+            end=stamp(group["last_seen"].max()),
             evidence=evidence,
             remediation=remediation_for(str(key)),
             severity=severity,

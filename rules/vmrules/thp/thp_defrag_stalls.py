@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
-from vmrules._a_common import fmt_rate, last_value, ordered, thp_setting, when, window_rates
+from vmrules._a_common import fmt_rate, last_value, ordered, stamp, thp_setting, when, window_rates
 
 #: USER_HZ: the unit of utime/stime in /proc/<pid>/stat (100 on every mainstream architecture).
 USER_HZ = 100
@@ -152,8 +152,8 @@ def thp_defrag_stalls(ctx: RuleContext) -> Iterator[Finding]:
                 f"{fmt_rate(evidence['thp_fault_alloc_per_s'])}, thp_fault_fallback "
                 f"{fmt_rate(evidence['thp_fault_fallback_per_s'])}"
             ),
-            start=window.start,
-            end=window.end,
+            start=stamp(window.start),
+            end=stamp(window.end),
             evidence=evidence,
         )
 
@@ -166,8 +166,8 @@ def thp_defrag_stalls(ctx: RuleContext) -> Iterator[Finding]:
                 f"{100 * cpu_peak:.0f}% at {when(cpu_at)}) with THP enabled={enabled}, "
                 f"khugepaged/defrag={khugepaged_defrag}"
             ),
-            start=window.start,
-            end=window.end,
+            start=stamp(window.start),
+            end=stamp(window.end),
             evidence={
                 **base,
                 "khugepaged_cpu_share": round(cpu, 3),

@@ -118,3 +118,21 @@ def kernel_setting() -> Iterator[Callable[[str, str], None]]:
             with contextlib.suppress(OSError):
                 if current(p) == written.get(p):
                     p.write_text(f"{value}\n")
+
+
+#: Real /proc and /sys files published by others (see its README.md), beside the repository.
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def corpus_capture() -> Callable[[str], tuple[Path, Any]]:
+    """``load(relative_dir)``: (the directory, its Dataset) for a capture of the shared corpus
+    (``../shared/corpus/<relative_dir>``, a single snapshot); skipped when absent."""
+
+    def load(relative: str) -> tuple[Path, Any]:
+        path = CORPUS / relative
+        if not path.is_dir():
+            pytest.skip(f"the shared corpus capture {relative} is not there")
+        return path, vmanalyze.load(path, cache=False)
+
+    return load

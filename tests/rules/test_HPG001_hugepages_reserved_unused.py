@@ -58,3 +58,22 @@ def test_a_pool_in_use_is_quiet():
         }
     )
     assert run({"hugepages": pools}, [RULE]).findings == ()
+
+
+def test_fires_on_a_real_single_snapshot_with_free_pools(corpus_capture):
+    # pcp's sysfs-hugepages-003: 2000 x 2 MiB and 100 x 1 GiB configured, all free
+    root, ds = corpus_capture("performancecopilot-pcp/sysfs-hugepages-003")
+    result = run(ds.tables, [RULE])
+    assert not result.by_status("error")
+    by_size = {f.evidence["page_size_kb"]: f for f in result.findings}
+    sysfs = root / "sys/kernel/mm/hugepages"
+    for size_kb in (2048, 1048576):
+        pool = sysfs / f"hugepages-{size_kb}kB"
+        names = ("nr_hugepages", "free_hugepages", "resv_hugepages")
+        nr, free, resv = (int((pool / name).read_text()) for name in names)
+        finding = by_size[size_kb]
+        assert finding.subject == "host"
+        assert finding.evidence["nr_hugepages"] == nr
+        assert finding.evidence["unused_pages_min"] == free - resv
+        assert finding.evidence["unused_bytes_min"] == (free - resv) * size_kb * 1024
+        assert "in the snapshot" in finding.message

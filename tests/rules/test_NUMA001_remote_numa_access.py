@@ -111,3 +111,38 @@ def test_names_numa_remote_from_its_real_numa_maps(sample_bundle):
     assert f"numa-remote pid {pid} runs on node 0" in finding.message
     # numa-spill also runs on node 0 but keeps most of its memory there: not named
     assert "numa-spill" not in set(named["comm"])
+
+
+def since_boot_share(numastat) -> float:
+    values = dict(line.split() for line in numastat.read_text().splitlines())
+    other, local = int(values["other_node"]), int(values["local_node"])
+    return other / (local + other)
+
+
+def test_real_two_socket_snapshot_is_judged_since_boot(corpus_capture):
+    # node_exporter's fixture: nodes 0 and 1 are a real capture (node 2 is maintainer-made)
+    from vmanalyze.config import Config
+
+    root, ds = corpus_capture("prometheus-node_exporter")
+    node1 = root / "sys/devices/system/node/node1/numastat"
+    share = since_boot_share(node1)
+    assert 0.15 < share < RULE.setting("max_remote_share").default
+    quiet = run(ds.tables, [RULE])
+    assert "node:1" not in {f.subject for f in quiet.findings}
+
+    config = Config(rule_settings={"NUMA001": {"max_remote_share": 0.15}})
+    result = run(ds.tables, [RULE], config)
+    finding = {f.subject: f for f in result.findings}["node:1"]
+    assert finding.evidence["basis"] == "since boot"
+    assert finding.evidence["remote_share"] == pytest.approx(share, abs=1e-4)
+    assert "node:0" not in {f.subject for f in result.findings}
+
+
+def test_real_two_socket_host_with_little_remote_traffic_is_quiet(corpus_capture):
+    # pcp's meminfo-root-008: 2-socket Xeon, 886967186 pages of misses on node 1, but 5%
+    root, ds = corpus_capture("performancecopilot-pcp/meminfo-root-008")
+    share = since_boot_share(root / "sys/devices/system/node/node1/numastat")
+    assert share < 0.1
+    result = run(ds.tables, [RULE])
+    assert result.status("NUMA001").status == "ran"
+    assert result.findings == ()

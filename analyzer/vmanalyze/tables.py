@@ -15,11 +15,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import itemgetter
 from typing import Any
 
-import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from vmanalyze.errors import ParseError, SkipSource
 from vmanalyze.inputs import CapturedInput
@@ -319,32 +319,40 @@ class TableBuilder:
     def pid_stat(self) -> pd.DataFrame:
         """Per process per snapshot: the /proc/<pid>/stat fields that analysis uses.
 
-        Fields are cut out as text and converted to numbers column by column (in C): a
-        one-hour bundle holds about a million stat lines.
+        Python only splits each line after the last ``)``; the fields are cut and converted
+        to numbers by Arrow, column by column: a one-hour bundle holds over a million lines.
         """
-        rows: list[tuple[Any, ...]] = []
-        append = rows.append
-        getter = _PID_STAT_GETTER
+        labels: list[str] = []
+        pids: list[str] = []
+        comms: list[str] = []
+        tails: list[str] = []
         for path in self.by_source.get("pid_stat", ()):
             for label, data in self.captured.files[path]:
                 text = data.decode("utf-8", "replace")
                 head, sep, tail = text.rpartition(")")
                 pid, _, comm = head.partition(" (")
-                fields = tail.split()
-                try:
-                    if not sep or not fields:
-                        raise ValueError("no ')' closing the command name")
-                    append((label, pid, comm, fields[0], *getter(fields)))
-                except (IndexError, ValueError):
-                    try:  # an old kernel with fewer fields, or garbage
-                        append((label, *parse_pid_stat_row(text)))
-                    except (ParseError, ValueError, IndexError) as exc:
-                        self._parse_error(path, label, exc)
-        columns = list(zip(*rows, strict=True)) if rows else [()] * (len(PID_STAT_COLUMNS) + 1)
-        frame_data: dict[str, Any] = {"snapshot": list(columns[0])}
-        for col, values in zip(PID_STAT_COLUMNS, columns[1:], strict=True):
-            frame_data[col] = list(values) if col in ("comm", "state") else _int_column(values)
-        df = pd.DataFrame(frame_data)
+                if not sep or not pid.strip().isdigit():
+                    self._parse_error(
+                        path, label, ParseError("pid_stat", 1, text[:80], "no '(comm)' field")
+                    )
+                    continue
+                labels.append(label)
+                pids.append(pid)
+                comms.append(comm)
+                tails.append(tail)
+        fields = pc.split_pattern(
+            pc.utf8_trim_whitespace(pa.array(tails, type=pa.large_string())), " "
+        )
+        lengths = pc.list_value_length(fields).to_numpy(zero_copy_only=False)
+        columns: dict[str, Any] = {
+            "snapshot": labels,
+            "pid": _int_column(pa.array(pids, type=pa.large_string())),
+            "comm": comms,
+            "state": _field(fields, lengths, 0),
+        }
+        for col, index in zip(PID_STAT_COLUMNS[3:], _PID_STAT_INDEXES, strict=True):
+            columns[col] = _int_column(_field(fields, lengths, index))
+        df = pd.DataFrame({col: columns[col] for col in ("snapshot", *PID_STAT_COLUMNS)})
         df.insert(1, "ts", df["snapshot"].map(self.ts))
         return df
 
@@ -596,16 +604,24 @@ PID_STAT_COLUMNS = (
 )
 # Positions in the fields after ") ": field n (1-based, proc(5)) is at index n - 3.
 _PID_STAT_INDEXES = tuple(STAT_FIELDS.index(name) - 2 for name in PID_STAT_COLUMNS[3:])
-_PID_STAT_GETTER = itemgetter(*_PID_STAT_INDEXES)
 
 
-def _int_column(values: tuple[Any, ...]) -> pd.api.extensions.ExtensionArray:
-    """Decimal strings (or ints, or None) to a nullable Int64 column, parsed in C when clean."""
+def _field(fields: pa.Array, lengths: Any, index: int) -> pa.Array:
+    """Field `index` of each split line; null where a line (an old kernel's) is shorter."""
+    if len(lengths) and int(lengths.min()) > index:
+        return pc.list_element(fields, index)
+    values = [row[index] if len(row) > index else None for row in fields.to_pylist()]
+    return pa.array(values, type=pa.large_string())
+
+
+def _int_column(values: pa.Array) -> pd.api.extensions.ExtensionArray:
+    """Decimal text to a nullable Int64 column (text that is not a number becomes null)."""
     try:
-        return pd.array(np.asarray(values).astype(np.int64), dtype="Int64")
-    except (ValueError, TypeError, OverflowError):
+        return pd.array(pc.cast(values, pa.int64()).to_pandas(), dtype="Int64")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return pd.array(
-            pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"), dtype="Int64"
+            pd.to_numeric(pd.Series(values.to_pylist(), dtype=object), errors="coerce"),
+            dtype="Int64",
         )
 
 

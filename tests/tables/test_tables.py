@@ -177,3 +177,28 @@ def test_second_load_comes_from_the_cache(live_bundle: Path, cache_dir: Path) ->
         pd.testing.assert_frame_equal(first[name], second[name], check_dtype=False)
     fresh = vmanalyze.load(live_bundle, cache=False)
     assert "cached" not in fresh.source
+
+
+def test_pid_stat_edge_cases_comm_with_parens_and_old_kernels() -> None:
+    # Lines a live host will not produce on demand: a comm with ") " inside, and the 44-field
+    # line of a 2.6 kernel whose missing trailing fields must be null, not 0.
+    from vmanalyze.inputs import CapturedInput, Snapshot
+    from vmanalyze.tables import TableBuilder
+
+    files = {
+        "proc/5/stat": [
+            (
+                "0",
+                b"5 (a) b) c) S 1 5 5 0 -1 4194560 10 0 12 0 3 4 0 0 20 0 1 0 77 1000 5 "
+                b"18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n",
+            )
+        ],
+        "proc/6/stat": [("0", b"6 (old) S 1 6 6 0 -1 4202752 1 2 3 4 5 6 7 8 20 0 1 0 3\n")],
+    }
+    captured = CapturedInput("x", "directory", "h", {"host": {}}, [Snapshot("0", 0)], files)
+    df = TableBuilder(captured).pid_stat().set_index("pid")
+    assert df.loc[5, "comm"] == "a) b) c" and df.loc[5, "state"] == "S"
+    assert (df.loc[5, "minflt"], df.loc[5, "majflt"], df.loc[5, "rss"]) == (10, 12, 5)
+    assert df.loc[5, "processor"] == 1
+    assert df.loc[6, "starttime"] == 3
+    assert pd.isna(df.loc[6, "vsize"]) and pd.isna(df.loc[6, "processor"])

@@ -350,8 +350,13 @@ def _window(
         text = f"since {human_time(start)} UTC"
     if start0 is not None:
         offset = (start - start0).total_seconds()
-        detail = f"starts {human_duration(max(offset, 0))} into the capture"
-        if end is not None and end0 is not None and (end0 - end).total_seconds() <= 1:
+        if end is not None and end < start0:
+            detail = f"ended {human_duration((start0 - end).total_seconds())} before the capture"
+        elif offset < 0:
+            detail = "began before the capture"
+        else:
+            detail = f"starts {human_duration(offset)} into the capture"
+        if end is not None and end0 is not None and abs((end0 - end).total_seconds()) <= 1:
             detail += ", still going at its end"
     return text, detail
 

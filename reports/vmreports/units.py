@@ -199,6 +199,17 @@ _SUFFIXES: tuple[tuple[str, Callable[[Any], str]], ...] = (
     ("_ms", lambda v: human_duration(float(v) / 1e3) if is_number(v) else "–"),
 )
 
+_INFIXES: tuple[tuple[str, Callable[[Any], str]], ...] = (
+    ("bytes", human_bytes),
+    ("kib", lambda v: human_bytes(float(v) * 1024)),
+    ("kb", lambda v: human_bytes(float(v) * 1024)),
+    ("mib", lambda v: human_bytes(float(v) * 1024**2)),
+    ("gib", lambda v: human_bytes(float(v) * 1024**3)),
+    ("pct", human_pct),
+    ("percent", human_pct),
+)
+_INFIX_DROP = re.compile(r"_(bytes|kib|kb|mib|gib|pct|percent)(?=_)")
+
 _LABEL_DROP = re.compile(r"_(bytes|kib|kb|mib|gib|pct|percent|seconds|s|us|ms)$")
 
 
@@ -209,6 +220,8 @@ def format_value(key: str, value: object) -> str:
     ('1.50 GiB', '812/s')
     >>> format_value("stall_pct", 12.5), format_value("window_s", 390), format_value("comm", "x")
     ('12.5 %', '6 min 30 s', 'x')
+    >>> format_value("usage_mib_last", 256), format_value("rss_bytes_max", 2048)
+    ('256 MiB', '2.00 KiB')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -221,6 +234,10 @@ def format_value(key: str, value: object) -> str:
         for suffix, fmt in _SUFFIXES:
             if lowered.endswith(suffix):
                 return fmt(value)
+        tokens = lowered.split("_")
+        for token, fmt in _INFIXES:  # a unit inside the name: usage_mib_last, rss_bytes_max
+            if token in tokens[:-1]:
+                return fmt(value)
         return human_count(value)
     return str(value)
 
@@ -230,8 +247,11 @@ def label_of(key: str) -> str:
 
     >>> label_of("majflt_per_s"), label_of("swap_used_bytes"), label_of("swapin_bytes_per_s")
     ('majflt/s', 'swap used', 'swapin/s')
+    >>> label_of("usage_mib_last"), label_of("rss_bytes_max")
+    ('usage last', 'rss max')
     """
     per_second = key.endswith("_per_s")
     base = _LABEL_DROP.sub("", key[: -len("_per_s")]) if per_second else _LABEL_DROP.sub("", key)
+    base = _INFIX_DROP.sub("", base)
     label = base.replace("_", " ").strip() or key
     return f"{label}/s" if per_second else label

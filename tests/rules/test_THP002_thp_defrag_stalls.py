@@ -87,3 +87,33 @@ def test_fires_on_compaction_stalls_with_defrag_always(kernel_setting, live_capt
     assert finding.evidence["compact_stall_per_s"] == pytest.approx(stalls / seconds, abs=1e-3)
     assert "defrag=always" in finding.message
     assert isinstance(finding.start, pd.Timestamp)
+
+
+def test_single_snapshot_with_madvise_is_quiet(sample_bundle):
+    t = dict(sample_bundle("thp-always-postgres").tables)
+    t["vmstat"] = t["vmstat"].sort_values("ts").tail(1)
+    t["samples"] = t["samples"][t["samples"]["phase"] == "sample"].tail(1)
+    result = run(t, [RULE])
+    assert result.status("THP002").status == "ran"
+    assert result.findings == ()
+
+
+@pytest.mark.root
+def test_single_snapshot_with_defrag_always_uses_the_since_boot_rate(kernel_setting, live_capture):
+    from vmanalyze.config import Config
+
+    kernel_setting(f"{THP}/defrag", "always")
+    live_capture.start(interval="200ms", count=1)
+    t = live_capture.finish().tables
+    samples = t["samples"]
+    assert (samples["phase"] == "sample").sum() == 1
+    row = t["vmstat"].sort_values("ts").iloc[-1]
+    uptime = float(samples.sort_values("ts")["mono_s"].iloc[-1])
+    if row["compact_stall"] == 0:
+        pytest.skip("no direct compaction stall since boot on this host")
+    config = Config(rule_settings={"THP002": {"min_compact_stall_per_s": 1e-6}})
+    (finding,) = run(t, [RULE], config).findings
+    assert finding.evidence["compact_stall_per_s_since_boot"] == round(
+        row["compact_stall"] / uptime, 3
+    )
+    assert "since boot" in finding.message

@@ -142,3 +142,20 @@ def test_mode1_is_expected_on_a_redis_host():
     assert "expected" in finding.message
     (finding,) = run(tables(1, 200 * GIB), [RULE]).findings
     assert finding.severity is Severity.WARNING
+
+
+def test_mode1_is_expected_on_a_mongodb_8_host_only():
+    t = tables(1, 200 * GIB, comm="mongod")
+    (finding,) = run(t, [RULE]).findings
+    assert finding.severity is Severity.WARNING  # MongoDB 7 and older do not ask for mode 1
+    t["thp"] = pd.DataFrame(
+        {
+            "snapshot": ["start", "start"],
+            "ts": [TS, TS],
+            "setting": ["defrag", "khugepaged/max_ptes_none"],
+            "value": ["defer+madvise", "0"],
+        }
+    )
+    (finding,) = run(t, [RULE]).findings
+    assert finding.severity is Severity.INFO
+    assert "MongoDB 8" in finding.message

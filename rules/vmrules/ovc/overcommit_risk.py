@@ -7,7 +7,16 @@ from collections.abc import Iterator
 import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
-from vmrules._a_common import database_processes, fmt_bytes, ordered, stamp, sysctl_int, when
+from vmrules._a_common import (
+    database_processes,
+    fmt_bytes,
+    last_value,
+    ordered,
+    stamp,
+    sysctl_int,
+    thp_setting,
+    when,
+)
 
 MODES = {0: "heuristic", 1: "always overcommit", 2: "strict (never overcommit)"}
 
@@ -64,7 +73,7 @@ def largest_virtual(process_samples: pd.DataFrame | None, at: object, top: int) 
     name="overcommit-risk",
     severity=Severity.WARNING,
     requires=("meminfo",),
-    optional=("sysctl_vm", "process_samples", "processes"),
+    optional=("sysctl_vm", "process_samples", "processes", "thp"),
     settings=[
         Setting(
             "near_limit_share",
@@ -99,7 +108,9 @@ def overcommit_risk(ctx: RuleContext) -> Iterator[Finding]:
     `min_limit_share_of_ram` of RAM (ratio 50 without swap leaves half the RAM unusable). In
     modes 0 and 1 the limit is not enforced: it reports `Committed_AS` above
     `max_commit_share` × (MemTotal + SwapTotal). Mode 1 is expected on Redis and MongoDB 8
-    hosts (their vendors set it), so that finding is informational there.
+    hosts (their vendors set it), so that finding is informational there (MongoDB counts as 8
+    when THP is set up as its 8.0 documentation does: defrag `defer+madvise`,
+    `khugepaged/max_ptes_none` 0).
 
     ## Why is this bad?
     In mode 2, allocations fail (malloc returns NULL, fork fails) once Committed_AS reaches
@@ -242,10 +253,21 @@ def overcommit_risk(ctx: RuleContext) -> Iterator[Finding]:
     if mode == 1:
         dbs = database_processes(ctx.table("process_samples"), ctx.table("processes"))
         kinds = set(dbs["db"]) if not dbs.empty else set()
-        if kinds & {"redis", "mongodb"}:
+        thp = ctx.table("thp")
+        # MongoDB 8's documented setup unit writes these THP values and overcommit_memory=1
+        mongo8 = (
+            "mongodb" in kinds
+            and last_value(thp_setting(thp, "defrag"), "value") == "defer+madvise"
+            and str(last_value(thp_setting(thp, "khugepaged/max_ptes_none"), "value")) == "0"
+        )
+        asking = [name for name, ok in (("Redis", "redis" in kinds), ("MongoDB 8", mongo8)) if ok]
+        if asking:
             severity = Severity.INFO
-            reason = "mode 1 is what Redis and MongoDB 8 ask for"
-            expected = "; mode 1 is expected here: Redis (background save) and MongoDB 8 ask for it"
+            reason = f"mode 1 is what {' and '.join(asking)} ask(s) for"
+            expected = (
+                f"; mode 1 is expected here: {' and '.join(asking)} run(s) on this host and "
+                "ask(s) for it (Redis for fork-based saves, MongoDB 8 in its setup)"
+            )
     yield Finding(
         subject=Subject.HOST,
         message=(

@@ -81,3 +81,25 @@ def sample_snapshots(samples: pd.DataFrame | None) -> list[str]:
         return []
     ordered = samples.sort_values("ts") if "ts" in samples.columns else samples
     return [str(s) for s in ordered["snapshot"]]
+
+
+def timed(df: pd.DataFrame | None) -> bool:
+    """True when ``df`` has at least two timestamped rows, so counter rates can be computed.
+
+    One-snapshot inputs (a sosreport, a copied /proc) have a single row or no ``ts`` at all.
+    """
+    if df is None or "ts" not in df.columns:
+        return False
+    ts = df["ts"]
+    return bool(pd.api.types.is_datetime64_any_dtype(ts) and ts.notna().sum() >= 2)
+
+
+def stamp(value: Any) -> pd.Timestamp | None:
+    """``value`` as a Timestamp for ``Finding.start``/``end``, or None when it is unknown."""
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return None
+    return None if pd.isna(ts) else ts

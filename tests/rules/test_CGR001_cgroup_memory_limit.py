@@ -100,3 +100,13 @@ def test_v2_quiet_when_no_event_rises():
     cg["current"] = 100 << 20
     samples = pd.DataFrame({"snapshot": cg["snapshot"], "ts": cg["ts"], "phase": "sample"})
     assert run({"cgroup_memory": cg, "samples": samples}, [RULE]).findings == ()
+
+
+def test_unlimited_cgroup_with_global_oom_victims_is_not_flagged(sample_bundle):
+    # The kill counter of a cgroup without a limit counts victims of global OOMs (OOM001's
+    # business), not a limit being hit: real rows of an unlimited cgroup, kill counter raised.
+    t = dict(sample_bundle("healthy-idle").tables)
+    cg = t["cgroup_memory"].copy()
+    cg["oom_control_oom_kill"] = range(len(cg))
+    t["cgroup_memory"] = cg
+    assert run(t, [RULE]).findings == ()

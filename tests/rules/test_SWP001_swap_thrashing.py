@@ -80,4 +80,15 @@ def test_skipped_on_one_snapshot(sample_bundle):
     t["vmstat"] = t["vmstat"].iloc[[20]]
     result = run(t, [RULE])
     assert result.status("SWP001").status == "skipped"
-    assert "two snapshots" in result.status("SWP001").reason
+    assert "two timestamped snapshots" in result.status("SWP001").reason
+
+
+def test_skipped_without_timestamps(sample_bundle):
+    # A copied /proc (a sosreport) has no sample times: two snapshots, no rates.
+    t = dict(sample_bundle("swap-thrash").tables)
+    vm = t["vmstat"].iloc[[10, 30]].copy()
+    vm["ts"] = None
+    t["vmstat"] = vm
+    result = run(t, [RULE])
+    assert result.status("SWP001").status == "skipped"
+    assert "timestamped" in result.status("SWP001").reason

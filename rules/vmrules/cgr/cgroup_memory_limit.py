@@ -9,7 +9,7 @@ import pandas as pd
 from vmanalyze.rates import counter_rates
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Subject, rule
 
-from vmrules._common import UNLIMITED_BYTES, mib, rnd, when
+from vmrules._common import UNLIMITED_BYTES, mib, rnd, timed, when
 
 
 @dataclass(frozen=True)
@@ -145,9 +145,8 @@ def cgroup_memory_limit(ctx: RuleContext) -> Iterator[Finding]:
     """
     cgroups = ctx.tables["cgroup_memory"]
     processes = ctx.table("processes")
-    for (cgroup, version), rows in cgroups.sort_values("ts").groupby(
-        ["cgroup", "version"], sort=True
-    ):
+    ordered = cgroups.sort_values("ts") if timed(cgroups) else cgroups
+    for (cgroup, version), rows in ordered.groupby(["cgroup", "version"], sort=True):
         layout = V1 if version == "v1" else v2_layout(rows.columns)
         finding = judge(ctx, str(cgroup), str(version), layout, rows, processes)
         if finding is not None:
@@ -168,7 +167,14 @@ def judge(
         return None
     limits = pd.to_numeric(rows[layout.limit], errors="coerce").astype(float)
     limits = limits.where(limits < UNLIMITED_BYTES)
-    has_limit = limits.notna().any()
+    has_limit = bool(limits.notna().any())
+    high_set = bool(
+        layout.high is not None
+        and "high" in cols
+        and (pd.to_numeric(rows["high"], errors="coerce") < UNLIMITED_BYTES).any()
+    )
+    if not has_limit and not high_set:
+        return None  # no limit to hit: kills there are global OOM victims (OOM001)
     usage = (
         pd.to_numeric(rows[layout.usage], errors="coerce").astype(float)
         if layout.usage in cols
@@ -184,7 +190,7 @@ def judge(
     deltas: dict[str, float] = {}
     seconds = 0.0
     active: list[pd.Timestamp] = list(rows.loc[at_limit, "ts"])
-    if ctx.multi_sample and len(rows) > 1 and counters:
+    if ctx.multi_sample and timed(rows) and counters:
         rates = counter_rates(rows, counters)
         seconds = float(rates["interval_s"].sum())
         deltas = {c: float(rates[f"{c}_delta"].fillna(0).sum()) for c in counters}

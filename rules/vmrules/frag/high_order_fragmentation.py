@@ -8,7 +8,7 @@ import pandas as pd
 from vmanalyze.rates import counter_rates
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, rule
 
-from vmrules._common import mib, page_size, rnd, when
+from vmrules._common import mib, page_size, rnd, timed, when
 
 COMPACTION = ("compact_stall", "compact_fail", "compact_success")
 
@@ -24,7 +24,7 @@ def order_columns(buddyinfo: pd.DataFrame) -> list[tuple[int, str]]:
 
 def compaction_rates(vmstat: pd.DataFrame | None) -> dict[str, float]:
     """Window-wide compaction rates (events/s) and counts, from vmstat."""
-    if vmstat is None:
+    if vmstat is None or not timed(vmstat):
         return {}
     present = [c for c in COMPACTION if c in vmstat.columns]
     rates = counter_rates(vmstat, present)
@@ -125,7 +125,8 @@ def high_order_fragmentation(ctx: RuleContext) -> Iterator[Finding]:
     compaction = compaction_rates(ctx.table("vmstat"))
     vmstat = ctx.table("vmstat")
     page = page_size(ctx.host)
-    for (node, zone), zrows in rows.sort_values("ts").groupby(["node", "zone"], sort=True):
+    rows = rows.sort_values("ts") if timed(rows) else rows
+    for (node, zone), zrows in rows.groupby(["node", "zone"], sort=True):
         blocks = zrows[high].sum(axis=1)
         exhausted = blocks <= limit
         share = float(exhausted.mean())
@@ -155,7 +156,7 @@ def high_order_fragmentation(ctx: RuleContext) -> Iterator[Finding]:
         if not ctx.multi_sample or not compaction:
             since_boot = {}
             if vmstat is not None:
-                latest = vmstat.sort_values("ts").iloc[-1]
+                latest = (vmstat.sort_values("ts") if timed(vmstat) else vmstat).iloc[-1]
                 since_boot = {c: int(latest[c]) for c in COMPACTION if c in vmstat.columns}
             evidence["compaction_since_boot"] = since_boot
             counts = ", ".join(f"{k} {v}" for k, v in since_boot.items()) or "unknown"

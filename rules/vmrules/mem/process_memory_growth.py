@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Subject, rule
 
-from vmrules._common import MIB, duration, mib, rnd, when
+from vmrules._common import MIB, duration, mib, rnd, timed, when
 
 
 @dataclass(frozen=True)
@@ -151,8 +151,8 @@ def process_memory_growth(ctx: RuleContext) -> Iterator[Finding]:
     - https://docs.kernel.org/filesystems/proc.html
     """
     procs = ctx.tables["process_samples"]
-    if procs["ts"].isna().all():
-        return
+    if not timed(procs):
+        return  # a single snapshot: no growth to see
     window = float((procs["ts"].max() - procs["ts"].min()).total_seconds())
     if window <= 0:
         return  # a single snapshot: no growth to see

@@ -8,7 +8,7 @@ import pandas as pd
 from vmanalyze.rates import counter_rates
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
-from vmrules._common import duration, mib, when
+from vmrules._common import duration, mib, stamp, timed, when
 
 VICTIM_COLUMNS = [
     "at",
@@ -160,10 +160,10 @@ def oom_kills(ctx: RuleContext) -> Iterator[Finding]:
     counter_delta: int | None = None
     since_boot: int | None = None
     if vmstat is not None and "oom_kill" in vmstat.columns:
-        ordered = vmstat.sort_values("ts")
+        ordered = vmstat.sort_values("ts") if timed(vmstat) else vmstat
         counts = ordered["oom_kill"].dropna()
         since_boot = int(counts.iloc[-1]) if not counts.empty else None
-        rates = counter_rates(vmstat, ["oom_kill"])
+        rates = counter_rates(vmstat, ["oom_kill"]) if timed(vmstat) else pd.DataFrame()
         if not rates.empty:
             counter_delta = int(rates["oom_kill_delta"].fillna(0).sum())
 
@@ -192,8 +192,8 @@ def oom_kills(ctx: RuleContext) -> Iterator[Finding]:
                     f"{describe(group, limit)}"
                 ),
                 subject=subject,
-                start=group["at"].min(),
-                end=group["at"].max(),
+                start=stamp(group["at"].min()),
+                end=stamp(group["at"].max()),
                 evidence={
                     "kills": len(group),
                     "oom_kill_counter_delta": counter_delta,
@@ -240,8 +240,8 @@ def oom_kills(ctx: RuleContext) -> Iterator[Finding]:
                 f"the kernel log holds {len(before)} OOM kill{'s' if len(before) > 1 else ''} "
                 f"from before the capture ({split}{ago}): {describe(before.iloc[::-1], limit)}"
             ),
-            start=before["at"].min(),
-            end=last,
+            start=stamp(before["at"].min()),
+            end=stamp(last),
             evidence={
                 "kills": len(before),
                 "oom_kill_since_boot": since_boot,
@@ -276,8 +276,8 @@ def single_snapshot(
                 f"{when(group['at'].max())}: {describe(group.iloc[::-1], limit)}"
             ),
             subject=subject,
-            start=group["at"].min(),
-            end=group["at"].max(),
+            start=stamp(group["at"].min()),
+            end=stamp(group["at"].max()),
             evidence={
                 "kills": len(group),
                 "oom_kill_since_boot": since_boot,

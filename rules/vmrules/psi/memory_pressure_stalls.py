@@ -8,7 +8,7 @@ import pandas as pd
 from vmanalyze.rates import counter_rates
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, rule
 
-from vmrules._common import rnd, time_share, when
+from vmrules._common import rnd, time_share, timed, when
 
 
 def stall_shares(pressure: pd.DataFrame) -> pd.DataFrame:
@@ -98,7 +98,7 @@ def memory_pressure_stalls(ctx: RuleContext) -> Iterator[Finding]:
     min_some = float(ctx.settings["min_some_pct"])
     min_full = float(ctx.settings["min_full_pct"])
     critical = float(ctx.settings["critical_full_pct"])
-    shares = stall_shares(pressure) if len(pressure) > 1 else pd.DataFrame()
+    shares = stall_shares(pressure) if timed(pressure) else pd.DataFrame()
     if shares.empty or shares[["some_pct", "full_pct"]].isna().all().all():
         yield from from_averages(pressure, min_some, min_full, critical)
         return
@@ -162,7 +162,7 @@ def from_averages(
     """Single snapshot: the kernel's 60 s running averages against the same thresholds."""
     if "some_avg60" not in pressure.columns:
         raise Skip("stall shares need two snapshots of PSI totals or the avg60 averages")
-    row = pressure.sort_values("ts").iloc[-1]
+    row = (pressure.sort_values("ts") if timed(pressure) else pressure).iloc[-1]
     some = float(row["some_avg60"])
     full = float(row["full_avg60"]) if pd.notna(row.get("full_avg60")) else float("nan")
     if not (some >= min_some or full >= min_full):
@@ -180,9 +180,10 @@ def from_averages(
     if full >= critical:
         severity = Severity.CRITICAL
         reason = f"all tasks stalled {full:.1f}% of the last minute (>= {critical:g}%)"
+    moment = when(row["ts"]) if "ts" in row.index and pd.notna(row["ts"]) else "the snapshot"
     yield Finding(
         message=(
-            f"memory stalls over the minute before {when(row['ts'])}: some {some:.1f}% and "
+            f"memory stalls over the minute before {moment}: some {some:.1f}% and "
             f"full {full:.1f}% (kernel avg60; avg300 some {row['some_avg300']:.1f}%)"
         ),
         start=row["ts"],

@@ -8,7 +8,7 @@ import pandas as pd
 from vmanalyze.rates import counter_rates
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, rule
 
-from vmrules._common import mib, rnd, time_share, when
+from vmrules._common import mib, rnd, time_share, timed, when
 
 
 def swap_devices(swaps: pd.DataFrame | None, snapshot: str) -> list[dict[str, object]]:
@@ -82,7 +82,8 @@ def swap_nearly_full(ctx: RuleContext) -> Iterator[Finding]:
     meminfo = ctx.tables["meminfo"]
     if not {"swap_total_bytes", "swap_free_bytes"} <= set(meminfo.columns):
         raise Skip("meminfo has no SwapTotal/SwapFree")
-    mem = meminfo[meminfo["swap_total_bytes"].fillna(0) > 0].sort_values("ts")
+    mem = meminfo[meminfo["swap_total_bytes"].fillna(0) > 0]
+    mem = mem.sort_values("ts") if timed(mem) else mem
     if mem.empty:
         return  # no swap configured
     threshold = float(ctx.settings["max_free_swap_pct"])
@@ -110,7 +111,7 @@ def swap_nearly_full(ctx: RuleContext) -> Iterator[Finding]:
     vmstat = ctx.table("vmstat")
     rates = (
         counter_rates(vmstat, ["pswpout"])
-        if vmstat is not None and "pswpout" in vmstat.columns
+        if vmstat is not None and "pswpout" in vmstat.columns and timed(vmstat)
         else pd.DataFrame()
     )
     if not rates.empty:

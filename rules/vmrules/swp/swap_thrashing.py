@@ -8,12 +8,12 @@ import pandas as pd
 from vmanalyze.rates import counter_rates
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, rule
 
-from vmrules._common import MIB, mib, page_size, rnd, time_share, when
+from vmrules._common import MIB, mib, page_size, rnd, time_share, timed, when
 
 
 def psi_share(pressure: pd.DataFrame | None, ends: pd.Series) -> dict[str, float]:
     """PSI memory some/full stall share (percent) over the intervals ending at ``ends``."""
-    if pressure is None:
+    if pressure is None or not timed(pressure):
         return {}
     rates = counter_rates(pressure, ["some_total_us", "full_total_us"])
     rates = rates[rates["ts"].isin(set(ends)) & (rates["interval_s"] > 0)]
@@ -54,7 +54,11 @@ def swapping_processes(
         )
     )
     swap["growth"] = swap["peak"] - swap["first"]
-    faults = counter_rates(inside, ["majflt"], by=("pid", "starttime"))
+    faults = (
+        counter_rates(inside, ["majflt"], by=("pid", "starttime"))
+        if "majflt" in inside.columns
+        else pd.DataFrame()
+    )
     if not faults.empty:
         per = faults.groupby(["pid", "starttime"]).agg(
             delta=("majflt_delta", "sum"), seconds=("interval_s", "sum")
@@ -142,6 +146,8 @@ def swap_thrashing(ctx: RuleContext) -> Iterator[Finding]:
     vmstat = ctx.tables["vmstat"]
     if not {"pswpin", "pswpout"} <= set(vmstat.columns):
         raise Skip("vmstat has no pswpin/pswpout counters")
+    if not timed(vmstat):
+        raise Skip("swap rates need at least two timestamped snapshots of vmstat")
     rates = counter_rates(vmstat, ["pswpin", "pswpout"])
     rates = rates[(rates["interval_s"] > 0) & rates["pswpin_per_s"].notna()]
     rates = rates[rates["pswpout_per_s"].notna()].reset_index(drop=True)

@@ -82,7 +82,10 @@ def domain(row: pd.Series) -> tuple[str, str]:
     memcg = row.get("oom_memcg")
     if isinstance(memcg, str) and memcg and constraint == "CONSTRAINT_MEMCG":
         return Subject.cgroup(memcg), f"memory cgroup {memcg} (its limit, not the host)"
-    if constraint == "CONSTRAINT_MEMCG" or row.get("memcg_oom") is True:
+    flagged = row.get("memcg_oom")
+    if constraint == "CONSTRAINT_MEMCG" or (
+        flagged is not None and pd.notna(flagged) and bool(flagged)
+    ):
         return Subject.HOST, "a memory cgroup (which one is not in the log)"
     if isinstance(constraint, str) and constraint not in ("", "CONSTRAINT_NONE"):
         return Subject.HOST, f"the host, constrained by {constraint}"
@@ -155,7 +158,8 @@ def oom_kills(ctx: RuleContext) -> Iterator[Finding]:
         raise Skip("neither the vmstat oom_kill counter nor kernel-log OOM records are present")
     limit = int(ctx.settings["max_listed_victims"])
     min_kills = int(ctx.settings["min_kills"])
-    kills = kills_from_log(events, samples) if events is not None else pd.DataFrame()
+    usable = events is not None and {"event", "victim_pid"} <= set(events.columns)
+    kills = kills_from_log(events, samples) if usable and events is not None else pd.DataFrame()
 
     counter_delta: int | None = None
     since_boot: int | None = None

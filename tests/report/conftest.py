@@ -1,59 +1,16 @@
-"""Fixtures of the report tests: sample bundles, analyses with stand-in rules, Chromium.
-
-(The collector tests run under Python 3.6 from the tests root: keep fixtures here.)
-"""
+"""Fixtures of the report tests (the collector tests run under Python 3.6 from the tests
+root: keep fixtures here). Shared helpers are in helpers.py."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from vmanalyze.analysis import Analysis
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from cdp import Browser, find_chromium  # noqa: E402
-from fake_rules import registry as fake_registry  # noqa: E402
-from vmanalyze import engine  # noqa: E402
-from vmanalyze.analysis import Analysis  # noqa: E402
-from vmanalyze.config import Config  # noqa: E402
-from vmanalyze.dataset import Dataset, load  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[2]
-SAMPLES = REPO / "sample-bundles"
-FIXTURES = REPO / "tests" / "fixtures"
-ARTIFACTS = REPO / "artifacts" / "report"
-SCENARIOS = (
-    "healthy-idle",
-    "thp-always-postgres",
-    "swap-thrash",
-    "pagecache-thrash",
-    "overcommit",
-    "oom-kill",
-    "memory-leak",
-    "numa-remote",
-)
-
-_datasets: dict[str, Dataset] = {}
-
-
-def dataset_of(name: str) -> Dataset:
-    """A sample bundle (or the debian12 fixture directory) as tables, loaded once per session."""
-    if name not in _datasets:
-        path = (
-            FIXTURES / "debian12-kernel6.18" if name == "debian12" else SAMPLES / f"{name}.tar.gz"
-        )
-        if not path.exists():
-            pytest.skip(f"{path.name} is not in this checkout")
-        _datasets[name] = load(path)
-    return _datasets[name]
-
-
-def analysis_with_fake_rules(name: str) -> Analysis:
-    """The sample bundle analysed by the stand-in rules of fake_rules.py."""
-    ds = dataset_of(name)
-    return Analysis(ds, engine.run(ds.tables, fake_registry(), Config()))
+from .cdp import Browser, find_chromium
+from .helpers import ARTIFACTS, analysis_with_fake_rules
 
 
 @pytest.fixture(scope="session")

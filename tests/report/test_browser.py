@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cdp import Browser, Page
-from conftest import SCENARIOS, analysis_with_fake_rules, dataset_of
-from fake_rules import registry
-from test_escaping import CLOSE, IMG, SCRIPT, hostile_analysis
 from vmanalyze.analysis import Analysis
 from vmanalyze.engine import AnalysisResult
 from vmreports import build_view
 from vmreports.render import render_view
+
+from .cdp import Browser, Page
+from .fake_rules import registry
+from .helpers import SCENARIOS, analysis_with_fake_rules, dataset_of
+from .test_escaping import CLOSE, IMG, SCRIPT, hostile_analysis
 
 WIDTH, HEIGHT = 1280, 900
 

@@ -7,9 +7,10 @@ import doctest
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import dataset_of
 from vmreports import charts, render, sections, units
 from vmreports.charts import ONE_SNAPSHOT, build_charts, chart_for_code, minmax_downsample
+
+from .helpers import dataset_of
 
 
 @pytest.mark.parametrize("module", [charts, units, sections, render])

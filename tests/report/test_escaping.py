@@ -12,14 +12,15 @@ import json
 from html.parser import HTMLParser
 
 import pandas as pd
-from conftest import dataset_of
-from fake_rules import registry
 from vmanalyze.analysis import Analysis
 from vmanalyze.dataset import Dataset
 from vmanalyze.engine import AnalysisResult, RuleStatus
 from vmanalyze.rule import Finding, Severity
 from vmreports import render_html
 from vmreports.render import json_for_script
+
+from .fake_rules import registry
+from .helpers import dataset_of
 
 SCRIPT = "<script>window.__xss=1</script>"
 CLOSE = "</script><script>window.__xss=2</script>"

@@ -7,14 +7,15 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import analysis_with_fake_rules, dataset_of
-from fake_rules import registry
 from vmanalyze.analysis import Analysis
 from vmanalyze.engine import AnalysisResult, RuleStatus
 from vmanalyze.rule import Finding, Severity
 from vmreports import build_view, render_html
 from vmreports.render import ReportView
 from vmreports.units import human_bytes, human_count, human_duration
+
+from .fake_rules import registry
+from .helpers import analysis_with_fake_rules, dataset_of
 
 
 def _view(name: str) -> ReportView:

@@ -1,0 +1,1 @@
+"""Tests of the HTML report (vmreports), unit and in headless Chromium."""

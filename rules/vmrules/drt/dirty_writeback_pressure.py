@@ -66,10 +66,10 @@ def dirty_thresholds(
     settings=[
         Setting(
             "near_threshold_share",
-            0.8,
+            0.75,
             "(Dirty + Writeback) / dirty threshold at or above which a snapshot counts as near "
-            "the threshold (balance_dirty_pages throttles writers from halfway between the "
-            "background threshold and the threshold).",
+            "the threshold. balance_dirty_pages throttles writers from halfway between the "
+            "background threshold and the threshold: 75% with the default ratios (10/20).",
         ),
         Setting(
             "min_time_share",
@@ -111,7 +111,7 @@ def dirty_writeback_pressure(ctx: RuleContext) -> Iterator[Finding]:
     ## Example
     `vm.dirty_bytes` 32 MiB, `vm.dirty_background_bytes` 30 MiB and a writer: "Dirty +
     Writeback reached 29.9 MiB at 15:40:02Z, 93% of the dirty threshold 32.0 MiB
-    (vm.dirty_bytes=33554432), at or above 80% in 6 of 12 snapshots; writers are throttled
+    (vm.dirty_bytes=33554432), at or above 75% in 6 of 12 snapshots; writers are throttled
     above 31.0 MiB (halfway from the background threshold 30.0 MiB), reached in 0 snapshots".
 
     ## Remediation

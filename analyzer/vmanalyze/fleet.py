@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -297,12 +298,41 @@ def _peak_rss() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
+_JSON = json.JSONEncoder(default=str, sort_keys=True)
+
+
 def _jsonish(value: Any) -> Any:
+    """Lists, arrays and dicts as JSON text; bytes as text; anything else unchanged."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
     if isinstance(value, list | tuple | dict):
-        return json.dumps(value, default=str, sort_keys=True)
+        return _JSON.encode(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value
+
+
+def _jsonish_column(values: list[Any]) -> list[Any]:
+    """:func:`_jsonish` of each value; the same list (often ``[]`` or ``[0, 1]``) once."""
+    seen: dict[Any, Any] = {}
+    out = []
+    for value in values:
+        key: Any = None
+        if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "iufb":
+            key = (value.dtype.kind, value.tobytes())
+        elif isinstance(value, list | tuple):
+            try:
+                key = ("list", tuple(value))
+                hash(key)
+            except TypeError:
+                key = None
+        if key is None:
+            out.append(_jsonish(value))
+            continue
+        if key not in seen:
+            seen[key] = _jsonish(value)
+        out.append(seen[key])
+    return out
 
 
 def _guess_null_type(name: str) -> pa.DataType:
@@ -360,7 +390,7 @@ def table_to_arrow(df: pd.DataFrame, input_hash: str) -> pa.Table:
         frame = frame.rename(columns={"host": "host_value"})
     for col in frame.columns:
         if frame[col].dtype == object:
-            frame[col] = frame[col].map(_jsonish)
+            frame[col] = pd.Series(_jsonish_column(frame[col].tolist()), dtype=object)
     table = pa.Table.from_pandas(frame, preserve_index=False)
     columns = []
     fields = []

@@ -1,8 +1,6 @@
 """`python3 -m vmcollect` and `python3 vmcollect.pyz` both start here."""
 
-import sys
-
-from vmcollect.cli import main
+from vmcollect.cli import entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

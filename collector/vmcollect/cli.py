@@ -21,6 +21,7 @@ from vmcollect.sampler import (
     Collector,
     StopRun,
     anonymize_name,
+    finishing_io_priority,
     free_space,
     lower_priority,
     stderr_is_tty,
@@ -502,6 +503,7 @@ def main(argv=None):
         collector.start(priority)
         collector.run(out_dir)
         progress.done()
+        finishing_io_priority()
         manifest = write_bundle(spool_dir, out_path)
     except StopRun:
         progress.done()
@@ -533,4 +535,12 @@ def main(argv=None):
 
 def entry():
     """Console-script and zipapp entry: exit with main()'s status (zipapp ignores returns)."""
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`--show ... | head`): not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = EXIT_OK
+    sys.exit(code)

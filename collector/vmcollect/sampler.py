@@ -43,6 +43,7 @@ _IOPRIO_SET = {
     "riscv64": 30,
 }
 _IOPRIO_CLASS_IDLE = 3
+_IOPRIO_CLASS_BEST_EFFORT = 2
 _IOPRIO_CLASS_SHIFT = 13
 
 
@@ -77,20 +78,36 @@ def lower_priority():
         result["nice"] = os.nice(0)
     except OSError as exc:
         result["nice"] = "unchanged: %s" % exc
+    result["ionice"] = set_io_priority(_IOPRIO_CLASS_IDLE, 0)
+    return result
+
+
+def set_io_priority(io_class, level):
+    """ioprio_set(2) for this process; returns what was done, in words."""
     number = _IOPRIO_SET.get(platform.machine())
     if number is None:
-        result["ionice"] = "unchanged: unknown syscall number on %s" % platform.machine()
-        return result
+        return "unchanged: unknown syscall number on %s" % platform.machine()
+    names = {_IOPRIO_CLASS_IDLE: "idle", _IOPRIO_CLASS_BEST_EFFORT: "best-effort"}
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        rc = libc.syscall(number, 1, 0, _IOPRIO_CLASS_IDLE << _IOPRIO_CLASS_SHIFT)
+        rc = libc.syscall(number, 1, 0, (io_class << _IOPRIO_CLASS_SHIFT) | level)
         if rc == 0:
-            result["ionice"] = "idle"
-        else:
-            result["ionice"] = "unchanged: %s" % os.strerror(ctypes.get_errno())
+            return names.get(io_class, str(io_class)) + (
+                " %d" % level if io_class == _IOPRIO_CLASS_BEST_EFFORT else ""
+            )
+        return "unchanged: %s" % os.strerror(ctypes.get_errno())
     except (OSError, AttributeError) as exc:
-        result["ionice"] = "unchanged: %s" % exc
-    return result
+        return "unchanged: %s" % exc
+
+
+def finishing_io_priority():
+    """The lowest best-effort I/O priority, for writing the bundle.
+
+    The idle class suits sampling (the spool writes are small); but on a host whose disks are
+    busy, the idle class can starve the final write for minutes after the run should have
+    ended, so the bundle is written at best-effort level 7 instead.
+    """
+    return set_io_priority(_IOPRIO_CLASS_BEST_EFFORT, 7)
 
 
 def free_space(path):

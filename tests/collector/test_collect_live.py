@@ -99,7 +99,9 @@ def test_kmsg_records_are_filtered_to_memory_events(out_dir):
     for line in records[0][1].splitlines():
         assert re.match(rb"^[0-9]+,[0-9]+,[0-9]+,.*;", line), line
         assert re.search(
-            rb"oom|Killed process|allocation failure|blocked for more", line, re.IGNORECASE
+            rb"oom|Killed process|allocation failure|blocked for more|Memory cgroup|hung_task",
+            line,
+            re.IGNORECASE,
         ), line
 
 
@@ -135,3 +137,25 @@ def test_manifest_is_valid_json_with_the_documented_keys(out_dir):
         assert key in m, key
     assert m["end_wall_ns"] > m["start_wall_ns"]
     json.dumps(m)
+
+
+def test_show_into_a_closed_pipe_is_quiet(out_dir):
+    """`vmcollect --show BUNDLE | head -1` must not end in a BrokenPipeError traceback."""
+    import subprocess
+
+    from .conftest import COLLECTOR, collector_command
+
+    _, out, _ = run_collector(["--interval", "100ms", "--count", "1", "-o", out_dir, "-q"])
+    env = dict(os.environ, PYTHONPATH=COLLECTOR)
+    proc = subprocess.Popen(
+        collector_command() + ["--show", out.strip()],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.wait(timeout=30)
+    assert first.startswith(b"bundle ")
+    assert b"Traceback" not in err and b"BrokenPipe" not in err

@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,9 @@ import pytest
 import vmanalyze
 
 REPO = Path(__file__).resolve().parents[2]
+#: Held by every test that writes kernel settings, so that two pytest runs don't interleave
+#: their writes and restores (one would restore the other's value).
+KERNEL_LOCK = Path(tempfile.gettempdir()) / "vmtriage-rules-kernel-settings.lock"
 BUNDLES = REPO / "sample-bundles"
 
 
@@ -94,6 +99,9 @@ def kernel_setting() -> Iterator[Callable[[str, str], None]]:
     """
     if os.geteuid() != 0:
         pytest.skip("needs root to change kernel settings")
+    # one test at a time changes the kernel, across concurrent pytest runs on this host
+    lock = open(KERNEL_LOCK, "a")  # noqa: SIM115 - held until the fixture ends
+    fcntl.flock(lock, fcntl.LOCK_EX)
     saved: list[tuple[Path, str]] = []
     written: dict[Path, str] = {}
 
@@ -118,6 +126,8 @@ def kernel_setting() -> Iterator[Callable[[str, str], None]]:
             with contextlib.suppress(OSError):
                 if current(p) == written.get(p):
                     p.write_text(f"{value}\n")
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
 
 
 #: Real /proc and /sys files published by others (see its README.md), beside the repository.

@@ -18,14 +18,21 @@ distributed = pytest.importorskip("distributed", reason="needs vmtriage[dask]")
 @pytest.fixture(scope="module")
 def cluster(example_pack: Path) -> Iterator[Any]:
     # Workers are spawned processes: they inherit sys.path, so they see the example pack.
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        protocol="tcp",
-    ) as local:
+    # allowed-failures=1: a task whose worker dies is tried on a second worker, then fails
+    # with KilledWorker (the scheduler's default is 3 retries; it is the cluster's setting).
+    import dask
+
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            protocol="tcp",
+        ) as local,
+    ):
         yield local
 
 
@@ -73,3 +80,25 @@ def test_unreachable_scheduler_is_one_line(
     assert run.returncode == 2
     assert run.stderr.strip().startswith("vmanalyze: error: cannot reach the Dask scheduler")
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_dask_worker_death_fails_that_input_only(
+    batch_run: Any, inputs: dict[str, Path], cluster: Any, tmp_path: Path
+) -> None:
+    import shutil
+
+    from vmanalyze.fleet import CRASH_TEST_ENV
+
+    crash = tmp_path / "crashme.tar.gz"
+    shutil.copyfile(inputs["memory-leak"], crash)
+    run = batch_run(
+        [str(crash), str(inputs["oom-kill"]), "--scheduler", cluster.scheduler_address],
+        tmp_path / "o",
+        env={CRASH_TEST_ENV: "crashme"},
+    )
+    assert run.returncode == 3, run.stderr
+    frame = pd.read_parquet(tmp_path / "o" / "inputs.parquet").set_index("name")
+    assert frame.loc["oom-kill.tar.gz", "status"] == "ok"
+    row = frame.loc["crashme.tar.gz"]
+    assert row["status"] == "failed"
+    assert "KilledWorker" in row["error"] and "the worker died" in row["error"]

@@ -67,6 +67,7 @@ test: lint typecheck pytest test-py36
 
 corpus: venv
 	$(PY) -m vmanalyze.corpus $(CORPUS)
+	$(VENV)/bin/pytest -q -m corpus tests/rules
 
 samples: pyz
 	@[ "$$(id -u)" = 0 ] || { echo "make samples: the scenarios change THP, swap and cgroups: run as root" >&2; exit 2; }

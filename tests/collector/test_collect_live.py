@@ -159,3 +159,48 @@ def test_show_into_a_closed_pipe_is_quiet(out_dir):
     proc.wait(timeout=30)
     assert first.startswith(b"bundle ")
     assert b"Traceback" not in err and b"BrokenPipe" not in err
+
+
+def test_progress_line_on_a_terminal_only(out_dir):
+    """On a terminal: a one-line progress display; the last stdout line is still the path."""
+    import pty
+    import subprocess
+
+    from .conftest import COLLECTOR, collector_command
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, PYTHONPATH=COLLECTOR)
+    proc = subprocess.Popen(
+        collector_command() + ["--interval", "100ms", "--count", "3", "-o", out_dir],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=env,
+    )
+    os.close(slave)
+    out, _ = proc.communicate(timeout=60)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    shown = b"".join(chunks)
+    assert b"\r\x1b[Ksample 3/3" in shown
+    assert b"bundle ~" in shown and b"late 0" in shown
+    assert out.decode().strip().splitlines()[-1].endswith(".tar.gz")
+    # Without a terminal (the other tests) there is no progress at all.
+    _, _, err = run_collector(["--interval", "100ms", "--count", "2", "-o", out_dir])
+    assert "\r" not in err and "sample 1/2" not in err
+
+
+def test_never_reads_files_that_leak_or_stall(out_dir):
+    _, out, _ = run_collector(["--interval", "100ms", "--count", "2", "-o", out_dir, "-q"])
+    b = Bundle(out.strip())
+    forbidden = ("/environ", "/smaps", "/mem", "/pagemap", "/maps")
+    leaked = [n for n in b.members if n.endswith(forbidden)]
+    assert leaked == []
+    assert not any(k.endswith(forbidden) for k in b.manifest["files"])

@@ -146,3 +146,14 @@ def corpus_capture() -> Callable[[str], tuple[Path, Any]]:
         return path, vmanalyze.load(path, cache=False)
 
     return load
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that read the shared corpus run in `make corpus`, not in `make test`.
+
+    The project's own test suite must not depend on ../shared; the corpus step (`make corpus`,
+    run by .ci/run when ../shared/corpus exists) selects them with `-m corpus`.
+    """
+    for item in items:
+        if "corpus_capture" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.corpus)

@@ -85,6 +85,8 @@ MAX_TASKS_PER_CHILD = 25
 CRASH_TEST_ENV = "VMANALYZE_BATCH_CRASH_TEST"
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
 _HASH = re.compile(r"^(dir-)?[0-9a-f]{64}$")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+_REPORT = re.compile(REPORTS_DIR + r"/[A-Za-z0-9_][A-Za-z0-9._-]*\.html")
 
 
 class BatchError(VmanalyzeError):
@@ -826,6 +828,11 @@ class FleetWriter:
         input_hash = str(result["input_hash"])
         if not _HASH.match(input_hash):
             raise ValueError(f"bad input hash {input_hash!r}")
+        if not _SAFE_NAME.fullmatch(str(result.get("host_partition"))):
+            raise ValueError(f"bad host partition {result.get('host_partition')!r}")
+        report = result.get("report")
+        if report is not None and not _REPORT.fullmatch(str(report)):
+            raise ValueError(f"bad report name {report!r}")
         (self.state_dir / f"{input_hash}.json").unlink(missing_ok=True)
         self._remove_parts(input_hash)
         partition = f"host={result['host_partition']}"
@@ -1125,14 +1132,18 @@ def run_batch(
     else:
         stream = execute_local(tasks, jobs or os.cpu_count() or 1)
     for result in stream:
+        if result.get("status") in ("ok", "failed"):
+            try:
+                writer.store(result)
+            except (OSError, ValueError, TypeError) as exc:
+                result = {**result, "status": "failed", "error": f"storing: {_one_line(exc)}"}
+                writer.store(result)
         status = result.get("status")
         if status == "skipped":
             batch.skipped += 1
         elif status == "ok":
-            writer.store(result)
             batch.ok += 1
         else:
-            writer.store(result)
             batch.failed += 1
         light = {k: v for k, v in result.items() if k not in ("parts", "report_html")}
         batch.results.append(light)

@@ -205,3 +205,32 @@ def test_bad_options_exit_2(args: list[str], tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir(exist_ok=True)
     result = CliRunner().invoke(app, ["batch", *target, "-o", str(tmp_path / "o"), *args])
     assert result.exit_code == 2
+
+
+def test_writer_refuses_paths_outside_dir(tmp_path: Path) -> None:
+    from vmanalyze.fleet import FleetWriter
+
+    writer = FleetWriter(tmp_path / "out", version="0", rules_key="k")
+    good = {
+        "status": "ok",
+        "input_hash": "a" * 64,
+        "host_partition": "h",
+        "parts": {},
+        "report": "reports/h-x.html",
+        "report_html": "<p>",
+        "analyzer_version": "0",
+        "rules_key": "k",
+    }
+    writer.store(good)
+    assert (tmp_path / "out" / "reports" / "h-x.html").read_text() == "<p>"
+    assert writer.done_hashes() == {"a" * 64}
+    assert FleetWriter(tmp_path / "out", version="1", rules_key="k").done_hashes() == set()
+    assert FleetWriter(tmp_path / "out", version="0", rules_key="j").done_hashes() == set()
+    for bad in (
+        {"report": "../escape.html"},
+        {"host_partition": "../x"},
+        {"input_hash": "../../x"},
+    ):
+        with pytest.raises(ValueError):
+            writer.store({**good, **bad})
+    assert not (tmp_path / "escape.html").exists()

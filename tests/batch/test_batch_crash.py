@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 from vmanalyze.fleet import CRASH_TEST_ENV
+
+pytestmark = pytest.mark.slow  # real batches: tens of seconds each
 
 
 def test_dying_worker_is_retried_once_then_failed(

@@ -12,6 +12,8 @@ import pytest
 
 from .conftest import Run
 
+pytestmark = pytest.mark.slow  # real batches: tens of seconds each
+
 distributed = pytest.importorskip("distributed", reason="needs vmtriage[dask]")
 
 

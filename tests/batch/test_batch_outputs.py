@@ -14,6 +14,8 @@ import pytest
 
 from .conftest import REAL, Run
 
+pytestmark = pytest.mark.slow  # real batches: tens of seconds each
+
 GOOD = len(REAL) + 1  # the real bundles and the truncated one (kept: what was complete)
 BAD = ("corrupt", "stub", "hostile")
 

@@ -11,11 +11,14 @@ from .cdp import Browser, find_chromium
 from .conftest import Run
 
 CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="needs Chromium at /usr/bin/chromium (tests/report/install-chromium.sh or "
-    "apt-get install -y chromium)",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="needs Chromium at /usr/bin/chromium (tests/report/install-chromium.sh or "
+        "apt-get install -y chromium)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")

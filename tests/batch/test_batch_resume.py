@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from .conftest import REAL, _env
+
+pytestmark = pytest.mark.slow  # real batches: tens of seconds each
 
 
 def _states(out: Path) -> dict[str, dict[str, Any]]:

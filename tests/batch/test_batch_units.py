@@ -234,3 +234,13 @@ def test_writer_refuses_paths_outside_dir(tmp_path: Path) -> None:
         with pytest.raises(ValueError):
             writer.store({**good, **bad})
     assert not (tmp_path / "escape.html").exists()
+
+
+def test_scheduler_without_dask_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from vmanalyze.fleet import BatchError, execute_dask
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    with pytest.raises(BatchError, match=r"pip install 'vmtriage\[dask\]'"):
+        next(execute_dask([], "tcp://127.0.0.1:8786"))

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,9 +56,22 @@ def make_bundle(path: Path) -> None:
     try:
         env = dict(os.environ, PYTHONPATH=str(REPO / "collector"))
         out = subprocess.run(
-            [sys.executable, "-m", "vmcollect", "--interval", "0.5s", "--count", "720",
-             "-o", str(path), "-q"],
-            env=env, check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                "-m",
+                "vmcollect",
+                "--interval",
+                "0.5s",
+                "--count",
+                "720",
+                "-o",
+                str(path),
+                "-q",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         print(f"collected {out.strip()}", file=sys.stderr)
     finally:
@@ -74,7 +86,9 @@ def child(mode: str, bundle: Path, cache: str) -> dict:
 
     out = subprocess.run(
         [sys.executable, "-c", CHILD, mode, str(bundle), cache],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -103,13 +117,19 @@ def main() -> None:
 
     floor, full, cached = best("floor"), best("nocache"), best("cached")
     print(f"machine: {os.cpu_count()} CPUs, {os.uname().release}; best of {args.runs} runs")
-    print(f"bundle: {args.bundle.stat().st_size / 2**20:.1f} MiB compressed, "
-          f"{raw / 2**20:.0f} MiB of captured text")
-    print(f"1. load + build all tables: {full['seconds']:.2f} s wall (budget <= 10 s), "
-          f"peak RSS {full['peak_rss'] / 2**30:.2f} GiB (budget <= 2 GiB), "
-          f"{full['count']:,} rows")
-    print(f"2. floor (decompress + split every line): {floor['seconds']:.2f} s -> "
-          f"{full['seconds'] / floor['seconds']:.2f}x the floor (budget <= 3x)")
+    print(
+        f"bundle: {args.bundle.stat().st_size / 2**20:.1f} MiB compressed, "
+        f"{raw / 2**20:.0f} MiB of captured text"
+    )
+    print(
+        f"1. load + build all tables: {full['seconds']:.2f} s wall (budget <= 10 s), "
+        f"peak RSS {full['peak_rss'] / 2**30:.2f} GiB (budget <= 2 GiB), "
+        f"{full['count']:,} rows"
+    )
+    print(
+        f"2. floor (decompress + split every line): {floor['seconds']:.2f} s -> "
+        f"{full['seconds'] / floor['seconds']:.2f}x the floor (budget <= 3x)"
+    )
     print(f"3. cached second load: {cached['seconds']:.2f} s (budget <= 1 s)")
 
 

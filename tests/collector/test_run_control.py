@@ -215,3 +215,20 @@ def test_duration_units():
     assert planned_count(Options(ns)) == 1200
     ns = build_parser().parse_args(["--interval", "5s", "--duration", "2h"])
     assert planned_count(Options(ns)) == 1440
+
+
+def test_runs_from_a_checkout_without_installing():
+    """`cd collector && python3 -m vmcollect` works with nothing installed."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vmcollect", "--version"],
+        cwd=COLLECTOR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+    )
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert out.strip().startswith("vmcollect 0.")

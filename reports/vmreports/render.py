@@ -107,6 +107,11 @@ def _csp_hash(script: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
+@lru_cache(maxsize=256)
+def _markdown_cached(text: str) -> str:
+    return str(_markdown().render(text))
+
+
 @lru_cache(maxsize=1)
 def _markdown() -> Any:
     from markdown_it import MarkdownIt
@@ -119,7 +124,7 @@ def markdown_html(text: str | None) -> Markup:
     """Markdown (a rule's docs or remediation) as HTML; raw HTML in it is escaped."""
     if not text:
         return Markup("")
-    return Markup(_markdown().render(text))
+    return Markup(_markdown_cached(text))
 
 
 # -- view model --------------------------------------------------------------------------
@@ -296,20 +301,25 @@ def host_facts(analysis: Analysis) -> list[Fact]:
     start, end = info.get("start"), info.get("end")
     interval = info.get("interval_s") or _value(host, "interval_s")
     samples = analysis.dataset.sample_count or _value(host, "samples")
-    if start is not None and end is not None and not pd.isna(start):
+    seconds = None
+    if start is not None and end is not None and not pd.isna(start) and not pd.isna(end):
         seconds = (pd.Timestamp(end) - pd.Timestamp(start)).total_seconds()
-        facts.append(
-            Fact(
-                "Window",
-                human_duration(seconds),
-                f"{human_time(start)} → {human_time(end)} UTC",
-                cls="wide",
-            )
+    if seconds is None or seconds <= 0 or (is_number(samples) and samples <= 1):
+        when = f"{human_time(start, date=True)} UTC" if start is not None else None
+        facts.append(Fact("Window", "one snapshot", when, cls="wide"))
+        return facts
+    facts.append(
+        Fact(
+            "Window",
+            human_duration(seconds),
+            f"{human_time(start)} → {human_time(end)} UTC",
+            cls="wide",
         )
+    )
     facts.append(
         Fact(
             "Sampling",
-            f"every {human_duration(interval)}" if is_number(interval) else "one snapshot",
+            f"every {human_duration(interval)}" if is_number(interval) else "–",
             f"{human_count(samples)} samples" if is_number(samples) else None,
         )
     )
@@ -365,7 +375,9 @@ def _evidence(evidence: Mapping[str, Any]) -> list[EvidenceItem]:
     items: list[EvidenceItem] = []
     for key, value in evidence.items():
         label = label_of(key)
-        if isinstance(value, pd.DataFrame) or (
+        if isinstance(value, pd.DataFrame) and value.empty:
+            items.append(EvidenceItem(label, key, text="none"))
+        elif isinstance(value, pd.DataFrame) or (
             isinstance(value, list | tuple) and value and isinstance(value[0], Mapping)
         ):
             items.append(EvidenceItem(label, key, table=frame_table(value)))

@@ -233,3 +233,31 @@ def test_timestamps_in_the_window_are_utc() -> None:
     over = mem[mem["committed_as_bytes"] > mem["mem_total_bytes"] + mem["swap_total_bytes"]]
     start = pd.Timestamp(over["ts"].min()).tz_convert("UTC").strftime("%H:%M:%S")
     assert finding.window.startswith(start)
+
+
+def test_one_snapshot_facts_and_empty_evidence_tables() -> None:
+    ds = dataset_of("debian12")
+    finding = Finding(
+        message="Remote allocations since boot.",
+        subject="node:1",
+        evidence={"misplaced": pd.DataFrame({"pid": []}), "share_pct": 27.0},
+        code="NUMA901",
+        name="remote-numa-allocations",
+        severity=Severity.WARNING,
+    )
+    view = build_view(
+        Analysis(ds, AnalysisResult((finding,), (RuleStatus("NUMA901", "ran", findings=1),))),
+        registry=registry(),
+    )
+    facts = _facts(view)
+    assert facts["Window"][0] == "one snapshot" and "Sampling" not in facts
+    (f,) = view.findings
+    assert {e.label: e.text for e in f.evidence} == {"misplaced": "none", "share": "27.0 %"}
+    assert f.subject == "NUMA node 1" and f.window.startswith("No time window")
+
+
+def test_an_input_without_tables_still_renders() -> None:
+    from vmanalyze.dataset import Dataset
+
+    html = render_html(Analysis(Dataset({}, {}), AnalysisResult((), ())), registry=registry())
+    assert "unknown host" in html and html.count('class="chart-empty"') == 8

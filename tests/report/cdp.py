@@ -42,6 +42,7 @@ FLAGS = (
     "--disable-extensions",
     "--hide-scrollbars",
     "--mute-audio",
+    "--disable-dev-shm-usage",
     "--remote-debugging-pipe",
 )
 

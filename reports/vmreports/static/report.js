@@ -276,7 +276,13 @@
       bands: bands,
       axes: axes,
       scales: scales,
-      legend: { live: true },
+      legend: {
+        live: true,
+        markers: {
+          dash: function (u, i) { return u.series[i].dash ? "dashed" : "solid"; },
+          width: 2
+        }
+      },
       cursor: {
         sync: { key: "vmtriage", setSeries: false },
         drag: { x: true, y: false, setScale: true },

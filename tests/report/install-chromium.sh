@@ -10,8 +10,9 @@ fi
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
     command -v sudo >/dev/null 2>&1 || {
-        echo "install-chromium.sh: not root and no sudo: install the 'chromium' package" >&2
-        exit 1
+        echo "install-chromium.sh: not root and no sudo: install the 'chromium' package;" \
+             "the browser tests are skipped until then" >&2
+        exit 0
     }
     SUDO=sudo
 fi

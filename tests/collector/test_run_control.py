@@ -65,15 +65,30 @@ def test_sigterm_behaves_like_ctrl_c(out_dir):
 
 
 def test_second_ctrl_c_abandons_and_removes_the_spool(out_dir):
-    # Enough data that writing the bundle takes a while, so the second Ctrl-C lands during it,
-    # the way a person's second Ctrl-C does.
-    proc = _start(["--interval", "50ms", "--duration", "1h", "--status-top", "5000", "-o", out_dir])
+    # Enough data that finishing takes a moment, so the second Ctrl-C lands while the bundle is
+    # being finished, the way a person's second Ctrl-C does.
+    env = dict(os.environ, PYTHONPATH=COLLECTOR)
+    command = collector_command()
+    command.insert(1, "-X")
+    command.insert(2, "faulthandler")  # on a hang, SIGABRT below prints every thread's stack
+    proc = subprocess.Popen(
+        command + ["--interval", "50ms", "--duration", "1h", "--status-top", "1000", "-o", out_dir],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        universal_newlines=True,
+    )
     _wait_for_samples(out_dir, 40)
     proc.send_signal(signal.SIGINT)
     while "stopping" not in proc.stderr.readline():
         pass
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        out, err = proc.communicate()
+        raise AssertionError("vmcollect hung after the second Ctrl-C:\n" + err[-4000:])
     assert proc.returncode == 130, err
     assert out.strip() == ""
     assert os.listdir(out_dir) == []

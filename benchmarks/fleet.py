@@ -103,11 +103,13 @@ def run_batch(inputs: list[Path], out: Path, extra: list[str], cache_dir: Path) 
         "ok": int((frame["status"] == "ok").sum()),
         "wall_s": round(wall, 1),
         "per_min": round(len(inputs) / wall * 60, 2),
+        "busy": round(float(frame["total_s"].sum()) / wall, 2),  # worker-seconds per second
         "peak_rss_per_worker_mib": round(float(workers.max()) / 2**20, 1),
         "worker_processes": int(len(workers)),
         "mean_s": {
             k: round(float(frame[k].mean()), 3)
-            for k in ("load_s", "rules_s", "report_s", "parts_s", "total_s")
+            for k in ("load_s", "rules_s", "report_s", "parts_s", "total_s", "cpu_s")
+            if k in frame
         },
     }
 

@@ -443,6 +443,7 @@ def _base_result(task: Task) -> dict[str, Any]:
 def run_task(task: Task) -> dict[str, Any]:
     """Analyze one input in a worker; return its result dict (never raises for bad input)."""
     started = time.perf_counter()
+    cpu_started = time.process_time()
     result = _base_result(task)
     timings: dict[str, float] = result["timings"]
     try:
@@ -522,6 +523,7 @@ def run_task(task: Task) -> dict[str, Any]:
         result["report"] = None
     finally:
         timings["total_s"] = round(time.perf_counter() - started, 3)
+        timings["cpu_s"] = round(time.process_time() - cpu_started, 3)
         result["peak_rss_bytes"] = _peak_rss()
     return result
 
@@ -745,6 +747,7 @@ INPUTS_SCHEMA = pa.schema(
         ("report_s", pa.float64()),
         ("parts_s", pa.float64()),
         ("total_s", pa.float64()),
+        ("cpu_s", pa.float64()),
         ("attempts", pa.int64()),
         ("worker", pa.string()),
         ("peak_rss_bytes", pa.int64()),
@@ -925,6 +928,7 @@ def _input_row(state: Mapping[str, Any]) -> dict[str, Any]:
         "report": state.get("report"),
         **{k: timings.get(k) for k in ("hash_s", "load_s", "rules_s", "report_s", "parts_s")},
         "total_s": timings.get("total_s"),
+        "cpu_s": timings.get("cpu_s"),
         "attempts": state.get("attempts"),
         "worker": state.get("worker"),
         "peak_rss_bytes": state.get("peak_rss_bytes"),

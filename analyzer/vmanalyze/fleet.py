@@ -27,6 +27,7 @@ client, which writes it. See docs/fleet.md.
 from __future__ import annotations
 
 import contextlib
+import gc
 import glob
 import hashlib
 import io
@@ -79,7 +80,7 @@ TABLES_DIR = "tables"
 #: A task whose worker dies this many times is recorded as failed (so: retried once).
 MAX_WORKER_DEATHS = 2
 #: Worker processes are replaced after this many inputs, which bounds their memory.
-MAX_TASKS_PER_CHILD = 25
+MAX_TASKS_PER_CHILD = 10
 #: Test hook: an input whose file name contains this variable's value makes the worker exit
 #: abruptly (``os._exit``), as if it were killed. Read on the client, carried by the task.
 CRASH_TEST_ENV = "VMANALYZE_BATCH_CRASH_TEST"
@@ -303,6 +304,13 @@ def _peak_rss() -> int:
 _JSON = json.JSONEncoder(default=str, sort_keys=True)
 
 
+def _release_memory() -> None:
+    """Give back what the input used before the next one (long-lived Dask workers too)."""
+    gc.collect()
+    with contextlib.suppress(Exception):
+        pa.default_memory_pool().release_unused()
+
+
 def _jsonish(value: Any) -> Any:
     """Lists, arrays and dicts as JSON text; bytes as text; anything else unchanged."""
     if isinstance(value, np.ndarray):
@@ -447,73 +455,7 @@ def run_task(task: Task) -> dict[str, Any]:
     result = _base_result(task)
     timings: dict[str, float] = result["timings"]
     try:
-        if task.version != __version__:
-            raise BatchError(
-                f"this worker runs vmanalyze {__version__}, the client {task.version}: "
-                "install the same version on the cluster"
-            )
-        if task.crash_if and task.crash_if in os.path.basename(task.path):
-            os._exit(70)  # test hook (CRASH_TEST_ENV): a worker dying mid-task
-        from vmanalyze.analysis import analyze
-        from vmanalyze.dataset import content_hash
-        from vmanalyze.inputs import InputError
-        from vmanalyze.results import finding_to_dict
-
-        if not os.path.exists(task.path):
-            raise InputError(task.path, "no such file or directory")
-        input_hash = content_hash(task.path)
-        result["input_hash"] = input_hash
-        timings["hash_s"] = round(time.perf_counter() - started, 3)
-        if input_hash in task.done:
-            result["status"] = "skipped"
-            return result
-
-        registry = task.rules.registry()
-        analysis = analyze(
-            task.path,
-            registry=registry,
-            config=task.rules.config,
-            cache=task.cache,
-            limits=task.limits,
-        )
-        timings.update(analysis.timings)
-        info = analysis.input_info
-        host = analysis.dataset.host
-        slug = host_slug(host.get("hostname"))
-        result.update(
-            host=host.get("hostname"),
-            host_partition=slug,
-            kind=info.get("kind"),
-            start=_iso(info.get("start")),
-            end=_iso(info.get("end")),
-            samples=info.get("samples"),
-            collector_version=info.get("collector_version"),
-            warnings=[str(w) for w in info.get("warnings") or []],
-            rules=[
-                {"code": r.code, "status": r.status, "reason": r.reason}
-                for r in analysis.result.rules
-            ],
-        )
-        result["findings"] = [finding_to_dict(f) for f in analysis.result.findings]
-
-        step = time.perf_counter()
-        try:
-            from vmreports import render_html
-
-            result["report_html"] = render_html(analysis)
-        except Exception as exc:  # the report module is third code: cost this input only
-            raise BatchError(f"report: {_one_line(exc)}") from exc
-        result["report"] = f"{REPORTS_DIR}/{report_name(slug, info.get('start'), input_hash)}"
-        timings["report_s"] = round(time.perf_counter() - step, 3)
-
-        step = time.perf_counter()
-        parts: dict[str, bytes] = {}
-        for name, df in sorted(analysis.dataset.tables.items()):
-            if isinstance(df, pd.DataFrame) and len(df.columns) and len(df):
-                parts[name] = _parquet_bytes(table_to_arrow(df, input_hash))
-        result["parts"] = parts
-        timings["parts_s"] = round(time.perf_counter() - step, 3)
-        result["status"] = "ok"
+        _analyze_into(task, result, started)
     except Exception as exc:  # one input's failure must never stop the batch
         result["status"] = "failed"
         result["error"] = _one_line(exc)
@@ -524,8 +466,79 @@ def run_task(task: Task) -> dict[str, Any]:
     finally:
         timings["total_s"] = round(time.perf_counter() - started, 3)
         timings["cpu_s"] = round(time.process_time() - cpu_started, 3)
+        _release_memory()  # the tables are unreachable now that _analyze_into returned
         result["peak_rss_bytes"] = _peak_rss()
     return result
+
+
+def _analyze_into(task: Task, result: dict[str, Any], started: float) -> None:
+    """The body of :func:`run_task`: fills ``result``; raises for a bad input."""
+    timings: dict[str, float] = result["timings"]
+    if task.version != __version__:
+        raise BatchError(
+            f"this worker runs vmanalyze {__version__}, the client {task.version}: "
+            "install the same version on the cluster"
+        )
+    if task.crash_if and task.crash_if in os.path.basename(task.path):
+        os._exit(70)  # test hook (CRASH_TEST_ENV): a worker dying mid-task
+    from vmanalyze.analysis import analyze
+    from vmanalyze.dataset import content_hash
+    from vmanalyze.inputs import InputError
+    from vmanalyze.results import finding_to_dict
+
+    if not os.path.exists(task.path):
+        raise InputError(task.path, "no such file or directory")
+    input_hash = content_hash(task.path)
+    result["input_hash"] = input_hash
+    timings["hash_s"] = round(time.perf_counter() - started, 3)
+    if input_hash in task.done:
+        result["status"] = "skipped"
+        return
+
+    analysis = analyze(
+        task.path,
+        registry=task.rules.registry(),
+        config=task.rules.config,
+        cache=task.cache,
+        limits=task.limits,
+    )
+    timings.update(analysis.timings)
+    info = analysis.input_info
+    host = analysis.dataset.host
+    slug = host_slug(host.get("hostname"))
+    result.update(
+        host=host.get("hostname"),
+        host_partition=slug,
+        kind=info.get("kind"),
+        start=_iso(info.get("start")),
+        end=_iso(info.get("end")),
+        samples=info.get("samples"),
+        collector_version=info.get("collector_version"),
+        warnings=[str(w) for w in info.get("warnings") or []],
+        rules=[
+            {"code": r.code, "status": r.status, "reason": r.reason} for r in analysis.result.rules
+        ],
+    )
+    result["findings"] = [finding_to_dict(f) for f in analysis.result.findings]
+
+    step = time.perf_counter()
+    try:
+        from vmreports import render_html
+
+        result["report_html"] = render_html(analysis)
+    except Exception as exc:  # the report module is third code: cost this input only
+        raise BatchError(f"report: {_one_line(exc)}") from exc
+    result["report"] = f"{REPORTS_DIR}/{report_name(slug, info.get('start'), input_hash)}"
+    timings["report_s"] = round(time.perf_counter() - step, 3)
+
+    step = time.perf_counter()
+    parts: dict[str, bytes] = {}
+    for name, df in sorted(analysis.dataset.tables.items()):
+        if isinstance(df, pd.DataFrame) and len(df.columns) and len(df):
+            parts[name] = _parquet_bytes(table_to_arrow(df, input_hash))
+    result["parts"] = parts
+    timings["parts_s"] = round(time.perf_counter() - step, 3)
+    result["status"] = "ok"
 
 
 def failed_result(task: Task, error: str, attempts: int = 1) -> dict[str, Any]:

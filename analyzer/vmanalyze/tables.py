@@ -92,11 +92,17 @@ class TableBuilder:
                 self.by_source[name].append(path)
 
     # -- parsing ------------------------------------------------------------------------
-    def _records(self, source: str) -> Iterable[tuple[str, str, Any]]:
-        """(path, snapshot, parsed) for every record of a source; bad records are warnings."""
+    def _records(self, source: str, consume: bool = False) -> Iterable[tuple[str, str, Any]]:
+        """(path, snapshot, parsed) for every record of a source; bad records are warnings.
+
+        With `consume`, each file's records are dropped from the captured input once read:
+        per-process files are most of a bundle, and nothing needs their text afterwards.
+        """
         parse = SOURCES[source].parse
+        files = self.captured.files
         for path in sorted(self.by_source.get(source, ())):
-            for label, data in self.captured.files[path]:
+            records = files.pop(path, []) if consume else files.get(path, [])
+            for label, data in records:
                 text = data.decode("utf-8", "replace")
                 try:
                     yield path, label, parse(text)
@@ -112,15 +118,19 @@ class TableBuilder:
             self.warnings.append(f"sample {label}: {path}: unreadable, skipped ({message})")
 
     def _rows(
-        self, source: str, context: Callable[[str], dict[str, Any]] | None = None
+        self,
+        source: str,
+        context: Callable[[str], dict[str, Any]] | None = None,
+        consume: bool = False,
     ) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
-        for path, label, parsed in self._records(source):
+        for path, label, parsed in self._records(source, consume):
             base = {"snapshot": label, "ts": self.ts.get(label)}
             if context is not None:
                 base.update(context(path))
             if isinstance(parsed, dict):
-                rows.append({**base, **parsed})
+                base.update(parsed)
+                rows.append(base)
             elif isinstance(parsed, list) and (not parsed or isinstance(parsed[0], dict)):
                 rows.extend({**base, **item} for item in parsed)
             else:
@@ -157,7 +167,7 @@ class TableBuilder:
         t["ksm"] = frame(self._rows("sys_kernel_mm_ksm", lambda p: {"name": p.rsplit("/", 1)[1]}))
         t["cgroup_memory"] = self.cgroup_memory()
         t["pid_stat"] = self.pid_stat()
-        t["pid_status"] = frame(self._rows("pid_status", self._pid_context))
+        t["pid_status"] = frame(self._rows("pid_status", self._pid_context, consume=True))
         t["pid_smaps_rollup"] = frame(self._rows("pid_smaps_rollup", self._pid_context))
         t["pid_numa_maps"] = self.pid_numa_maps()
         t["process_samples"] = self.process_samples(t)
@@ -326,8 +336,9 @@ class TableBuilder:
         pids: list[str] = []
         comms: list[str] = []
         tails: list[str] = []
+        files = self.captured.files
         for path in self.by_source.get("pid_stat", ()):
-            for label, data in self.captured.files[path]:
+            for label, data in files.pop(path, []):
                 text = data.decode("utf-8", "replace")
                 head, sep, tail = text.rpartition(")")
                 pid, _, comm = head.partition(" (")
@@ -656,7 +667,13 @@ def frame_types(df: pd.DataFrame) -> pd.DataFrame:
             continue
         if series.dtype != object:
             continue
-        kinds = {type(v) for v in series if v is not None and not _isnan(v)}
+        inferred = pd.api.types.infer_dtype(series, skipna=True)
+        if inferred in ("string", "empty"):
+            continue  # the common case, decided in C
+        if inferred == "integer":
+            kinds: set[type] = {int}
+        else:
+            kinds = {type(v) for v in series if v is not None and not _isnan(v)}
         if not kinds:
             continue
         if kinds <= {int, bool} and bool not in kinds:

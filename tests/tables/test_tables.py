@@ -202,3 +202,33 @@ def test_pid_stat_edge_cases_comm_with_parens_and_old_kernels() -> None:
     assert df.loc[5, "processor"] == 1
     assert df.loc[6, "starttime"] == 3
     assert pd.isna(df.loc[6, "vsize"]) and pd.isna(df.loc[6, "processor"])
+
+
+def test_pid_status_table_agrees_with_the_full_parser_on_every_live_process() -> None:
+    """The table's one-pass extraction gives what parse_pid_status gives, field by field."""
+    from vmanalyze.inputs import CapturedInput, Snapshot
+    from vmanalyze.parsers.pid_status import parse_pid_status
+    from vmanalyze.tables import PID_STATUS_FIELDS, TableBuilder
+
+    files = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            files[f"proc/{status.parent.name}/status"] = [("0", status.read_bytes())]
+        except OSError:
+            continue
+    expected = {int(p.split("/")[1]): parse_pid_status(d[0][1].decode()) for p, d in files.items()}
+    captured = CapturedInput("live", "directory", "h", {"host": {}}, [Snapshot("0", 0)], files)
+    table = TableBuilder(captured).pid_status().set_index("pid")
+    assert len(table) == len(expected) > 10
+    for pid, full in expected.items():
+        row = table.loc[pid]
+        for _key, column, _kind in PID_STATUS_FIELDS:
+            want = full.get(column)
+            got = row[column]
+            if column in ("cpus_allowed_list", "mems_allowed_list"):
+                assert (got is None) == (want is None), (pid, column)
+                continue
+            if want is None:
+                assert pd.isna(got), (pid, column, got)
+            else:
+                assert got == want, (pid, column, got, want)

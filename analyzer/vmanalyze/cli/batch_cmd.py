@@ -35,7 +35,7 @@ def batch(
         typer.Argument(
             help="Bundles, sosreports, directories to search (for *.tar.gz, *.tgz, *.tar.xz, "
             "*.tar.bz2 and extracted inputs) or globs.",
-            metavar="INPUT...",
+            metavar="INPUT",
             show_default=False,
         ),
     ],

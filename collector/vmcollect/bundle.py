@@ -28,15 +28,6 @@ _MAX_PIDS_LISTED = 100
 _END_ORDER = 1 << 62
 
 
-def _member_order(record):
-    """System-wide files first, then per-process files, each by path, then by snapshot.
-
-    If a bundle is cut short (a full disk, a partial upload), the system-wide time series,
-    which every analysis needs, are the part that survives.
-    """
-    return (_PID_PATH.match(record[0]) is not None, record[0], record[1])
-
-
 def label_order(label):
     """Sort key of a snapshot label: start, 0, 1, ..., end."""
     if label == "start":
@@ -51,10 +42,22 @@ class FileStats(object):
 
     def __init__(self):
         self.files = {}
+        self._folded = {}
+
+    def fold(self, path):
+        """(folded key, pid or None) of a path; cached: a bundle has ~10^5 records."""
+        cached = self._folded.get(path)
+        if cached is None:
+            match = _PID_PATH.match(path)
+            if match:
+                cached = ("proc/[pid]/" + path[match.end() :], int(match.group(1)))
+            else:
+                cached = (path, None)
+            self._folded[path] = cached
+        return cached
 
     def add(self, path, outcome, data):
-        match = _PID_PATH.match(path)
-        key = "proc/[pid]/" + path[match.end() :] if match else path
+        key, pid = self.fold(path)
         entry = self.files.get(key)
         if entry is None:
             entry = self.files[key] = {}
@@ -62,9 +65,8 @@ class FileStats(object):
         if outcome != CAPTURED:
             if data and "error" not in entry:
                 entry["error"] = data.decode("utf-8", "replace")[:500]
-            if match:
+            if pid is not None:
                 pids = entry.setdefault("pids", {}).setdefault(outcome, [])
-                pid = int(match.group(1))
                 if len(pids) < _MAX_PIDS_LISTED and pid not in pids:
                     pids.append(pid)
 
@@ -73,7 +75,7 @@ def _write_run(records, directory, index):
     """Write sorted records to a run file; return its path."""
     path = os.path.join(directory, "%06d.run" % index)
     with open(path, "wb") as f:
-        for path_key, order, label, data in records:
+        for _is_pid, path_key, order, label, data in records:
             f.write(
                 ("%d %s %d %s\n" % (order, label, len(data), path_key)).encode(
                     "utf-8", "surrogateescape"
@@ -93,7 +95,7 @@ def _read_run(path):
                 header.decode("utf-8", "surrogateescape").rstrip("\n").split(" ", 3)
             )
             data = f.read(int(length))
-            yield path_key, int(order), label, data
+            yield _PID_PATH.match(path_key) is not None, path_key, int(order), label, data
 
 
 def _sorted_runs(spool_dir, complete_labels, stats, work_dir):
@@ -107,8 +109,11 @@ def _sorted_runs(spool_dir, complete_labels, stats, work_dir):
                 continue
             stats.add(path, outcome if outcome in OUTCOMES else "failed", data)
             if outcome == CAPTURED:
-                records.append((path, label_order(label), label, data))
-        records.sort(key=_member_order)
+                is_pid = stats.fold(path)[1] is not None
+                records.append((is_pid, path, label_order(label), label, data))
+        # System-wide files first, then per-process files, each by path, then by snapshot:
+        # if a bundle is cut short, the system-wide series every analysis needs survive.
+        records.sort()
         if len(segments) == 1:
             runs.append(records)
         else:
@@ -234,7 +239,7 @@ def write_bundle(spool_dir, output_path, recovered=False, compresslevel=6):
                 "samples.jsonl",
                 "".join(json.dumps(s, sort_keys=True) + "\n" for s in samples).encode("utf-8"),
             )
-            _write_streams(tar, heapq.merge(*runs, key=_member_order))
+            _write_streams(tar, heapq.merge(*runs))
             tar.close()
             raw.flush()
             os.fsync(raw.fileno())
@@ -252,7 +257,7 @@ def _write_streams(tar, merged):
     """Group merged records by path into one record-stream member each."""
     current = None
     parts = []
-    for path, _order, label, data in merged:
+    for _is_pid, path, _order, label, data in merged:
         if path != current:
             if current is not None:
                 tar.add(current, b"".join(parts))

@@ -18,7 +18,7 @@ import json
 import os
 import zlib
 
-SEGMENT_BYTES = 16 << 20
+SEGMENT_BYTES = 64 << 20
 
 
 def write_json_atomic(path, obj):

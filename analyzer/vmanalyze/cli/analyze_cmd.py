@@ -15,6 +15,8 @@ from vmanalyze.cli.options import (
     ConfigOption,
     FailOnOption,
     IgnoreOption,
+    MaxBytesOption,
+    MaxMembersOption,
     PluginsOption,
     SelectOption,
     prepare_rules,
@@ -59,12 +61,8 @@ def analyze(
     config: ConfigOption = None,
     plugins: PluginsOption = None,
     fail_on: FailOnOption = None,
-    max_bytes: Annotated[
-        str, typer.Option("--max-bytes", help="Refuse inputs that decompress to more than this.")
-    ] = "4G",
-    max_members: Annotated[
-        int, typer.Option("--max-members", help="Refuse archives with more members than this.")
-    ] = 2_000_000,
+    max_bytes: MaxBytesOption = "4G",
+    max_members: MaxMembersOption = 2_000_000,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Parse again even if a cached copy exists.")
     ] = False,

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from vmanalyze.cli.common import input_limits, run_guarded
+from vmanalyze.cli.options import MaxBytesOption, MaxMembersOption
 
 
 def export(
@@ -15,12 +16,8 @@ def export(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Directory to write the Parquet files to.")
     ],
-    max_bytes: Annotated[
-        str, typer.Option("--max-bytes", help="Refuse inputs that decompress to more than this.")
-    ] = "4G",
-    max_members: Annotated[
-        int, typer.Option("--max-members", help="Refuse archives with more members than this.")
-    ] = 2_000_000,
+    max_bytes: MaxBytesOption = "4G",
+    max_members: MaxMembersOption = 2_000_000,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Parse again even if a cached copy exists.")
     ] = False,

@@ -36,6 +36,8 @@ __all__ = [
     "ConfigOption",
     "FailOnOption",
     "IgnoreOption",
+    "MaxBytesOption",
+    "MaxMembersOption",
     "PluginsOption",
     "SelectOption",
     "fail",
@@ -92,6 +94,15 @@ FailOnOption = Annotated[
         "(default: `fail-on` of the config file, else never).",
         show_default=False,
     ),
+]
+
+
+MaxBytesOption = Annotated[
+    str,
+    typer.Option("--max-bytes", help="Refuse inputs that decompress to more than this (4G)."),
+]
+MaxMembersOption = Annotated[
+    int, typer.Option("--max-members", help="Refuse archives with more members than this.")
 ]
 
 

@@ -2,7 +2,8 @@
 """Measure vmcollect's cost and bundle size against the issue's budgets.
 
 Starts 1,000 idle processes and 20 busy ones that allocate and touch memory, collects at the
-default interval (5 s) for --duration (default 2 minutes) with the zipapp, then prints:
+default interval (5 s) for --duration (default 10 minutes, the collector's default) with the zipapp,
+then prints:
 
 1. collector CPU as a share of one core, averaged over the run (budget <= 1 %);
 2. bundle size per hour of collection, extrapolated (budget <= 20 MiB);
@@ -10,7 +11,7 @@ default interval (5 s) for --duration (default 2 minutes) with the zipapp, then 
    (budget <= 1/5);
 4. per-sample CPU against a bare Python loop that only reads the same files (budget <= 2x).
 
-Usage: python3 benchmarks/collector.py [--duration 2m] [--idle 1000] [--busy 20]
+Usage: python3 benchmarks/collector.py [--duration 10m] [--idle 1000] [--busy 20]
 """
 
 import argparse
@@ -131,7 +132,7 @@ def per_sample_cpu(work, passes=20):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--duration", default="2m")
+    p.add_argument("--duration", default="10m", help="the collector's default duration")
     p.add_argument("--idle", type=int, default=1000)
     p.add_argument("--busy", type=int, default=20)
     args = p.parse_args()

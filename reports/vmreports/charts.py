@@ -426,6 +426,23 @@ def _nodes(df: pd.DataFrame) -> list[int]:
     return sorted(int(n) for n in df["node"].dropna().unique())
 
 
+def _several_nodes(
+    chart: Chart, df: pd.DataFrame | None, missing: str, single: str
+) -> list[int] | None:
+    """The nodes of a per-node table, or None after saying on the chart why there is nothing
+    to compare (no such table, or one node)."""
+    if df is None or "node" not in df.columns:
+        chart.empty = missing
+        return None
+    nodes = _nodes(df)
+    if len(nodes) < 2:
+        chart.empty = (
+            f"This host has a single NUMA node (node {nodes[0] if nodes else 0}): {single}"
+        )
+        return None
+    return nodes
+
+
 def numa_chart(tables: Mapping[str, pd.DataFrame]) -> Chart:
     """Per node: pages allocated on the local node vs on another node, per second."""
     chart = Chart(
@@ -436,15 +453,13 @@ def numa_chart(tables: Mapping[str, pd.DataFrame]) -> Chart:
         "rate",
     )
     df = _table(tables, "sys_node_numastat")
-    if df is None or "node" not in df.columns:
-        chart.empty = "No per-node NUMA statistics in this input (/sys/devices/system/node)."
-        return chart
-    nodes = _nodes(df)
-    if len(nodes) < 2:
-        chart.empty = (
-            f"This host has a single NUMA node (node {nodes[0] if nodes else 0}): every "
-            "allocation is local, there is nothing to compare."
-        )
+    nodes = _several_nodes(
+        chart,
+        df,
+        "No per-node NUMA statistics in this input (/sys/devices/system/node).",
+        "every allocation is local, there is nothing to compare.",
+    )
+    if df is None or nodes is None:
         return chart
     rates = counter_rates(df, ["local_node", "other_node"], by=["node"])
     if rates.empty:
@@ -468,15 +483,13 @@ def numa_free_chart(tables: Mapping[str, pd.DataFrame]) -> Chart:
         "bytes",
     )
     df = _table(tables, "sys_node_meminfo")
-    if df is None or "node" not in df.columns:
-        chart.empty = "No per-node memory information in this input."
-        return chart
-    nodes = _nodes(df)
-    if len(nodes) < 2:
-        chart.empty = (
-            f"This host has a single NUMA node (node {nodes[0] if nodes else 0}): its free "
-            "memory is the host's, shown in the memory breakdown."
-        )
+    nodes = _several_nodes(
+        chart,
+        df,
+        "No per-node memory information in this input.",
+        "its free memory is the host's, shown in the memory breakdown.",
+    )
+    if df is None or nodes is None:
         return chart
     if df["ts"].nunique() < 2:
         chart.empty = ONE_SNAPSHOT

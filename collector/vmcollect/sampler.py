@@ -11,7 +11,6 @@ import os
 import platform
 import re
 import sys
-import threading
 import time
 
 from vmcollect import FORMAT_NAME, FORMAT_VERSION, __version__, sources
@@ -126,7 +125,10 @@ class Collector(object):
         self.roots = roots
         self.spool_dir = spool_dir
         self.progress = progress
-        self.stop_event = threading.Event()
+        # A plain flag, not a threading.Event: request_stop runs in a signal handler, and
+        # Event.set there deadlocks when the handler interrupts the main thread inside
+        # Event.wait, which holds the same lock.
+        self.stop_requested = False
         self.stop_reason = None
         self.interrupted = False
         self.spool = None
@@ -479,11 +481,21 @@ class Collector(object):
         write_json_atomic(os.path.join(self.spool_dir, "spool.json"), spool_info)
         self.spool = SpoolWriter(self.spool_dir)
 
+    def _sleep(self, seconds):
+        """Sleep up to `seconds` in short slices; True as soon as a stop is requested."""
+        end = time.monotonic() + seconds
+        while not self.stop_requested:
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(left, 0.1))
+        return True
+
     def request_stop(self, reason, interrupted=False):
         if self.stop_reason is None:
             self.stop_reason = reason
         self.interrupted = self.interrupted or interrupted
-        self.stop_event.set()
+        self.stop_requested = True
 
     def run(self, out_dir):
         """Take the start snapshot, the samples and the end snapshot."""
@@ -498,7 +510,7 @@ class Collector(object):
         t0 = time.monotonic()
         slot = 0
         index = 0
-        while not self.stop_event.is_set():
+        while not self.stop_requested:
             if opts.count is not None and index >= opts.count:
                 self.request_stop("count reached")
                 break
@@ -507,7 +519,7 @@ class Collector(object):
                 break
             due = t0 + slot * interval
             delay = due - time.monotonic()
-            if delay > 0 and self.stop_event.wait(delay):
+            if delay > 0 and self._sleep(delay):
                 break
             if index and index % 12 == 0:
                 self.cgroups = sources.cgroup_dirs(self.roots, opts.max_cgroups)

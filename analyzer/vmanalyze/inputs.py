@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
 from vmanalyze.errors import InputError, UnsupportedFormatError
+from vmanalyze.packs import Pack, Packs
 from vmanalyze.parsers import match_sources
 
 BUNDLE_FORMAT = "vmcollect-bundle"
@@ -73,6 +74,13 @@ class CapturedInput:
     snapshots: list[Snapshot]
     files: dict[str, list[tuple[str, bytes]]]  # bundle path -> [(snapshot label, bytes)]
     warnings: list[str] = field(default_factory=list)
+    #: A bundle's per-process streams by source, unsplit (see vmanalyze.packs); their paths
+    #: are not in `files`. Read them with :meth:`take_packs`.
+    packs: dict[str, list[Pack]] = field(default_factory=dict)
+
+    def take_packs(self, source: str) -> list[Pack]:
+        """The packs of a source, handed over: they hold most of a bundle's bytes."""
+        return self.packs.pop(source, [])
 
     @property
     def sample_count(self) -> int:
@@ -153,9 +161,12 @@ def _archive_mode(head: bytes, path: str) -> str:
 
 
 def _read_archive(
-    path: str, limits: Limits
+    path: str, limits: Limits, packs: Packs
 ) -> tuple[dict[str, tuple[bytes, float]], str, list[str], bool]:
-    """Stream a tar archive; return wanted files, the content hash and warnings."""
+    """Stream a tar archive; return wanted files, the content hash and warnings.
+
+    A bundle's per-process streams go to `packs` instead of the returned files.
+    """
     files: dict[str, tuple[bytes, float]] = {}
     warnings: list[str] = []
     total = 0
@@ -215,14 +226,16 @@ def _read_archive(
                 except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
                     warnings.append(f"{name}: truncated ({_short(exc)}); kept what was read")
                     break
-                if len(data) < info.size:
+                truncated = len(data) < info.size
+                if truncated:
                     warnings.append(
                         f"{name}: truncated at {len(data)} of {info.size} bytes; "
                         "kept the complete records"
                     )
+                if not (is_bundle and packs.add(name, data)):
                     files[name] = (data, float(info.mtime))
+                if truncated:
                     break
-                files[name] = (data, float(info.mtime))
         finally:
             with contextlib.suppress(tarfile.TarError, EOFError, OSError, ValueError):
                 tar.close()
@@ -287,7 +300,7 @@ def parse_record_stream(data: bytes) -> tuple[list[tuple[str, bytes]], str | Non
     >>> parse_record_stream(b"@@ vmcollect start 2\\nhi\\n@@ vmcollect 0 0\\n\\n")
     ([('start', b'hi'), ('0', b'')], None)
     >>> parse_record_stream(b"@@ vmcollect 0 2\\nhi\\ngarbage")[1]
-    'unreadable record header at byte 16'
+    'unreadable record header at byte 20'
     """
     records: list[tuple[str, bytes]] = []
     pos = 0
@@ -305,8 +318,22 @@ def parse_record_stream(data: bytes) -> tuple[list[tuple[str, bytes]], str | Non
     return records, None
 
 
+def split_member(
+    name: str, data: bytes, known: set[str], warnings: list[str]
+) -> list[tuple[str, bytes]]:
+    """The records of a bundle member whose label names a known snapshot; warn on garbage."""
+    records, error = parse_record_stream(data)
+    if error:
+        warnings.append(f"{name}: {error}; kept {len(records)} complete records")
+    return [(label, body) for label, body in records if label in known]
+
+
 def _load_bundle(
-    path: str, files: dict[str, tuple[bytes, float]], digest: str, warnings: list[str]
+    path: str,
+    files: dict[str, tuple[bytes, float]],
+    digest: str,
+    warnings: list[str],
+    packs: Packs,
 ) -> CapturedInput:
     try:
         manifest = json.loads(files["manifest.json"][0].decode("utf-8"))
@@ -349,13 +376,12 @@ def _load_bundle(
     for name, (data, _mtime) in files.items():
         if name in ("manifest.json", "samples.jsonl"):
             continue
-        records, error = parse_record_stream(data)
-        if error:
-            warnings.append(f"{name}: {error}; kept {len(records)} complete records")
-        kept = [(label, body) for label, body in records if label in known]
+        kept = split_member(name, data, known, warnings)
         if kept:
             streams[name] = kept
-    return CapturedInput(path, BUNDLE_FORMAT, digest, manifest, snapshots, streams, warnings)
+    return CapturedInput(
+        path, BUNDLE_FORMAT, digest, manifest, snapshots, streams, warnings, packs.by_source
+    )
 
 
 def _load_one_shot(
@@ -397,6 +423,7 @@ def read_input(path: str, limits: Limits | None = None) -> CapturedInput:
     if not os.path.exists(path):
         raise InputError(path, "no such file or directory")
     warnings: list[str] = []
+    packs = Packs()
     if os.path.isdir(path):
         files, digest = _read_directory(path, limits)
         saw_sos = any(
@@ -405,11 +432,11 @@ def read_input(path: str, limits: Limits | None = None) -> CapturedInput:
             for marker in _SOS_MARKERS
         )
     elif os.path.isfile(path):
-        files, digest, warnings, saw_sos = _read_archive(path, limits)
+        files, digest, warnings, saw_sos = _read_archive(path, limits, packs)
     else:
         raise InputError(path, "not a regular file or directory")
     if "manifest.json" in files:
-        return _load_bundle(path, files, digest, warnings)
+        return _load_bundle(path, files, digest, warnings, packs)
     kind = "sosreport" if saw_sos else "directory"
     return _load_one_shot(path, kind, files, digest, warnings)
 

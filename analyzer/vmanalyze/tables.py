@@ -12,19 +12,27 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from vmanalyze.errors import ParseError, SkipSource
-from vmanalyze.inputs import CapturedInput
+from vmanalyze.inputs import CapturedInput, split_member
+from vmanalyze.packs import Pack
 from vmanalyze.parsers import SOURCES, match_sources
-from vmanalyze.parsers.pid_stat import STAT_FIELDS
+from vmanalyze.pid_tables import (
+    Columns,
+    Labels,
+    stat_from_pack,
+    stat_from_records,
+    status_from_pack,
+    status_from_records,
+)
 
 _PID = re.compile(r"^proc/([0-9]+)/")
 _NODE = re.compile(r"/node([0-9]+)/")
@@ -327,93 +335,74 @@ class TableBuilder:
         return frame(list(wide.values()))
 
     def pid_stat(self) -> pd.DataFrame:
-        """Per process per snapshot: the /proc/<pid>/stat fields that analysis uses.
-
-        Python only splits each line after the last ``)``; the fields are cut and converted
-        to numbers by Arrow, column by column: a one-hour bundle holds over a million lines.
-        """
-        labels: list[str] = []
-        pids: list[str] = []
-        comms: list[str] = []
-        tails: list[str] = []
-        files = self.captured.files
-        for path in self.by_source.get("pid_stat", ()):
-            for label, data in files.pop(path, []):
-                text = data.decode("utf-8", "replace")
-                head, sep, tail = text.rpartition(")")
-                pid, _, comm = head.partition(" (")
-                if not sep or not pid.strip().isdigit():
-                    self._parse_error(
-                        path, label, ParseError("pid_stat", 1, text[:80], "no '(comm)' field")
-                    )
-                    continue
-                labels.append(label)
-                pids.append(pid)
-                comms.append(comm)
-                tails.append(tail)
-        fields = pc.split_pattern(
-            pc.utf8_trim_whitespace(pa.array(tails, type=pa.large_string())), " "
-        )
-        lengths = pc.list_value_length(fields).to_numpy(zero_copy_only=False)
-        columns: dict[str, Any] = {
-            "snapshot": labels,
-            "pid": _int_column(pa.array(pids, type=pa.large_string())),
-            "comm": comms,
-            "state": _field(fields, lengths, 0),
-        }
-        for col, index in zip(PID_STAT_COLUMNS[3:], _PID_STAT_INDEXES, strict=True):
-            columns[col] = _int_column(_field(fields, lengths, index))
-        df = pd.DataFrame({col: columns[col] for col in ("snapshot", *PID_STAT_COLUMNS)})
-        df.insert(1, "ts", df["snapshot"].map(self.ts))
-        return df
+        """Per process per snapshot: the /proc/<pid>/stat fields that analysis uses."""
+        return self._pid_table("pid_stat", stat_from_pack, stat_from_records)
 
     def pid_status(self) -> pd.DataFrame:
         """Per process per snapshot: the memory-relevant fields of /proc/<pid>/status.
 
-        One regular-expression pass per file picks out :data:`PID_STATUS_FIELDS` (``kB`` in
-        bytes, list fields as the kernel prints them); the full parser,
+        :data:`~vmanalyze.pid_tables.PID_STATUS_FIELDS` only (``kB`` in bytes, list fields as
+        the kernel prints them); the full parser,
         :func:`~vmanalyze.parsers.pid_status.parse_pid_status`, keeps every key but costs
-        five times as much, and a one-hour bundle holds ~75,000 status files.
+        far more, and a one-hour bundle holds ~75,000 status files.
         """
-        index = {
-            key: (slot, column, kind) for slot, (key, column, kind) in enumerate(PID_STATUS_FIELDS)
-        }
-        width = len(PID_STATUS_FIELDS)
-        labels: list[str] = []
-        pids: list[int] = []
-        rows: list[list[Any]] = []
+        return self._pid_table("pid_status", status_from_pack, status_from_records)
+
+    def _pid_table(
+        self,
+        source: str,
+        from_pack: Callable[[Pack, Labels], Columns | None],
+        from_records: Callable[[Iterable[tuple[str, str, bytes]], Labels], Columns],
+    ) -> pd.DataFrame:
+        """A per-process table from a bundle's packs (in bulk) and from single files.
+
+        Packs and files are consumed: nothing needs their text afterwards.
+        """
+        labels = Labels([s.label for s in self.captured.snapshots])
+        parts: list[Columns] = []
+        for pack in self.captured.take_packs(source):
+            part = from_pack(pack, labels)
+            parts.append(part if part is not None else from_records(self._unpack(pack), labels))
         files = self.captured.files
-        for path in self.by_source.get("pid_status", ()):
-            pid = int(path.split("/", 2)[1])
-            for label, data in files.pop(path, []):
-                row: list[Any] = [None] * width
-                try:
-                    for key, value in _STATUS_LINE.findall(data.decode("utf-8", "replace")):
-                        slot, _column, kind = index[key]
-                        if kind == "kB":
-                            number, _, unit = value.partition(" ")
-                            row[slot] = int(number) * 1024 if unit == "kB" else int(number)
-                        elif kind == "int":
-                            row[slot] = int(value.split()[0])
-                        elif kind == "state":
-                            row[slot] = value[:1]
-                        else:
-                            row[slot] = value.rstrip()
-                except ValueError as exc:
-                    self._parse_error(path, label, exc)
-                    continue
-                labels.append(label)
-                pids.append(pid)
-                rows.append(row)
-        columns: dict[str, Any] = {"snapshot": labels, "pid": pd.array(pids, dtype="Int64")}
-        by_column = list(zip(*rows, strict=True)) if rows else [()] * width
-        for (_key, column, kind), values in zip(PID_STATUS_FIELDS, by_column, strict=True):
-            columns[column] = (
-                pd.array(list(values), dtype="Int64") if kind in ("kB", "int") else list(values)
+        parts.append(
+            from_records(
+                (
+                    (path, label, data)
+                    for path in self.by_source.get(source, ())
+                    for label, data in files.pop(path, [])
+                ),
+                labels,
             )
-        df = pd.DataFrame(columns)
-        df.insert(1, "ts", df["snapshot"].map(self.ts))
+        )
+        for part in parts:
+            for path, label, message in part.errors:
+                self._parse_error(path, label, ParseError(source, 1, "", message))
+        names = list(parts[-1].columns)
+        table = pa.table(
+            {
+                name: pa.concat_arrays(
+                    [_large(p.columns[name]) for p in parts if len(p.snapshot)]
+                    or [_large(parts[-1].columns[name])]
+                )
+                for name in names
+            }
+        )
+        positions = np.concatenate([p.snapshot for p in parts])
+        df = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+        snapshot_labels = pa.array(labels.labels, pa.large_string())
+        stamps = pd.DatetimeIndex(
+            [self.ts.get(label) for label in labels.labels], dtype="datetime64[ns, UTC]"
+        )
+        df.insert(0, "snapshot", snapshot_labels.take(pa.array(positions)).to_pandas())
+        df.insert(1, "ts", stamps.take(positions))
         return df
+
+    def _unpack(self, pack: Pack) -> Iterator[tuple[str, str, bytes]]:
+        """The records of a pack one at a time (a pack the bulk path could not take)."""
+        known = {s.label for s in self.captured.snapshots}
+        for path, stream in pack.members():
+            for label, data in split_member(path, stream, known, self.warnings):
+                yield path, label, data
 
     def pid_numa_maps(self) -> pd.DataFrame:
         """Per process per snapshot per node: pages and bytes mapped there."""
@@ -624,98 +613,9 @@ class TableBuilder:
         return frame(rows, columns=["path", "outcome", "count", "error"])
 
 
-def parse_pid_stat_row(text: str) -> tuple[Any, ...]:
-    """The :data:`PID_STAT_COLUMNS` of one /proc/<pid>/stat line, split after the last ``)``.
-
-    A tuple instead of a dict: a one-hour bundle holds about a million of these.
-    """
-    head, sep, tail = text.rpartition(")")
-    if not sep:
-        raise ParseError("pid_stat", 1, text[:80], "no ')' closing the command name")
-    pid_text, _, comm = head.partition(" (")
-    fields = tail.split()
-    n = len(fields)
-    out: list[Any] = [int(pid_text), comm, fields[0] if n else None]
-    for index in _PID_STAT_INDEXES:
-        out.append(int(fields[index]) if index < n else None)
-    return tuple(out)
-
-
-#: (status key, column, kind) of the pid_status table; kind "kB" values become bytes.
-PID_STATUS_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("Name", "name", "str"),
-    ("State", "state", "state"),
-    ("Tgid", "tgid", "int"),
-    ("PPid", "ppid", "int"),
-    ("Uid", "uid", "int"),
-    ("Threads", "threads", "int"),
-    ("VmPeak", "vm_peak_bytes", "kB"),
-    ("VmSize", "vm_size_bytes", "kB"),
-    ("VmLck", "vm_lck_bytes", "kB"),
-    ("VmPin", "vm_pin_bytes", "kB"),
-    ("VmHWM", "vm_hwm_bytes", "kB"),
-    ("VmRSS", "vm_rss_bytes", "kB"),
-    ("RssAnon", "rss_anon_bytes", "kB"),
-    ("RssFile", "rss_file_bytes", "kB"),
-    ("RssShmem", "rss_shmem_bytes", "kB"),
-    ("VmData", "vm_data_bytes", "kB"),
-    ("VmStk", "vm_stk_bytes", "kB"),
-    ("VmExe", "vm_exe_bytes", "kB"),
-    ("VmLib", "vm_lib_bytes", "kB"),
-    ("VmPTE", "vm_pte_bytes", "kB"),
-    ("VmSwap", "vm_swap_bytes", "kB"),
-    ("HugetlbPages", "hugetlb_pages_bytes", "kB"),
-    ("THP_enabled", "thp_enabled", "int"),
-    ("Cpus_allowed_list", "cpus_allowed_list", "str"),
-    ("Mems_allowed_list", "mems_allowed_list", "str"),
-    ("voluntary_ctxt_switches", "voluntary_ctxt_switches", "int"),
-    ("nonvoluntary_ctxt_switches", "nonvoluntary_ctxt_switches", "int"),
-)
-_STATUS_LINE = re.compile(
-    r"^(" + "|".join(key for key, _c, _k in PID_STATUS_FIELDS) + r"):[ \t]*(.*)$", re.MULTILINE
-)
-
-PID_STAT_COLUMNS = (
-    "pid",
-    "comm",
-    "state",
-    "ppid",
-    "minflt",
-    "cminflt",
-    "majflt",
-    "cmajflt",
-    "utime",
-    "stime",
-    "priority",
-    "nice",
-    "num_threads",
-    "starttime",
-    "vsize",
-    "rss",
-    "processor",
-    "delayacct_blkio_ticks",
-)
-# Positions in the fields after ") ": field n (1-based, proc(5)) is at index n - 3.
-_PID_STAT_INDEXES = tuple(STAT_FIELDS.index(name) - 2 for name in PID_STAT_COLUMNS[3:])
-
-
-def _field(fields: pa.Array, lengths: Any, index: int) -> pa.Array:
-    """Field `index` of each split line; null where a line (an old kernel's) is shorter."""
-    if len(lengths) and int(lengths.min()) > index:
-        return pc.list_element(fields, index)
-    values = [row[index] if len(row) > index else None for row in fields.to_pylist()]
-    return pa.array(values, type=pa.large_string())
-
-
-def _int_column(values: pa.Array) -> pd.api.extensions.ExtensionArray:
-    """Decimal text to a nullable Int64 column (text that is not a number becomes null)."""
-    try:
-        return pd.array(pc.cast(values, pa.int64()).to_pandas(), dtype="Int64")
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pd.array(
-            pd.to_numeric(pd.Series(values.to_pylist(), dtype=object), errors="coerce"),
-            dtype="Int64",
-        )
+def _large(values: pa.Array) -> pa.Array:
+    """Strings as large_string, so parts parsed different ways concatenate."""
+    return values.cast(pa.large_string()) if pa.types.is_string(values.type) else values
 
 
 def frame(

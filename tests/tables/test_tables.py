@@ -208,7 +208,8 @@ def test_pid_status_table_agrees_with_the_full_parser_on_every_live_process() ->
     """The table's one-pass extraction gives what parse_pid_status gives, field by field."""
     from vmanalyze.inputs import CapturedInput, Snapshot
     from vmanalyze.parsers.pid_status import parse_pid_status
-    from vmanalyze.tables import PID_STATUS_FIELDS, TableBuilder
+    from vmanalyze.pid_tables import PID_STATUS_FIELDS
+    from vmanalyze.tables import TableBuilder
 
     files = {}
     for status in Path("/proc").glob("[0-9]*/status"):

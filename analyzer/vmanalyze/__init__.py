@@ -1,7 +1,9 @@
 """vmanalyze: diagnose Linux memory problems from vmcollect bundles and sosreports.
 
+Tables as pandas DataFrames, for notebooks:
+
 >>> import vmanalyze
->>> ds = vmanalyze.load("bundle.tar.gz")   # doctest: +SKIP  (tables as pandas DataFrames)
+>>> ds = vmanalyze.load("bundle.tar.gz")  # doctest: +SKIP
 """
 
 from typing import Any

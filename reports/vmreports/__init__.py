@@ -1,7 +1,9 @@
 """vmreports: render an analysis as one self-contained HTML report.
 
+With ``analysis`` from :func:`vmanalyze.analysis.analyze`:
+
 >>> from vmreports import render_html
->>> html = render_html(analysis)   # doctest: +SKIP  (analysis = vmanalyze.analysis.analyze(...))
+>>> html = render_html(analysis)  # doctest: +SKIP
 """
 
 from __future__ import annotations

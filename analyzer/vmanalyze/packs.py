@@ -42,10 +42,18 @@ PACKED = {
 }
 #: Size at which a pack is closed and a new one started: bounds numpy's temporary arrays.
 PACK_BYTES = 32 << 20
+#: Members bigger than this are not packed (a stream of a week of samples, or a hostile one):
+#: they are split record by record like every other file, and no pack grows past
+#: PACK_BYTES + MEMBER_BYTES.
+MEMBER_BYTES = PACK_BYTES // 4
+#: The shortest record there is: ``@@ vmcollect 0 0\n`` and the closing newline.
+SHORTEST_RECORD = 18
 #: Zero bytes after a pack's data, so fixed-width windows never read past the buffer.
 PADDING = 64
 
-_MAGIC = np.frombuffer(b"@@ vmcollect ", np.uint8)
+_MAGIC_HEAD = np.uint64(int.from_bytes(b"@@ vmcol", "little"))
+_MAGIC_TAIL = np.uint64(int.from_bytes(b"lect ", "little"))
+_MAGIC_TAIL_MASK = np.uint64((1 << 40) - 1)
 LABEL_START = -1
 LABEL_END = -2
 
@@ -101,7 +109,7 @@ class Packs:
     def add(self, path: str, stream: bytes) -> bool:
         """Pack a member if its source is packed; False when it is not (store it as usual)."""
         source = packed_source(path)
-        if source is None:
+        if source is None or len(stream) > MEMBER_BYTES:
             return False
         packs = self.by_source.setdefault(source, [])
         if not packs or len(packs[-1]) >= PACK_BYTES:
@@ -130,9 +138,13 @@ def byte_windows(a: np.ndarray, pos: np.ndarray, width: int) -> np.ndarray:
     through an overlapping uint64 view, so a window costs ``width / 8`` gathers.
     """
     words = (width + 7) // 8
-    view = np.ndarray(shape=(len(a) - 7,), dtype="<u8", buffer=a, offset=0, strides=(1,))
     index = pos[:, None] + 8 * np.arange(words)
-    return view[index].view(np.uint8).reshape(len(pos), 8 * words)[:, :width]
+    return _words(a)[index].view(np.uint8).reshape(len(pos), 8 * words)[:, :width]
+
+
+def _words(a: np.ndarray) -> np.ndarray:
+    """``a`` as overlapping little-endian uint64s: element i is bytes i to i + 7."""
+    return np.ndarray(shape=(len(a) - 7,), dtype="<u8", buffer=a, offset=0, strides=(1,))
 
 
 def first_of(window: np.ndarray, byte: int, start: np.ndarray | None = None) -> np.ndarray:
@@ -161,15 +173,23 @@ def parse_digits(
     return values, ok
 
 
-def frame_records(pack: Pack) -> Records | None:
-    """Every record of `pack`, or None when its streams do not chain (see the module)."""
+def frame_records(pack: Pack, a: np.ndarray | None = None) -> Records | None:
+    """Every record of `pack`, or None when its streams do not chain (see the module).
+
+    `a` is :meth:`Pack.array` when the caller already has it.
+    """
     size = len(pack.data)
     if not size:
         return Records(*(np.zeros(0, np.int64) for _ in range(4)))
-    a = pack.array()
-    data = a[:size]
-    at = np.flatnonzero(data == ord("@"))
-    at = at[(byte_windows(a, at, 13) == _MAGIC).all(axis=1)]
+    if a is None:
+        a = pack.array()
+    is_at = a[:size] == ord("@")
+    if np.count_nonzero(is_at) > size // SHORTEST_RECORD + 64:
+        return None  # more '@' than records can hold: not worth an index of every one
+    at = np.flatnonzero(is_at)
+    del is_at
+    words = _words(a)
+    at = at[(words[at] == _MAGIC_HEAD) & ((words[at + 8] & _MAGIC_TAIL_MASK) == _MAGIC_TAIL)]
     at = at[(at == 0) | (a[np.maximum(at - 1, 0)] == ord("\n"))]
     if not len(at) or at[0] != 0:
         return None

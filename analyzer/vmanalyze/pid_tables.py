@@ -153,13 +153,13 @@ def stat_from_pack(pack: Pack, labels: Labels) -> Columns | None:
     becomes ``x``; Arrow's CSV reader then parses header and line as one row, converting only
     the wanted fields. The command names themselves are cut from the untouched bytes.
     """
-    records = frame_records(pack)
+    a = pack.array()
+    records = frame_records(pack, a)
     if records is None:
         return None
     count = len(records.body)
     if not count:
         return stat_from_records([], labels)
-    a = pack.array()
     size = len(pack.data)
     body, end = records.body, records.end
     rows = np.arange(count)
@@ -167,14 +167,21 @@ def stat_from_pack(pack: Pack, labels: Labels) -> Columns | None:
     space = first_of(head, ord(" "))
     pid, ok = parse_digits(head, np.zeros_like(space), space)
     ok &= head[rows, np.minimum(space + 1, 23)] == ord("(")
-    parens = np.flatnonzero(a[:size] == ord(")"))
+    is_paren = a[:size] == ord(")")
+    if np.count_nonzero(is_paren) > 66 * count:
+        return None  # more ')' than a line and a 64-byte name can hold
+    parens = np.flatnonzero(is_paren)
+    del is_paren
     last = parens[np.maximum(np.searchsorted(parens, end) - 1, 0)] if len(parens) else body
     comm_start = body + space + 2
     ok &= (last >= comm_start) & (last - comm_start <= 64) & (last + 2 < end)
     ok &= (a[last + 1] == ord(" ")) & (a[end - 1] == ord("\n"))
-    for stop in (ord("\n"), ord("\r")):  # nothing may end a row inside the fields
-        hits = np.flatnonzero(a[:size] == stop)
-        ok &= np.searchsorted(hits, last) == np.searchsorted(hits, end - 1)
+    # Nothing may end a row inside the fields. Usually a count proves it: three newlines
+    # a record (header, line, separator) and no carriage return at all.
+    if pack.data.count(b"\n") != 3 * count or b"\r" in pack.data:
+        for stop in (ord("\n"), ord("\r")):
+            hits = np.flatnonzero(a[:size] == stop)
+            ok &= np.searchsorted(hits, last) == np.searchsorted(hits, end - 1)
     if not ok.all():
         return None
     comm = _cut(a, comm_start, last)
@@ -266,14 +273,14 @@ def status_from_pack(pack: Pack, labels: Labels) -> Columns | None:
     wanted keys as four 8-byte words, and values are read from fixed-width windows with the
     rules of :func:`status_value`.
     """
-    records = frame_records(pack)
+    a = pack.array()
+    records = frame_records(pack, a)
     if records is None:
         return None
     if not len(records.body):
         return status_from_records([], labels)
     snapshot, known = labels.positions(records.label)
     pids = np.array([_pid_of(path) for path in pack.paths], np.int64)[records.member]
-    a = pack.array()
     size = len(pack.data)
     newline = np.flatnonzero(a[:size] == ord("\n"))
     start: np.ndarray = np.concatenate(([0], newline[:-1] + 1))
@@ -283,51 +290,40 @@ def status_from_pack(pack: Pack, labels: Labels) -> Columns | None:
     record = np.searchsorted(records.body, start, side="right") - 1
     inside = (record >= 0) & (start < records.end[np.maximum(record, 0)])
     start, line_end, slot, record = start[inside], line_end[inside], slot[inside], record[inside]
-    colon = start + _KEY_LENGTHS[slot]
     count = len(records.body)
+    # One string per wanted line: what follows "Key:", without the newline.
+    values = _cut(a, start + _KEY_LENGTHS[slot] + 1, line_end)
+    kinds = _KINDS[slot]
     columns: dict[str, pa.Array] = {}
     bad = np.zeros(len(slot), bool)
-    value_start = colon + 1
-    window = byte_windows(a, value_start, 48)
-    blank = (window == ord(" ")) | (window == ord("\t"))
-    lead = first_of(~blank, 1)  # first byte that is not a space or a tab
-    line_length = line_end - value_start
-    lead = np.minimum(lead, line_length)
-    is_digit = (window >= ord("0")) & (window <= ord("9"))
-    digits_end = first_of(~is_digit, 1, lead)
-    numbers, numeric = parse_digits(window, lead, digits_end)
-    after = window[np.arange(len(slot)), np.minimum(digits_end, 47)]
-    at_end = digits_end == line_length
-    unit_kb = (digits_end + 3 == line_length) & (
-        byte_windows(a, value_start + np.minimum(digits_end, 47), 3)
-        == np.frombuffer(b" kB", np.uint8)
-    ).all(axis=1)
-    for index, (_key, column, kind) in enumerate(PID_STATUS_FIELDS):
-        mine = slot == index
-        rows = record[mine]
-        if kind in ("kB", "int"):
-            if kind == "kB":
-                good = numeric[mine] & (at_end[mine] | unit_kb[mine])
-                value = np.where(unit_kb[mine], numbers[mine] * 1024, numbers[mine])
-            else:
-                good = numeric[mine] & (
-                    at_end[mine] | (after[mine] == ord(" ")) | (after[mine] == ord("\t"))
-                )
-                value = numbers[mine]
-            bad[np.flatnonzero(mine)[~good]] = True
+    for kind, pattern in (("kB", _BULK_KB), ("int", _BULK_INT)):
+        lines = np.flatnonzero(kinds == kind)
+        parsed = pc.extract_regex(values.take(pa.array(lines)), pattern)
+        numbers = pc.cast(pc.struct_field(parsed, "number"), pa.int64())
+        number = numbers.to_numpy(zero_copy_only=False)
+        good = numbers.is_valid().to_numpy(zero_copy_only=False)
+        if kind == "kB":
+            unit = pc.struct_field(parsed, "unit")
+            in_kb = pc.fill_null(pc.equal(unit, " kB"), False).to_numpy(zero_copy_only=False)
+            number = np.where(in_kb & good, number * 1024, number)
+        bad[lines[~good]] = True
+        for index in np.flatnonzero(kind == _KINDS):
+            mine = slot[lines] == index
             out = np.zeros(count, np.int64)
             present = np.zeros(count, bool)
-            out[rows[good]] = value[good]
-            present[rows[good]] = True
-            columns[column] = pa.array(out, mask=~present)
-        else:
-            first = value_start[mine] + lead[mine]
-            if kind == "str":
-                text = pc.utf8_rtrim_whitespace(_cut(a, first, line_end[mine]))
-            else:  # the state letter; null when the line has no value
-                given = first < line_end[mine]
-                text, rows = _cut(a, first[given], first[given] + 1), rows[given]
-            columns[column] = _spread(text, rows, count)
+            rows = record[lines[mine & good]]
+            out[rows] = number[mine & good]
+            present[rows] = True
+            columns[PID_STATUS_FIELDS[index][1]] = pa.array(out, mask=~present)
+    for index in np.flatnonzero((_KINDS == "str") | (_KINDS == "state")):
+        lines = np.flatnonzero(slot == index)
+        text = pc.utf8_ltrim(values.take(pa.array(lines)), " \t")
+        if _KINDS[index] == "str":
+            text = pc.utf8_rtrim_whitespace(text)
+        else:  # the state letter; null when the line has no value
+            text = pc.utf8_slice_codeunits(text, 0, 1)
+            text = pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
+        columns[PID_STATUS_FIELDS[index][1]] = _spread(text, record[lines], count)
     errors = []
     for line in np.flatnonzero(bad & known[record]):
         r = record[line]
@@ -392,6 +388,10 @@ def status_from_records(records: Iterable[tuple[str, str, bytes]], labels: Label
 
 # -- helpers ------------------------------------------------------------------------------------
 _KEY_BYTES = [(key + ":").encode() for key, _column, _kind in PID_STATUS_FIELDS]
+_KINDS = np.array([kind for _key, _column, kind in PID_STATUS_FIELDS])
+# The rules of status_value, for Arrow's regular expressions over whole columns.
+_BULK_KB = r"^[ \t]*(?P<number>[0-9]{1,18})(?P<unit> kB)?$"
+_BULK_INT = r"^[ \t]*(?P<number>[0-9]{1,18})(?:[ \t].*)?$"
 _KEY_LENGTHS = np.array([len(key) - 1 for key in _KEY_BYTES], np.int64)  # up to the colon
 
 

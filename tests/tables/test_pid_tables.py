@@ -264,3 +264,34 @@ def test_an_empty_pack_gives_empty_typed_columns(source: str) -> None:
     part = BULK[source](Pack(), LABELS)
     assert part is not None and len(part.snapshot) == 0
     assert set(part.columns) == set(ONE_AT_A_TIME[source]([], LABELS).columns)
+
+
+def test_a_pack_of_at_signs_is_declined() -> None:
+    pack = pack_of({"proc/70/stat": stream(("0", b"@" * (4 << 20)))})
+    assert frame_records(pack) is None
+
+
+def test_big_members_are_not_packed() -> None:
+    from vmanalyze.packs import MEMBER_BYTES
+
+    packs = Packs()
+    assert packs.add("proc/80/stat", b"x" * MEMBER_BYTES)
+    assert not packs.add("proc/81/stat", b"x" * (MEMBER_BYTES + 1))
+    assert not packs.add("proc/81/cmdline", b"")
+
+
+def test_tables_are_the_same_with_nothing_packed(
+    live_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+    from vmanalyze import packs
+    from vmanalyze.tables import build_tables
+
+    packed, _ = build_tables(read_input(str(live_bundle)))
+    monkeypatch.setattr(packs, "MEMBER_BYTES", 0)
+    captured = read_input(str(live_bundle))
+    assert not captured.packs and any(p.endswith("/stat") for p in captured.files)
+    unpacked_tables, _ = build_tables(captured)
+    for name in ("pid_stat", "pid_status", "process_samples", "processes"):
+        assert len(packed[name]) > 10
+        pd.testing.assert_frame_equal(packed[name], unpacked_tables[name])

@@ -27,6 +27,7 @@ from vmanalyze.errors import ParseError, SkipSource
 from vmanalyze.inputs import CapturedInput, split_member
 from vmanalyze.packs import Pack
 from vmanalyze.parsers import SOURCES, match_sources
+from vmanalyze.parsers.zoneinfo import parse_zoneinfo_blocks
 from vmanalyze.pid_tables import (
     Columns,
     Labels,
@@ -102,13 +103,15 @@ class TableBuilder:
                 self.by_source[name].append(path)
 
     # -- parsing ------------------------------------------------------------------------
-    def _records(self, source: str, consume: bool = False) -> Iterable[tuple[str, str, Any]]:
+    def _records(
+        self, source: str, consume: bool = False, parse: Callable[[str], Any] | None = None
+    ) -> Iterable[tuple[str, str, Any]]:
         """(path, snapshot, parsed) for every record of a source; bad records are warnings.
 
         With `consume`, each file's records are dropped from the captured input once read:
         per-process files are most of a bundle, and nothing needs their text afterwards.
         """
-        parse = SOURCES[source].parse
+        parse = parse or SOURCES[source].parse
         files = self.captured.files
         for path in sorted(self.by_source.get(source, ())):
             records = files.pop(path, []) if consume else files.get(path, [])
@@ -154,14 +157,13 @@ class TableBuilder:
         for name in (
             "meminfo",
             "vmstat",
-            "zoneinfo",
-            "zoneinfo_node_stats",
             "buddyinfo",
             "pressure_memory",
             "loadavg",
             "proc_stat",
         ):
             t[name] = frame(self._rows(name))
+        t["zoneinfo"], t["zoneinfo_node_stats"] = self.zoneinfo()
         t["swaps"] = frame(
             self._rows("swaps"),
             columns=["snapshot", "ts", "filename", "type", "size_bytes", "used_bytes", "priority"],
@@ -221,6 +223,18 @@ class TableBuilder:
     def _pid_context(path: str) -> dict[str, Any]:
         match = _PID.match(path)
         return {"pid": int(match.group(1))} if match else {}
+
+    def zoneinfo(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The zoneinfo and zoneinfo_node_stats tables, from one parse of each file."""
+        zones: list[dict[str, Any]] = []
+        nodes: list[dict[str, Any]] = []
+        for _path, label, (zone_blocks, node_blocks) in self._records(
+            "zoneinfo", parse=parse_zoneinfo_blocks
+        ):
+            base = {"snapshot": label, "ts": self.ts.get(label)}
+            zones.extend({**base, **zone} for zone in zone_blocks)
+            nodes.extend({**base, **node} for node in node_blocks)
+        return frame(zones), frame(nodes)
 
     def pagetypeinfo(self) -> pd.DataFrame | None:
         rows = []
@@ -482,7 +496,7 @@ class TableBuilder:
             for node, cpus in zip(topo["node"], topo["cpus"], strict=False):
                 for cpu in cpus if isinstance(cpus, list) else []:
                     cpu_node[int(cpu)] = int(node)
-        out["cpu_node"] = out["processor"].map(cpu_node).astype("Int64")
+        out["cpu_node"] = _lookup(out["processor"], cpu_node)
         return frame_types(out)
 
     def processes(self, t: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -616,6 +630,23 @@ class TableBuilder:
                 }
             )
         return frame(rows, columns=["path", "outcome", "count", "error"])
+
+
+def _lookup(keys: pd.Series, table: dict[int, int]) -> pd.arrays.IntegerArray:
+    """``table[key]`` for each small non-negative integer key; null when absent.
+
+    >>> _lookup(pd.Series([0, 3, None, 9], dtype="Int64"), {0: 0, 3: 1}).tolist()
+    [0, 1, <NA>, <NA>]
+    """
+    size = max(table, default=-1) + 1
+    values = np.zeros(size + 1, np.int64)
+    known = np.zeros(size + 1, bool)
+    for key, value in table.items():
+        if key >= 0:
+            values[key], known[key] = value, True
+    index = keys.to_numpy(dtype=np.int64, na_value=-1)
+    index = np.where((index >= 0) & (index < size), index, size)
+    return pd.arrays.IntegerArray(values[index], ~known[index])
 
 
 def _large(values: pa.Array) -> pa.Array:

@@ -95,11 +95,13 @@ def _sum(values: list[int | None]) -> int | None:
     return sum(present) if present else None
 
 
+_BY_RECLAIMER = {stem: tuple(stem + r for r in _RECLAIMERS) for stem in ("pgsteal", "pgscan")}
+
+
 def _reclaim_total(raw: dict[str, int | None], stem: str) -> int | None:
+    prefixes = _BY_RECLAIMER[stem]
     by_reclaimer = [
-        v
-        for k, v in raw.items()
-        if k.startswith(tuple(stem + r for r in _RECLAIMERS)) and k != "pgscan_direct_throttle"
+        v for k, v in raw.items() if k.startswith(prefixes) and k != "pgscan_direct_throttle"
     ]
     if by_reclaimer:
         return _sum(by_reclaimer)

@@ -115,7 +115,15 @@ _HEADER_RE = re.compile(r"^Node\s+(\d+),\s+zone\s+(\S+)$")
 _PCP_KEYS = {"count", "high", "batch", "high_min", "high_max", "cpu", "pcp"}
 
 
-def _parse(text: str) -> tuple[list[dict[str, ZoneValue]], list[dict[str, int | None]]]:
+def parse_zoneinfo_blocks(
+    text: str,
+) -> tuple[list[dict[str, ZoneValue]], list[dict[str, int | None]]]:
+    """Both parts of /proc/zoneinfo from one pass: the zones and the per-node stats.
+
+    >>> zones, nodes = parse_zoneinfo_blocks(SAMPLE)
+    >>> len(zones) == len(parse_zoneinfo(SAMPLE)), nodes == parse_zoneinfo_node_stats(SAMPLE)
+    (True, True)
+    """
     require_content(text, SOURCE)
     zones: list[dict[str, ZoneValue]] = []
     nodes: list[dict[str, int | None]] = []
@@ -124,7 +132,7 @@ def _parse(text: str) -> tuple[list[dict[str, ZoneValue]], list[dict[str, int | 
     mode = "zone"
     for lineno, line in numbered_lines(text):
         body = line.strip()
-        header = _HEADER_RE.match(body)
+        header = _HEADER_RE.match(body) if body.startswith("Node") else None
         if header:
             zone = dict.fromkeys(ZONE_KEYS)
             zone["node"] = int(header.group(1))
@@ -183,9 +191,9 @@ def _parse(text: str) -> tuple[list[dict[str, ZoneValue]], list[dict[str, int | 
 
 def parse_zoneinfo(text: str) -> list[dict[str, ZoneValue]]:
     """Parse /proc/zoneinfo into one dict per (node, zone) (see the module docstring)."""
-    return _parse(text)[0]
+    return parse_zoneinfo_blocks(text)[0]
 
 
 def parse_zoneinfo_node_stats(text: str) -> list[dict[str, int | None]]:
     """Parse the "per-node stats" blocks of /proc/zoneinfo (4.8+), one dict per node."""
-    return _parse(text)[1]
+    return parse_zoneinfo_blocks(text)[1]

@@ -4,8 +4,9 @@
 >>> ds = vmanalyze.load("sample-bundles/healthy-idle.tar.gz")   # doctest: +SKIP
 >>> ds.meminfo[["ts", "mem_available_bytes"]].head()             # doctest: +SKIP
 
-Parsed inputs are cached as Parquet under a key made of the input's content hash and the
-tables' schema version, so a second analysis of the same bundle skips parsing.
+Parsed inputs are cached as Parquet under a key made of the input's content hash, the
+tables' schema version and the analyzer's version, so a second analysis of the same bundle
+skips parsing.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ import pyarrow.parquet as pq
 
 from vmanalyze import __version__
 from vmanalyze.inputs import Limits, read_input
-from vmanalyze.tables import build_tables
+from vmanalyze.tables import build_tables, null_column_type
 
 #: Bump when a table or column changes meaning: cached Parquet of older versions is ignored.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: empty tables keep typed key columns; bad status values are null
 SOURCE_FILE = "source.json"
 
 
@@ -140,6 +141,10 @@ def write_parquet(dataset: Dataset, directory: str | Path) -> list[Path]:
     for name, df in sorted(dataset.tables.items()):
         path = directory / f"{name}.parquet"
         table = pa.Table.from_pandas(df, preserve_index=False)
+        for index, column in enumerate(table.schema):
+            if pa.types.is_null(column.type):  # all None: give it the type it would have
+                typed = pa.field(column.name, null_column_type(column.name))
+                table = table.set_column(index, typed, table.column(index).cast(typed.type))
         pq.write_table(table, path, coerce_timestamps="us", allow_truncated_timestamps=True)
         written.append(path)
     with open(directory / SOURCE_FILE, "w") as f:
@@ -180,7 +185,7 @@ def load(
 
     if not os.path.exists(path):
         raise InputError(path, "no such file or directory")
-    key = f"{content_hash(path)}-s{SCHEMA_VERSION}"
+    key = f"{content_hash(path)}-s{SCHEMA_VERSION}-v{__version__}"
     root = Path(cache_dir) if cache_dir else default_cache_dir()
     entry = root / key
     if (entry / SOURCE_FILE).exists():

@@ -60,6 +60,7 @@ from vmanalyze.errors import VmanalyzeError
 from vmanalyze.inputs import Limits
 from vmanalyze.registry import ENV_VAR, Registry, discover
 from vmanalyze.rule import Severity
+from vmanalyze.tables import null_column_type
 
 __all__ = [
     "ARCHIVE_SUFFIXES",
@@ -345,13 +346,6 @@ def _jsonish_column(values: list[Any]) -> list[Any]:
     return out
 
 
-def _guess_null_type(name: str) -> pa.DataType:
-    """The type of a column that is all null in one input: counts and sizes are integers."""
-    if name.endswith(("_bytes", "_kb", "_pages", "_count", "_total", "_free")):
-        return pa.int64()
-    return pa.string()
-
-
 def _normalize_type(name: str, dtype: pa.DataType) -> pa.DataType:
     """The type every reader (pandas, pyarrow, DuckDB, Spark) agrees on."""
     if pa.types.is_dictionary(dtype):
@@ -361,7 +355,7 @@ def _normalize_type(name: str, dtype: pa.DataType) -> pa.DataType:
     if pa.types.is_date(dtype):
         return pa.date32()
     if pa.types.is_null(dtype):
-        return _guess_null_type(name)
+        return null_column_type(name)
     if pa.types.is_integer(dtype):
         return pa.int64()
     if pa.types.is_floating(dtype) or pa.types.is_decimal(dtype) or pa.types.is_duration(dtype):

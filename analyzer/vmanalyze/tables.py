@@ -36,6 +36,7 @@ from vmanalyze.pid_tables import (
     status_from_pack,
     status_from_records,
 )
+from vmanalyze.tables_doc import TABLES
 
 _PID = re.compile(r"^proc/([0-9]+)/")
 _NODE = re.compile(r"/node([0-9]+)/")
@@ -187,7 +188,13 @@ class TableBuilder:
         t["oom_events"] = self.oom_events()
         t["host"] = self.host(t)
         t["collection_health"] = self.collection_health()
-        return {name: df for name, df in t.items() if df is not None}
+        # A table with no data still has its key columns: a Parquet file without columns
+        # is unreadable to Spark, and a fleet's tables must line up.
+        return {
+            name: frame([], key_columns(name)) if not len(df.columns) else df
+            for name, df in t.items()
+            if df is not None
+        }
 
     def samples(self) -> pd.DataFrame:
         rows = []
@@ -660,16 +667,54 @@ def frame(
     dtypes: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """A DataFrame from records with stable, Parquet-safe column types."""
-    df = (
-        pd.DataFrame.from_records(rows, columns=columns)
-        if rows
-        else pd.DataFrame(columns=columns or [])
-    )
+    if not rows:  # no values to type the columns: type them by name
+        return pd.DataFrame(
+            {
+                col: pd.Series(
+                    [], dtype=(dtypes or {}).get(col) or _PANDAS_NULL[null_column_type(col)]
+                )
+                for col in columns or []
+            }
+        )
+    df = pd.DataFrame.from_records(rows, columns=columns)
     if dtypes:
         for col, dtype in dtypes.items():
             if col in df:
                 df[col] = df[col].astype(dtype)
     return frame_types(df)
+
+
+_TIME_COLUMNS = ("ts", "first_seen", "last_seen", "start", "end")
+_INT_COLUMNS = ("pid", "ppid", "node", "seq", "sample", "starttime", "priority", "cpu_count")
+_PANDAS_NULL = {
+    pa.timestamp("us", tz="UTC"): "datetime64[ns, UTC]",
+    pa.int64(): "Int64",
+    pa.string(): "str",
+}
+
+
+def null_column_type(name: str) -> pa.DataType:
+    """The type of a column that has no value to type it by (an empty table, all null).
+
+    Every reader of the Parquet (pandas, pyarrow, DuckDB, Spark) needs a real type, and
+    tables of two inputs must agree: times are timestamps, counts and sizes integers.
+
+    >>> [str(null_column_type(n)) for n in ("ts", "pid", "used_bytes", "filename")]
+    ['timestamp[us, tz=UTC]', 'int64', 'int64', 'string']
+    """
+    if name in _TIME_COLUMNS:
+        return pa.timestamp("us", tz="UTC")
+    if name in _INT_COLUMNS or name.endswith(
+        ("_bytes", "_kb", "_pages", "_count", "_total", "_free")
+    ):
+        return pa.int64()
+    return pa.string()
+
+
+def key_columns(name: str) -> list[str]:
+    """The documented key columns of a table (docs/tables.md), e.g. snapshot, ts, pid."""
+    doc = next((d for d in TABLES if d.name == name), None)
+    return [] if doc is None or doc.key == "-" else [c.strip() for c in doc.key.split(",")]
 
 
 def frame_types(df: pd.DataFrame) -> pd.DataFrame:
@@ -686,8 +731,11 @@ def frame_types(df: pd.DataFrame) -> pd.DataFrame:
         if series.dtype != object:
             continue
         inferred = pd.api.types.infer_dtype(series, skipna=True)
-        if inferred in ("string", "empty"):
+        if inferred == "string":
             continue  # the common case, decided in C
+        if inferred == "empty":  # all null: the type a value would have had
+            df[col] = series.astype(_PANDAS_NULL[null_column_type(str(col))])
+            continue
         if inferred == "integer":
             kinds: set[type] = {int}
         else:

@@ -49,6 +49,7 @@ typecheck: venv
 
 pytest: venv pyz
 	bash tests/report/install-chromium.sh
+	sh tests/tables/install-java.sh
 	$(VENV)/bin/pytest -q
 
 $(VENV36)/.installed:

@@ -1,9 +1,9 @@
 """Fixtures of the rule-framework tests.
 
 ``installed_packs`` builds the packs of ``tests/plugins/`` with pip (``--no-deps
---no-build-isolation``) into a temporary ``--target`` directory put on ``sys.path`` for the
-session, so discovery sees real distributions with real entry points without changing the
-shared virtualenv; the directory is dropped from ``sys.path`` afterwards.
+--no-build-isolation``) into a temporary ``--target`` directory put on ``sys.path`` while this
+package's tests run, so discovery sees real distributions with real entry points without
+changing the shared virtualenv; the directory is dropped from ``sys.path`` afterwards.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _no_plugin_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VMANALYZE_PLUGINS", raising=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # gone before other packages' tests see the default registry
 def installed_packs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     work = tmp_path_factory.mktemp("plugins")
     sources = []

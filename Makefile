@@ -48,8 +48,7 @@ typecheck: venv
 	$(VENV)/bin/mypy analyzer/vmanalyze rules/vmrules reports/vmreports
 
 pytest: venv pyz
-	bash tests/report/install-chromium.sh
-	sh tests/tables/install-java.sh
+	sh tests/install-system-packages.sh
 	$(VENV)/bin/pytest -q
 
 $(VENV36)/.installed:

@@ -15,7 +15,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         CHROMIUM is None,
-        reason="needs Chromium at /usr/bin/chromium (tests/report/install-chromium.sh or "
+        reason="needs Chromium at /usr/bin/chromium (tests/install-system-packages.sh or "
         "apt-get install -y chromium)",
     ),
 ]

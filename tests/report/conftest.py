@@ -31,7 +31,7 @@ def browser() -> Iterator[Browser]:
     executable = find_chromium()
     if executable is None:
         pytest.skip(
-            "Chromium is not installed: run tests/report/install-chromium.sh "
+            "Chromium is not installed: run tests/install-system-packages.sh "
             "(apt-get install chromium) to run the browser tests"
         )
     with Browser.launch(executable) as b:

@@ -7,7 +7,7 @@ canvas of non-zero size), charts without data say why, no console error or excep
 happened, and no request left the page. Screenshots (first screen and whole page) and a
 printed PDF are kept in artifacts/report/ for people to look at.
 
-Skipped, saying so, when Chromium is not installed (tests/report/install-chromium.sh).
+Skipped, saying so, when Chromium is not installed (tests/install-system-packages.sh).
 """
 
 from __future__ import annotations

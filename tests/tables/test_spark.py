@@ -21,7 +21,9 @@ pyspark = pytest.importorskip(
     "pyspark", reason="pyspark is in the test extra: pip install -e '.[test]'"
 )
 if shutil.which("java") is None:
-    pytest.skip("no Java runtime: `make test` installs one", allow_module_level=True)
+    pytest.skip(
+        "no Java runtime: tests/install-system-packages.sh installs one", allow_module_level=True
+    )
 
 from pyspark.sql import SparkSession  # noqa: E402
 

@@ -198,6 +198,26 @@ def test_tables_read_back_with_duckdb(fleet_run: Run) -> None:
     assert dict(findings)["EXA001"] == len(ok)
 
 
+@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
+def test_tables_read_back_with_spark(fleet_run: Run, spark: Any) -> None:
+    """Every table directory is one Spark dataset: hosts discovered, schemas of all hosts merge."""
+    out = fleet_run.out
+    ok = _inputs(fleet_run).query("status == 'ok'")
+    for name in _tables(fleet_run):
+        frame = spark.read.option("mergeSchema", "true").parquet(str(out / "tables" / name))
+        rows = ds.dataset(out / "tables" / name, format="parquet", partitioning="hive")
+        assert frame.count() == rows.count_rows() > 0, name
+        assert {"host", "input_hash"} <= set(frame.columns), name
+    meminfo = spark.read.parquet(str(out / "tables" / "meminfo"))
+    assert dict(meminfo.dtypes)["ts"] == "timestamp"
+    hosts = {row["host"] for row in meminfo.select("host").distinct().collect()}
+    assert hosts == set(ok["host_partition"])
+    inputs = spark.read.parquet(str(out / "inputs.parquet"))
+    assert inputs.filter("status = 'ok'").count() == len(ok)
+    findings = spark.read.parquet(str(out / "findings.parquet"))
+    assert findings.filter("code = 'EXA001'").count() == len(ok)
+
+
 def test_fleet_html_self_contained(fleet_run: Run) -> None:
     html = (fleet_run.out / "fleet.html").read_text()
     assert "<script src" not in html and "<link" not in html

@@ -117,10 +117,6 @@ class Packs:
         packs[-1].add(path, stream)
         return True
 
-    def pop(self, source: str) -> list[Pack]:
-        """The packs of a source, handed over (they hold most of a bundle's bytes)."""
-        return self.by_source.pop(source, [])
-
 
 class Records(NamedTuple):
     """The records of a pack, as parallel arrays (byte offsets into the pack's data)."""
@@ -147,11 +143,9 @@ def _words(a: np.ndarray) -> np.ndarray:
     return np.ndarray(shape=(len(a) - 7,), dtype="<u8", buffer=a, offset=0, strides=(1,))
 
 
-def first_of(window: np.ndarray, byte: int, start: np.ndarray | None = None) -> np.ndarray:
-    """Column of the first `byte` in each row at or after `start`; the width when none."""
+def first_of(window: np.ndarray, byte: int) -> np.ndarray:
+    """Column of the first `byte` in each row of `window`; the width when there is none."""
     hit = window == byte
-    if start is not None:
-        hit &= np.arange(window.shape[1]) >= start[:, None]
     index = hit.argmax(axis=1)
     index[~hit[np.arange(len(index)), index]] = window.shape[1]
     return index

@@ -39,6 +39,8 @@ from vmanalyze.pid_tables import (
 from vmanalyze.tables_doc import TABLES
 
 _PID = re.compile(r"^proc/([0-9]+)/")
+#: Packs parsed at the same time (see _pid_table); on two cores, two take a third off.
+PACK_THREADS = 2
 _NODE = re.compile(r"/node([0-9]+)/")
 _HUGEPAGE_SIZE = re.compile(r"hugepages-([0-9]+)kB")
 _CGROUP_V2_ROOTS = ("sys/fs/cgroup/unified", "sys/fs/cgroup")
@@ -384,8 +386,10 @@ class TableBuilder:
         labels = Labels([s.label for s in self.captured.snapshots])
         parts: list[Columns] = []
         packs = self.captured.take_packs(source)
-        # numpy and Arrow release the GIL for the heavy work: packs parse side by side.
-        with ThreadPoolExecutor(max_workers=min(len(packs), os.cpu_count() or 1) or 1) as pool:
+        # numpy and Arrow release the GIL for the heavy work: packs parse side by side, two
+        # at a time at most (each holds ~200 MiB of temporaries while it parses).
+        threads = max(1, min(len(packs), len(os.sched_getaffinity(0)), PACK_THREADS))
+        with ThreadPoolExecutor(max_workers=threads) as pool:
             parsed = pool.map(lambda p: from_pack(p, labels), packs)
             for pack, part in zip(packs, parsed, strict=True):
                 parts.append(part if part is not None else from_records(self._unpack(pack), labels))

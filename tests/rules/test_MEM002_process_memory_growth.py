@@ -48,3 +48,31 @@ def test_quiet_on_a_single_snapshot(sample_bundle):
     t = dict(sample_bundle("memory-leak").tables)
     t["process_samples"] = t["process_samples"][t["process_samples"]["snapshot"] == "10"]
     assert run(t, [RULE]).findings == ()
+
+
+@pytest.mark.parametrize(
+    "name", ["memory-leak", "thp-always-postgres", "swap-thrash", "oom-kill", "overcommit"]
+)
+def test_fitting_all_at_once_keeps_every_process_one_fit_at_a_time_reports(sample_bundle, name):
+    """candidates() only saves time: with low bars (many processes pass), it keeps exactly the
+    processes that fit() run on every process, one by one, would keep."""
+    from vmrules.mem.process_memory_growth import candidates, fit
+
+    procs = sample_bundle(name).tables["process_samples"].sort_values("ts", kind="stable")
+    window = float((procs["ts"].max() - procs["ts"].min()).total_seconds())
+    for min_growth, min_r2 in ((64 << 10, 0.3), (1 << 20, 0.5), (64 << 20, 0.9), (0.0, 0.0)):
+        bar = {"min_samples": 3, "min_span": 0.5 * window}
+        one_by_one = set()
+        for key, proc in procs.groupby(["pid", "starttime"], sort=False):
+            span = (proc["ts"].iloc[-1] - proc["ts"].iloc[0]).total_seconds()
+            if len(proc) < bar["min_samples"] or span < bar["min_span"]:
+                continue
+            g = fit((int(key[0]), int(key[1])), proc)
+            if g and g.slope_bytes_per_s * g.seconds >= min_growth and g.r2 >= min_r2:
+                one_by_one.add((g.pid, g.starttime))
+        kept = procs[candidates(procs, **bar, min_growth=min_growth, min_r2=min_r2)]
+        at_once = {(int(p), int(s)) for p, s in zip(kept["pid"], kept["starttime"], strict=True)}
+        if min_growth == 0.0:  # every process with a line: flat ones sit on the bar
+            assert one_by_one <= at_once and len(one_by_one) > 5, name
+        else:
+            assert at_once == one_by_one, (name, min_growth, min_r2)

@@ -200,7 +200,7 @@ def frame_records(pack: Pack, a: np.ndarray | None = None) -> Records | None:
     end = body + length
     following = np.append(at[1:], size)
     ok &= end + 1 == following
-    ok &= a[np.minimum(end, size)] == ord("\n")
+    ok &= a[np.clip(end, 0, size)] == ord("\n")  # clip: a garbage length is any number
     if not ok.all():
         return None
     label = np.where(is_start, LABEL_START, np.where(is_end, LABEL_END, number))

@@ -252,8 +252,8 @@ def stat_from_records(records: Iterable[tuple[str, str, bytes]], labels: Labels)
         positions.append(position)
         pids.append(pid)
         comms.append(comm)
-        tails.append(tail)
-    fields = pc.split_pattern(pc.utf8_trim_whitespace(pa.array(tails, type=pa.large_string())), " ")
+        tails.append(tail.removeprefix(" ").rstrip())  # the kernel's ") " and "\n"
+    fields = pc.split_pattern(pa.array(tails, type=pa.large_string()), " ")
     lengths = pc.list_value_length(fields).to_numpy(zero_copy_only=False)
     columns: dict[str, pa.Array] = {
         "pid": _to_int64(pa.array(pids, type=pa.large_string())),

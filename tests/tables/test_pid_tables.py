@@ -295,3 +295,42 @@ def test_tables_are_the_same_with_nothing_packed(
     for name in ("pid_stat", "pid_status", "process_samples", "processes"):
         assert len(packed[name]) > 10
         pd.testing.assert_frame_equal(packed[name], unpacked_tables[name])
+
+
+@pytest.mark.parametrize("source", BULK)
+def test_mutated_packs_never_raise_and_never_disagree(source: str) -> None:
+    """Hostile bytes: flip, drop, insert or duplicate bytes of a real pack, 300 times.
+
+    The bulk path may decline (None) but must not raise, and whatever it returns must equal
+    the one-at-a-time result of the same bytes.
+    """
+    import random
+
+    name = "stat" if source == "pid_stat" else "status"
+    members = {}
+    for pid in sorted(p.name for p in Path("/proc").iterdir() if p.name.isdigit())[:12]:
+        try:
+            data = Path(f"/proc/{pid}/{name}").read_bytes()
+        except OSError:
+            continue
+        members[f"proc/{pid}/{name}"] = stream(("0", data), ("1", data), ("end", data))
+    rng = random.Random(20261126)
+    interesting = [b" ", b")", b"(", b"\n", b"\r", b"@", b":", b"\t", b"9", b"x", b"\xff", b"\0"]
+    declined = 0
+    for _ in range(300):
+        path = rng.choice(sorted(members))
+        data = bytearray(members[path])
+        for _edit in range(rng.randint(1, 3)):
+            at = rng.randrange(len(data))
+            action = rng.choice(("flip", "drop", "insert", "repeat"))
+            if action == "flip":
+                data[at] = rng.choice(interesting)[0]
+            elif action == "drop":
+                del data[at : at + rng.randint(1, 8)]
+            elif action == "insert":
+                data[at:at] = rng.choice(interesting) * rng.randint(1, 3)
+            else:
+                data[at:at] = data[at : at + rng.randint(1, 40)]
+        pack = pack_of({**members, path: bytes(data)})
+        declined += assert_same(source, pack) is None
+    assert 0 < declined < 300  # both paths were exercised

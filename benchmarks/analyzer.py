@@ -22,7 +22,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from bundles import HOUR_ARGS, HOUR_EXTRA_PROCESSES, collect
 
 CHILD = r"""
 import json, resource, sys, time
@@ -64,37 +64,6 @@ print(json.dumps({"seconds": elapsed, "peak_rss": peak, "count": lines, "phases"
 """
 
 
-def make_bundle(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    load = [subprocess.Popen(["sleep", "3600"]) for _ in range(1000)]
-    try:
-        env = dict(os.environ, PYTHONPATH=str(REPO / "collector"))
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "vmcollect",
-                "--interval",
-                "0.5s",
-                "--count",
-                "720",
-                "-o",
-                str(path),
-                "-q",
-            ],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        print(f"collected {out.strip()}", file=sys.stderr)
-    finally:
-        for p in load:
-            p.kill()
-        for p in load:
-            p.wait()
-
-
 def child(mode: str, bundle: Path, cache: str) -> dict:
     import json
 
@@ -114,7 +83,7 @@ def main() -> None:
     args = p.parse_args()
     if not args.bundle.exists():
         print("collecting the one-hour-equivalent bundle (6 minutes)...", file=sys.stderr)
-        make_bundle(args.bundle)
+        collect(args.bundle, *HOUR_ARGS, extra_processes=HOUR_EXTRA_PROCESSES)
     with tarfile.open(args.bundle) as tar:
         raw = sum(m.size for m in tar.getmembers())
     results: dict[str, list[dict]] = {"floor": [], "nocache": [], "cached": []}

@@ -27,7 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from bundles import HOUR_ARGS, HOUR_EXTRA_PROCESSES, REPO, collect
+
 BENCH_DIR = Path("/tmp/vmtriage-bench")
 MIB = 1024 * 1024
 
@@ -53,26 +54,6 @@ print(json.dumps({
     "samples": analysis.dataset.sample_count,
 }))
 """
-
-
-def collect(path: Path, *args: str, extra_processes: int = 0) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    load = [subprocess.Popen(["sleep", "7200"]) for _ in range(extra_processes)]
-    try:
-        env = dict(os.environ, PYTHONPATH=str(REPO / "collector"))
-        out = subprocess.run(
-            [sys.executable, "-m", "vmcollect", *args, "-o", str(path), "-q"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        print(f"collected {out.strip()}", file=sys.stderr)
-    finally:
-        for p in load:
-            p.kill()
-        for p in load:
-            p.wait()
 
 
 def python() -> str:
@@ -153,7 +134,7 @@ def main() -> int:
 
     if not args.hour.exists():
         print(f"collecting the one-hour bundle into {args.hour} (6 minutes)...", file=sys.stderr)
-        collect(args.hour, "--interval", "0.5s", "--count", "720", extra_processes=1000)
+        collect(args.hour, *HOUR_ARGS, extra_processes=HOUR_EXTRA_PROCESSES)
     if not args.ten.exists():
         interval = "0.5s" if args.quick_ten else "5s"
         print(f"collecting the 10-minute bundle into {args.ten}...", file=sys.stderr)

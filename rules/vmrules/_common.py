@@ -1,17 +1,24 @@
-"""Small helpers shared by the built-in rules: units, time windows, time-weighted shares.
+"""Helpers shared by the built-in rules: units and formatting, time windows and shares,
+settings (sysctl, THP), counter windows, database detection.
 
-Rules compute their numbers from the tables themselves; these helpers only keep the
-formatting and the few repeated calculations identical across rules.
+Rules compute their numbers from the tables themselves; these helpers keep the formatting and
+the repeated calculations identical across rules. Everything here is pure: it reads
+DataFrames and returns numbers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from vmanalyze.rates import counter_rates
 
-MIB = 1024 * 1024
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
 #: Limits at or above this are "no limit" (cgroup v1 prints PAGE_COUNTER_MAX * page size).
 UNLIMITED_BYTES = 1 << 62
 
@@ -103,3 +110,279 @@ def stamp(value: Any) -> pd.Timestamp | None:
     except (TypeError, ValueError):
         return None
     return None if pd.isna(ts) else ts
+
+
+def fmt_bytes(value: float) -> str:
+    """``512.0 MiB``, ``3.2 GiB``: a byte count for messages."""
+    v = float(value)
+    if abs(v) >= GIB:
+        return f"{v / GIB:.1f} GiB"
+    if abs(v) >= MIB:
+        return f"{v / MIB:.1f} MiB"
+    if abs(v) >= KIB:
+        return f"{v / KIB:.1f} KiB"
+    return f"{v:.0f} B"
+
+
+def fmt_rate(value: float) -> str:
+    """A per-second rate for messages: ``18522/s``, ``3.4/s``."""
+    v = float(value)
+    return f"{v:.0f}/s" if abs(v) >= 100 else f"{v:.1f}/s"
+
+
+def ordered(df: pd.DataFrame) -> pd.DataFrame:
+    """All rows (``start``, samples, ``end``: every one is a real observation) in time order."""
+    return df.sort_values("ts", kind="stable") if "ts" in df.columns else df
+
+
+def last_value(df: pd.DataFrame, column: str) -> Any:
+    """The value of ``column`` in the latest row that has one (``None`` if none has)."""
+    if column not in df.columns:
+        return None
+    values = ordered(df)[column].dropna()
+    return None if values.empty else values.iloc[-1]
+
+
+def sysctl_series(sysctl_vm: pd.DataFrame | None, name: str) -> pd.DataFrame:
+    """The rows of one ``vm.<name>`` sysctl (snapshot, ts, value, value_int), time-ordered."""
+    if sysctl_vm is None or sysctl_vm.empty:
+        return pd.DataFrame(columns=["snapshot", "ts", "value", "value_int"])
+    return ordered(sysctl_vm[sysctl_vm["name"] == name])
+
+
+def sysctl_int(sysctl_vm: pd.DataFrame | None, name: str) -> int | None:
+    """The latest integer value of ``vm.<name>``, ``None`` when it was not captured."""
+    rows = sysctl_series(sysctl_vm, name)
+    if rows.empty:
+        return None
+    column = "value_int" if "value_int" in rows.columns else "value"
+    values = pd.to_numeric(rows[column], errors="coerce").dropna()
+    return None if values.empty else int(values.iloc[-1])
+
+
+def thp_setting(thp: pd.DataFrame | None, setting: str) -> pd.DataFrame:
+    """The rows of one THP sysfs setting (``enabled``, ``defrag``...), time-ordered."""
+    if thp is None or thp.empty:
+        return pd.DataFrame(columns=["snapshot", "ts", "setting", "value"])
+    return ordered(thp[thp["setting"] == setting])
+
+
+def node_count(host: Mapping[str, Any], topology: pd.DataFrame | None = None) -> int:
+    """How many NUMA nodes the host has: the topology table, else the host facts, else 1."""
+    if topology is not None and not topology.empty and "node" in topology.columns:
+        return int(topology["node"].nunique())
+    value = host.get("numa_nodes")
+    try:
+        if value is not None and not pd.isna(value):
+            return int(value)
+    except (TypeError, ValueError):
+        pass
+    return 1
+
+
+@dataclass(frozen=True)
+class Window:
+    """Rates of some counters over a bundle: per interval, and summed over the window."""
+
+    intervals: pd.DataFrame
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+    seconds: float
+
+    def total(self, counter: str, mask: pd.Series | None = None) -> float:
+        """The counter's increase over the window (or over the intervals of ``mask``)."""
+        col = f"{counter}_delta"
+        if col not in self.intervals.columns:
+            return 0.0
+        values = self.intervals[col]
+        if mask is not None:
+            values = values[mask]
+        return float(values.sum(skipna=True))
+
+    def mean_rate(self, counter: str, mask: pd.Series | None = None) -> float:
+        """Increase per second over the window (or over the intervals of ``mask``)."""
+        seconds = self.seconds if mask is None else float(self.intervals["interval_s"][mask].sum())
+        return self.total(counter, mask) / seconds if seconds > 0 else 0.0
+
+    def peak(self, counter: str) -> tuple[float, pd.Timestamp | None]:
+        """The highest per-second rate of one interval, and the end of that interval."""
+        col = f"{counter}_per_s"
+        if col not in self.intervals.columns or self.intervals[col].dropna().empty:
+            return 0.0, None
+        idx = self.intervals[col].idxmax()
+        return float(self.intervals.at[idx, col]), self.intervals.at[idx, "ts"]
+
+    def time_share(self, mask: pd.Series) -> float:
+        """The share (0..1) of the window's time covered by the intervals of ``mask``."""
+        if self.seconds <= 0:
+            return 0.0
+        return float(self.intervals["interval_s"][mask.fillna(False)].sum()) / self.seconds
+
+
+def window_rates(df: pd.DataFrame, counters: Iterable[str], by: Iterable[str] = ()) -> Window:
+    """:func:`counter_rates` over every row of ``df``, with the window's bounds and length."""
+    rates = counter_rates(df, list(counters), by=list(by))
+    if rates.empty:
+        return Window(rates, None, None, 0.0)
+    seconds = float(rates["interval_s"].sum())
+    return Window(rates, rates["ts_start"].min(), rates["ts"].max(), seconds)
+
+
+@dataclass(frozen=True)
+class Database:
+    """A database (or datastore) whose vendor has THP guidance, recognised by its process."""
+
+    key: str
+    label: str
+    comm: re.Pattern[str]
+    cmdline: re.Pattern[str] | None
+    guidance: str
+    source: str
+    #: False when the vendor does not advise against THP ``always`` on current kernels.
+    advises_against: bool = True
+
+
+#: Database processes by ``comm`` (15 characters at most) and, for JVMs, by command line.
+DATABASES: tuple[Database, ...] = (
+    Database(
+        "postgresql",
+        "PostgreSQL",
+        re.compile(r"^(postgres|postmaster)$"),
+        None,
+        "THP `always` makes backends fault and compact 2 MiB pages in their private memory "
+        "(latency spikes, memory bloat); PostgreSQL's own documentation covers explicit huge "
+        "pages (`huge_pages`), not THP",
+        "https://www.postgresql.org/docs/current/kernel-resources.html#LINUX-HUGE-PAGES",
+    ),
+    Database(
+        "mysql",
+        "MySQL/MariaDB",
+        re.compile(r"^(mysqld|mariadbd)$"),
+        None,
+        "MariaDB disables THP for itself after allocating its buffer pools (MDEV-33279: "
+        "with THP it 'will use much more (10x) more memory')",
+        "https://github.com/MariaDB/server/commit/c777429cf9",
+    ),
+    Database(
+        "mongodb",
+        "MongoDB",
+        re.compile(r"^mongod$"),
+        None,
+        "MongoDB 7.0 and older: disable THP; MongoDB 8.0 and newer (x86_64, ARM64) recommend "
+        "THP enabled=always with defrag=defer+madvise and khugepaged/max_ptes_none=0",
+        "https://www.mongodb.com/docs/manual/tutorial/transparent-huge-pages/",
+    ),
+    Database(
+        "redis",
+        "Redis/Valkey",
+        re.compile(r"^(redis-server|valkey-server|keydb-server)$"),
+        None,
+        "THP `always` causes fork()/copy-on-write latency and memory spikes; Redis 6.2+ turns "
+        "THP off for itself with `disable-thp yes` (the default)",
+        "https://redis.io/docs/latest/operate/oss_and_stack/management/optimization/latency/",
+    ),
+    Database(
+        "oracle",
+        "Oracle Database",
+        re.compile(r"^(ora_|oracle)"),
+        None,
+        "Oracle recommends THP `madvise` on UEK7 and later kernels and disabling THP on older "
+        "ones, with standard HugePages for the SGA",
+        "https://docs.oracle.com/en/database/oracle/oracle-database/21/cwlin/"
+        "disabling-transparent-hugepages.html",
+    ),
+    Database(
+        "cassandra",
+        "Cassandra",
+        re.compile(r"^java$"),
+        re.compile(r"cassandra", re.IGNORECASE),
+        "DataStax: khugepaged at 100 % CPU with THP; disable THP defrag",
+        "https://docs.datastax.com/en/dse-trblshoot/doc/troubleshooting/highCPU.html",
+    ),
+    Database(
+        "elasticsearch",
+        "Elasticsearch/OpenSearch",
+        re.compile(r"^java$"),
+        re.compile(r"elasticsearch|opensearch", re.IGNORECASE),
+        "Elastic's memory page covers swapping, not THP; a large JVM heap under THP `always` "
+        "is exposed to compaction stalls and khugepaged scans (the JVM uses madvise when "
+        "started with -XX:+UseTransparentHugePages)",
+        "https://www.elastic.co/docs/deploy-manage/deploy/self-managed/setup-configuration-memory",
+    ),
+    Database(
+        "clickhouse",
+        "ClickHouse",
+        re.compile(r"^clickhouse"),
+        None,
+        "ClickHouse's usage recommendations advise disabling THP on old kernels only",
+        "https://clickhouse.com/docs/operations/tips",
+        advises_against=False,
+    ),
+)
+
+
+def database_processes(
+    process_samples: pd.DataFrame | None,
+    processes: pd.DataFrame | None,
+    extra_comms: Iterable[str] = (),
+) -> pd.DataFrame:
+    """The database processes seen in the window, one row per process (pid + start time).
+
+    Columns: ``db`` (the :data:`DATABASES` key, or ``other`` for ``extra_comms``), ``pid``,
+    ``starttime``, ``comm``, ``first_seen``, ``last_seen``, ``rss_max_bytes`` and
+    ``thp_enabled`` (the last ``THP_enabled`` of its ``/proc/<pid>/status``; null when its
+    status was not read). JVMs count only when their command line names the product.
+    """
+    columns = [
+        "db",
+        "pid",
+        "starttime",
+        "comm",
+        "first_seen",
+        "last_seen",
+        "rss_max_bytes",
+        "thp_enabled",
+    ]
+    if process_samples is None or process_samples.empty:
+        return pd.DataFrame(columns=columns)
+    extra = {c.strip() for c in extra_comms if c.strip()}
+    cmdlines: dict[tuple[int, int], str] = {}
+    if processes is not None and not processes.empty and "cmdline" in processes.columns:
+        for pid, start, cmd in zip(
+            processes["pid"], processes["starttime"], processes["cmdline"], strict=False
+        ):
+            if isinstance(cmd, str):
+                cmdlines[(int(pid), int(start))] = cmd
+    ps = ordered(process_samples)
+    rows: list[dict[str, Any]] = []
+    for (pid, start), group in ps.groupby(["pid", "starttime"], sort=True):
+        comm = str(group["comm"].iloc[-1])
+        kind = None
+        for db in DATABASES:
+            if not db.comm.search(comm):
+                continue
+            if db.cmdline is not None:
+                cmd = cmdlines.get((int(pid), int(start)))
+                if cmd is None or not db.cmdline.search(cmd):
+                    continue
+            kind = db.key
+            break
+        if kind is None and comm in extra:
+            kind = "other"
+        if kind is None:
+            continue
+        thp = group["thp_enabled"].dropna() if "thp_enabled" in group.columns else pd.Series()
+        rss = group["rss_bytes"].max() if "rss_bytes" in group.columns else None
+        rows.append(
+            {
+                "db": kind,
+                "pid": int(pid),
+                "starttime": int(start),
+                "comm": comm,
+                "first_seen": group["ts"].min(),
+                "last_seen": group["ts"].max(),
+                "rss_max_bytes": None if rss is None or pd.isna(rss) else int(rss),
+                "thp_enabled": None if thp.empty else int(thp.iloc[-1]),
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
-from vmrules._a_common import fmt_bytes, ordered, stamp, sysctl_int, when
+from vmrules._common import fmt_bytes, ordered, stamp, sysctl_int, when
 
 
 def dirty_thresholds(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
-from vmrules._a_common import Window, fmt_rate, stamp, when, window_rates
+from vmrules._common import Window, fmt_rate, stamp, when, window_rates
 
 CAUSES = {
     "swap-in": "swap-in of anonymous memory (pswpin, workingset_refault_anon)",

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Subject, rule
 
-from vmrules._a_common import fmt_bytes, ordered, stamp
+from vmrules._common import fmt_bytes, ordered, stamp
 
 
 def _counts(rows: pd.DataFrame, column: str) -> pd.Series:

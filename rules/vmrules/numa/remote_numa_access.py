@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
-from vmrules._a_common import (
+from vmrules._common import (
     fmt_bytes,
     fmt_rate,
     node_count,

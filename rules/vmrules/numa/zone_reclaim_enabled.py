@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from vmanalyze.rule import Finding, RuleContext, Severity, Skip, Subject, rule
 
-from vmrules._a_common import (
+from vmrules._common import (
     DATABASES,
     database_processes,
     node_count,

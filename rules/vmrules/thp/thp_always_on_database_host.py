@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Subject, rule
 
-from vmrules._a_common import (
+from vmrules._common import (
     DATABASES,
     database_processes,
     fmt_bytes,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
-from vmrules._a_common import fmt_rate, last_value, ordered, stamp, thp_setting, when, window_rates
+from vmrules._common import fmt_rate, last_value, ordered, stamp, thp_setting, when, window_rates
 
 #: USER_HZ: the unit of utime/stime in /proc/<pid>/stat (100 on every mainstream architecture).
 USER_HZ = 100

@@ -36,7 +36,7 @@ from vmanalyze.pid_tables import (
     status_from_pack,
     status_from_records,
 )
-from vmanalyze.tables_doc import TABLES
+from vmanalyze.tables_doc import TABLES, TIME_COLUMNS
 
 _PID = re.compile(r"^proc/([0-9]+)/")
 #: Packs parsed at the same time (see _pid_table); on two cores, two take a third off.
@@ -688,7 +688,6 @@ def frame(
     return frame_types(df)
 
 
-_TIME_COLUMNS = ("ts", "first_seen", "last_seen", "start", "end")
 _INT_COLUMNS = ("pid", "ppid", "node", "seq", "sample", "starttime", "priority", "cpu_count")
 _PANDAS_NULL = {
     pa.timestamp("us", tz="UTC"): "datetime64[ns, UTC]",
@@ -706,7 +705,7 @@ def null_column_type(name: str) -> pa.DataType:
     >>> [str(null_column_type(n)) for n in ("ts", "pid", "used_bytes", "filename")]
     ['timestamp[us, tz=UTC]', 'int64', 'int64', 'string']
     """
-    if name in _TIME_COLUMNS:
+    if name in TIME_COLUMNS:
         return pa.timestamp("us", tz="UTC")
     if name in _INT_COLUMNS or name.endswith(
         ("_bytes", "_kb", "_pages", "_count", "_total", "_free")

@@ -232,12 +232,7 @@ def process_memory_growth(ctx: RuleContext) -> Iterator[Finding]:
         candidates(ordered, min_samples, min_cov * window, 0.99 * min_growth, min_r2 - 0.01)
     ]
     for key, proc in maybe.groupby(["pid", "starttime"], sort=False):
-        if len(proc) < min_samples:
-            continue
-        span = float((proc["ts"].iloc[-1] - proc["ts"].iloc[0]).total_seconds())
-        if span < min_cov * window:
-            continue
-        growth = fit((int(key[0]), int(key[1])), proc)
+        growth = fit((int(key[0]), int(key[1])), proc)  # samples and coverage: checked
         if growth is None:
             continue
         if growth.slope_bytes_per_s * growth.seconds < min_growth or growth.r2 < min_r2:

@@ -21,12 +21,12 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample-bundles"
-PLUGINS = ROOT / "tests" / "plugins"
 #: Real bundles used by the batch tests: small ones, from different scenarios.
 REAL = ("memory-leak", "pagecache-thrash", "oom-kill")
 
@@ -52,45 +52,10 @@ class Run:
 
 
 @pytest.fixture(scope="session")
-def example_pack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def example_pack(tmp_path_factory: pytest.TempPathFactory, plugin_packs: Any) -> Iterator[Path]:
     """The example rule pack installed into a temporary directory, on sys.path."""
-    work = tmp_path_factory.mktemp("pack")
-    copy = work / "src"
-    shutil.copytree(
-        PLUGINS / "vmanalyze-rules-example",
-        copy,
-        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
-    )
-    target = work / "site"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--disable-pip-version-check",
-            "--target",
-            str(target),
-            str(copy),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"pip install of the example pack failed:\n{done.stdout}\n{done.stderr}")
-    sys.path.insert(0, str(target))
-    import importlib
-
-    importlib.invalidate_caches()
-    try:
+    with plugin_packs(["vmanalyze-rules-example"], tmp_path_factory.mktemp("pack")) as target:
         yield target
-    finally:
-        sys.path.remove(str(target))
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from vmanalyze.cli.options import (
     IgnoreOption,
     MaxBytesOption,
     MaxMembersOption,
+    NoCacheOption,
     PluginsOption,
     SelectOption,
     prepare_rules,
@@ -63,9 +64,7 @@ def analyze(
     fail_on: FailOnOption = None,
     max_bytes: MaxBytesOption = "4G",
     max_members: MaxMembersOption = 2_000_000,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Parse again even if a cached copy exists.")
-    ] = False,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Diagnose the memory of one host: findings on the terminal and a report file.
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from vmanalyze.cli.common import input_limits, run_guarded
-from vmanalyze.cli.options import MaxBytesOption, MaxMembersOption
+from vmanalyze.cli.options import MaxBytesOption, MaxMembersOption, NoCacheOption
 
 
 def export(
@@ -18,9 +18,7 @@ def export(
     ],
     max_bytes: MaxBytesOption = "4G",
     max_members: MaxMembersOption = 2_000_000,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Parse again even if a cached copy exists.")
-    ] = False,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Write every table of INPUT as Parquet (one file per table) and a source.json.
 

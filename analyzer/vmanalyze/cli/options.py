@@ -38,6 +38,7 @@ __all__ = [
     "IgnoreOption",
     "MaxBytesOption",
     "MaxMembersOption",
+    "NoCacheOption",
     "PluginsOption",
     "SelectOption",
     "fail",
@@ -103,6 +104,9 @@ MaxBytesOption = Annotated[
 ]
 MaxMembersOption = Annotated[
     int, typer.Option("--max-members", help="Refuse archives with more members than this.")
+]
+NoCacheOption = Annotated[
+    bool, typer.Option("--no-cache", help="Parse again even if a cached copy exists.")
 ]
 
 

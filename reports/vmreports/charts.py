@@ -231,6 +231,19 @@ def _by_time(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values("ts", kind="stable").drop_duplicates("ts", keep="last")
 
 
+def _meminfo_timeline(chart: Chart, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """meminfo one row per time, or None with the chart's reason set (absent, one snapshot)."""
+    df = _table(tables, "meminfo")
+    if df is None:
+        chart.empty = "No /proc/meminfo in this input."
+        return None
+    df = _by_time(df)
+    if len(df) < 2:
+        chart.empty = ONE_SNAPSHOT
+        return None
+    return df
+
+
 def _col(df: pd.DataFrame, name: str) -> np.ndarray:
     if name not in df.columns:
         return np.full(len(df), np.nan)
@@ -254,13 +267,8 @@ def memory_chart(tables: Mapping[str, pd.DataFrame]) -> Chart:
         "without swapping: a falling Available is the warning sign.",
         "bytes",
     )
-    df = _table(tables, "meminfo")
+    df = _meminfo_timeline(chart, tables)
     if df is None:
-        chart.empty = "No /proc/meminfo in this input."
-        return chart
-    df = _by_time(df)
-    if len(df) < 2:
-        chart.empty = ONE_SNAPSHOT
         return chart
     total = _col(df, "mem_total_bytes")
     free = _col(df, "mem_free_bytes")
@@ -568,13 +576,8 @@ def commit_chart(tables: Mapping[str, pd.DataFrame]) -> Chart:
         "vm.overcommit_memory=2) and RAM + swap, above which promises cannot all be kept.",
         "bytes",
     )
-    df = _table(tables, "meminfo")
+    df = _meminfo_timeline(chart, tables)
     if df is None:
-        chart.empty = "No /proc/meminfo in this input."
-        return chart
-    df = _by_time(df)
-    if len(df) < 2:
-        chart.empty = ONE_SNAPSHOT
         return chart
     chart.x = epoch_seconds(df["ts"])
     chart.series = [

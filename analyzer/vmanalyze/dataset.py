@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from vmanalyze import __version__
 from vmanalyze.inputs import Limits, read_input
-from vmanalyze.tables import build_tables, null_column_type
+from vmanalyze.tables import build_tables
 
 #: Bump when a table or column changes meaning: cached Parquet of older versions is ignored.
 SCHEMA_VERSION = 2  # 2: empty tables keep typed key columns; bad status values are null
@@ -140,11 +140,7 @@ def write_parquet(dataset: Dataset, directory: str | Path) -> list[Path]:
     written = []
     for name, df in sorted(dataset.tables.items()):
         path = directory / f"{name}.parquet"
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        for index, column in enumerate(table.schema):
-            if pa.types.is_null(column.type):  # all None: give it the type it would have
-                typed = pa.field(column.name, null_column_type(column.name))
-                table = table.set_column(index, typed, table.column(index).cast(typed.type))
+        table = pa.Table.from_pandas(df, preserve_index=False)  # typed: tables.frame_types
         pq.write_table(table, path, coerce_timestamps="us", allow_truncated_timestamps=True)
         written.append(path)
     with open(directory / SOURCE_FILE, "w") as f:

@@ -82,7 +82,10 @@ def test_unknown_code_is_a_one_line_error_with_status_2() -> None:
     result = CliRunner().invoke(app(), ["rules", "XYZ999"])
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert result.stderr == "vmanalyze: error: unknown rule code 'XYZ999' (see `vmanalyze rules`)\n"
+    assert (
+        result.stderr
+        == "vmanalyze: error: no rule with code, name or prefix 'XYZ999' (see `vmanalyze rules`)\n"
+    )
 
 
 def test_unknown_plugin_package_is_a_one_line_error() -> None:
@@ -97,4 +100,4 @@ def test_unknown_plugin_package_is_a_one_line_error() -> None:
 def test_help_has_an_example() -> None:
     result = CliRunner().invoke(app(), ["rules", "--help"])
     assert result.exit_code == 0
-    assert "vmanalyze rules THP001" in result.stdout
+    assert "vmanalyze rules swap-thrashing" in result.stdout

@@ -10,16 +10,20 @@ from typing import Annotated
 
 import typer
 
-from vmanalyze.cli.common import input_limits, run_guarded
+from vmanalyze.cli.common import STDIN, input_limits, run_guarded, stdin_as_file
+from vmanalyze.cli.helpfmt import Command
 from vmanalyze.cli.options import (
     ConfigOption,
+    DebugOption,
     FailOnOption,
     IgnoreOption,
+    InputArgument,
     MaxBytesOption,
     MaxMembersOption,
     NoCacheOption,
     PluginsOption,
     SelectOption,
+    VersionOption,
     prepare_rules,
 )
 
@@ -31,7 +35,12 @@ class OutputFormat(enum.StrEnum):
 
 
 def default_report_path(input_path: str, fmt: OutputFormat) -> Path:
-    """``<input name>.report.html`` beside the input (``.report.json`` for JSON)."""
+    """``<input name>.report.html`` beside the input (``.report.json`` for JSON).
+
+    Standard input (``-``) gives ``stdin.report.html`` in the current directory.
+    """
+    if input_path == STDIN:
+        return Path(f"stdin.report.{fmt.value}")
     p = Path(input_path)
     name = p.name
     for suffix in (".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar"):
@@ -43,20 +52,30 @@ def default_report_path(input_path: str, fmt: OutputFormat) -> Path:
 
 
 def analyze(
-    input: Annotated[str, typer.Argument(help="A vmcollect bundle, sosreport or directory.")],
+    input: InputArgument,
     output: Annotated[
         str | None,
         typer.Option(
             "--output",
             "-o",
-            help="Where to write the report ('-' for standard output). Default: "
+            metavar="PATH",
+            help="Where to write the report (- for standard output). Default: "
             "<input name>.report.html (or .json) beside the input; text goes to standard output.",
             show_default=False,
         ),
     ] = None,
     fmt: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Report format.")
+        OutputFormat,
+        typer.Option("--format", "-f", metavar="FORMAT", help="Report format: html, json or text."),
     ] = OutputFormat.html,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Also show each finding's remediation and evidence."),
+    ] = False,
+    show_skipped: Annotated[
+        bool,
+        typer.Option("--show-skipped", help="List the rules that could not run, with the reason."),
+    ] = False,
     select: SelectOption = None,
     ignore: IgnoreOption = None,
     config: ConfigOption = None,
@@ -65,15 +84,17 @@ def analyze(
     max_bytes: MaxBytesOption = "4G",
     max_members: MaxMembersOption = 2_000_000,
     no_cache: NoCacheOption = False,
+    version: VersionOption = False,
+    debug: DebugOption = False,
 ) -> None:
     """Diagnose the memory of one host: findings on the terminal and a report file.
 
-    Exit status: 0, or 1 with --fail-on when a finding at or above that severity exists;
-    2 for bad input or options.
+    Exit status: 0 clean; 1 with --fail-on when a finding at or above that severity exists;
+    2 for bad input or options (all statuses: README.md, "Exit status").
 
+    \b
     Example:
-        vmanalyze db01.tar.gz                      # writes db01.report.html beside it
-        vmanalyze db01.tar.gz --format json -o -   # JSON on standard output
+        vmanalyze db01.tar.gz --verbose      # writes db01.report.html beside it
     """
     registry, cfg = prepare_rules(
         select=select, ignore=ignore, config=config, plugins=plugins, fail_on=fail_on
@@ -82,30 +103,36 @@ def analyze(
     def work() -> int:
         from vmanalyze.analysis import analyze as run_analysis
         from vmanalyze.cli.summary import print_summary
+        from vmanalyze.cli.textsafe import visible
         from vmanalyze.results import exit_status, to_json
 
-        analysis = run_analysis(
-            input,
-            registry=registry,
-            config=cfg,
-            cache=not no_cache,
-            limits=input_limits(max_bytes, max_members),
-        )
+        limits = input_limits(max_bytes, max_members)
+        with stdin_as_file(input, limits.max_bytes) as path:
+            analysis = run_analysis(
+                path, registry=registry, config=cfg, cache=not no_cache, limits=limits
+            )
+        if input == STDIN:
+            analysis.dataset.source.update(input=STDIN, input_name="stdin")
         for warning in analysis.dataset.warnings:
-            typer.echo(f"warning: {warning}", err=True)
+            typer.echo(f"warning: {visible(warning)}", err=True)
         to_stdout = output == "-" or (output is None and fmt is OutputFormat.text)
         if fmt is OutputFormat.json:
             text = to_json(analysis.result, analysis.input_info, analysis.dataset.host)
         elif fmt is OutputFormat.text:
             from vmanalyze.cli.summary import render_text
 
-            text = render_text(analysis)
+            text = render_text(analysis, verbose=verbose, show_skipped=show_skipped)
         else:
             from vmreports import render_html
 
             text = render_html(analysis)
         if not (to_stdout and fmt is OutputFormat.text):
-            print_summary(analysis, stream=sys.stderr if to_stdout else sys.stdout)
+            print_summary(
+                analysis,
+                stream=sys.stderr if to_stdout else sys.stdout,
+                verbose=verbose,
+                show_skipped=show_skipped,
+            )
         if to_stdout:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
         else:
@@ -126,4 +153,4 @@ def analyze(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("analyze")(analyze)
+    app.command("analyze", cls=Command)(analyze)

@@ -10,18 +10,19 @@ from typing import Annotated, Any
 import typer
 
 from vmanalyze.cli.common import fail, input_limits, run_guarded
+from vmanalyze.cli.helpfmt import Command
 from vmanalyze.cli.options import (
     ConfigOption,
+    DebugOption,
     FailOnOption,
     IgnoreOption,
     MaxBytesOption,
     MaxMembersOption,
     PluginsOption,
     SelectOption,
+    VersionOption,
     prepare_rules,
 )
-
-EXIT_INPUT_FAILED = 3
 
 
 def _cores() -> int:
@@ -42,7 +43,14 @@ def batch(
         ),
     ],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Directory to write the fleet results to.")
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="DIR",
+            help="Directory to write the fleet results to.",
+            show_default=False,
+        ),
     ],
     jobs: Annotated[
         int | None,
@@ -50,6 +58,7 @@ def batch(
             "--jobs",
             "-j",
             min=1,
+            metavar="N",
             help="Inputs analyzed in parallel, one process each. Default: the number of cores.",
             show_default=False,
         ),
@@ -84,6 +93,8 @@ def batch(
         ),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    version: VersionOption = False,
+    debug: DebugOption = False,
 ) -> None:
     """Analyze many inputs: one report per input plus fleet-level files in DIR.
 
@@ -94,9 +105,9 @@ def batch(
     Exit status: 0; 1 with --fail-on when a finding at or above it exists; 2 for bad options;
     3 when any input failed.
 
+    \b
     Example:
         vmanalyze batch /srv/bundles/ -o fleet/ --jobs 8
-        vmanalyze batch '/nfs/bundles/*.tar.gz' -o fleet/ --scheduler tcp://sched:8786
     """
     registry, cfg = prepare_rules(
         select=select, ignore=ignore, config=config, plugins=plugins, fail_on=fail_on
@@ -210,4 +221,4 @@ class _Progress:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("batch")(batch)
+    app.command("batch", cls=Command)(batch)

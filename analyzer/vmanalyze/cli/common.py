@@ -1,9 +1,13 @@
-"""Pieces shared by the commands: one-line errors, input limits."""
+"""Pieces shared by the commands: exit statuses, one-line errors, input limits."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import NoReturn, TypeVar
 
 import typer
@@ -11,15 +15,40 @@ import typer
 from vmanalyze.errors import VmanalyzeError
 from vmanalyze.inputs import Limits
 
-EXIT_BAD_INPUT = 2
+#: The exit statuses, documented in README.md ("Exit status"); one table, one place.
+EXIT_OK = 0
+EXIT_FAIL_ON = 1  # a finding at or above --fail-on
+EXIT_BAD_INPUT = 2  # bad input, options or usage
+EXIT_USAGE = EXIT_BAD_INPUT
+EXIT_INPUT_FAILED = 3  # batch: at least one input failed
+EXIT_INTERNAL = 4  # an unexpected exception (a bug): one line, --debug shows the traceback
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+EXIT_BROKEN_PIPE = 141  # standard output closed early (`| head`), as shells report SIGPIPE
+
+_debug = False
 T = TypeVar("T")
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
+def set_debug(value: bool) -> None:
+    """``--debug``: the last-resort guard prints the traceback of an internal error."""
+    global _debug
+    _debug = _debug or value
+
+
+def debug_enabled() -> bool:
+    return _debug or bool(os.environ.get("VMANALYZE_DEBUG"))
+
+
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    """Print one line to standard error and exit: never a traceback for bad input."""
-    typer.echo(f"vmanalyze: error: {message}", err=True)
+    """Print one line to standard error and exit: never a traceback for bad input.
+
+    The message may quote the input: its control characters are shown, not emitted.
+    """
+    from vmanalyze.cli.textsafe import visible
+
+    typer.echo(f"vmanalyze: error: {visible(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -42,12 +71,62 @@ def input_limits(max_bytes: str, max_members: int) -> Limits:
     return Limits(max_bytes=parse_size(max_bytes), max_members=max_members)
 
 
+def quiet_stdout() -> None:
+    """After a broken pipe: point standard output at /dev/null so the final flush is silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def run_guarded(work: Callable[[], T]) -> T:
-    """Run a command body; our errors become one line and exit status 2."""
+    """Run a command body; our errors become one line and exit status 2.
+
+    A reader that closed standard output early (``| head``) is not an error of ours: exit
+    :data:`EXIT_BROKEN_PIPE`, silently (Typer would turn it into status 1, that of --fail-on).
+    """
     try:
         return work()
     except VmanalyzeError as exc:
         fail(str(exc))
+    except BrokenPipeError:
+        quiet_stdout()
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
     except KeyboardInterrupt:
         typer.echo("vmanalyze: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+STDIN = "-"
+
+
+@contextmanager
+def stdin_as_file(path: str, max_bytes: int) -> Iterator[str]:
+    """``-`` -> a private temporary copy of standard input (deleted afterwards); else ``path``.
+
+    The archive formats need seeking, so standard input is spooled to a file created
+    exclusively in a fresh 0700 directory. More than ``max_bytes`` is refused (exit 2).
+    """
+    if path != STDIN:
+        yield path
+        return
+    if sys.stdin is None or sys.stdin.isatty():
+        fail("-: standard input is a terminal (pipe a bundle in: cat X.tar.gz | vmanalyze -)")
+    tmpdir = tempfile.mkdtemp(prefix="vmanalyze-stdin-")
+    target = os.path.join(tmpdir, "stdin")
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        total = 0
+        source = sys.stdin.buffer
+        with os.fdopen(fd, "wb") as out:
+            while chunk := source.read(1 << 20):
+                total += len(chunk)
+                if total > max_bytes:
+                    fail(f"-: standard input is larger than --max-bytes ({max_bytes} bytes)")
+                out.write(chunk)
+        if total == 0:
+            fail("-: standard input is empty")
+        yield target
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)

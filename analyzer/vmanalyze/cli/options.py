@@ -34,6 +34,8 @@ from vmanalyze.rule import Severity
 
 __all__ = [
     "ConfigOption",
+    "DebugOption",
+    "InputArgument",
     "FailOnOption",
     "IgnoreOption",
     "MaxBytesOption",
@@ -41,6 +43,7 @@ __all__ = [
     "NoCacheOption",
     "PluginsOption",
     "SelectOption",
+    "VersionOption",
     "fail",
     "prepare_rules",
 ]
@@ -91,22 +94,71 @@ FailOnOption = Annotated[
     typer.Option(
         "--fail-on",
         case_sensitive=False,
-        help="Exit with status 1 when a finding at or above this severity exists "
-        "(default: `fail-on` of the config file, else never).",
+        metavar="SEVERITY",
+        help="Exit with status 1 when a finding at or above this severity (info, warning, "
+        "critical) exists. Default: the config file's setting, else never.",
         show_default=False,
     ),
 ]
 
 
+InputArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="INPUT",
+        help="A vmcollect bundle, sosreport or directory; - reads it from standard input.",
+        show_default=False,
+    ),
+]
 MaxBytesOption = Annotated[
     str,
-    typer.Option("--max-bytes", help="Refuse inputs that decompress to more than this (4G)."),
+    typer.Option(
+        "--max-bytes",
+        metavar="SIZE",
+        help="Refuse inputs that decompress to more than this (4G, 512M).",
+    ),
 ]
 MaxMembersOption = Annotated[
-    int, typer.Option("--max-members", help="Refuse archives with more members than this.")
+    int,
+    typer.Option("--max-members", metavar="N", help="Refuse archives with more members than this."),
 ]
 NoCacheOption = Annotated[
     bool, typer.Option("--no-cache", help="Parse again even if a cached copy exists.")
+]
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from vmanalyze import __version__
+
+        typer.echo(f"vmanalyze {__version__}")
+        raise typer.Exit(0)
+
+
+def _set_debug(value: bool) -> None:
+    from vmanalyze.cli.common import set_debug
+
+    set_debug(value)
+
+
+VersionOption = Annotated[
+    bool,
+    typer.Option(
+        "--version",
+        help="Print the version and exit.",
+        is_eager=True,
+        callback=_show_version,
+        show_default=False,
+    ),
+]
+DebugOption = Annotated[
+    bool,
+    typer.Option(
+        "--debug",
+        help="On an internal error, print the traceback (for a bug report).",
+        callback=_set_debug,
+        show_default=False,
+    ),
 ]
 
 

@@ -31,7 +31,7 @@ from vmanalyze.inputs import Limits, read_input
 from vmanalyze.tables import build_tables
 
 #: Bump when a table or column changes meaning: cached Parquet of older versions is ignored.
-SCHEMA_VERSION = 2  # 2: empty tables keep typed key columns; bad status values are null
+SCHEMA_VERSION = 3  # 3: snapshot is an integer (start -1, end last + 1); 2: typed empty tables
 SOURCE_FILE = "source.json"
 
 

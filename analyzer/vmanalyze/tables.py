@@ -192,27 +192,35 @@ class TableBuilder:
         t["collection_health"] = self.collection_health()
         # A table with no data still has its key columns: a Parquet file without columns
         # is unreadable to Spark, and a fleet's tables must line up.
-        return {
+        tables = {
             name: frame([], key_columns(name)) if not len(df.columns) else df
             for name, df in t.items()
             if df is not None
         }
+        numbers = self.snapshot_numbers()
+        for df in tables.values():
+            if "snapshot" in df.columns:
+                df["snapshot"] = snapshot_column(df["snapshot"], numbers)
+        return tables
+
+    def snapshot_numbers(self) -> dict[str, int]:
+        """Snapshot label -> its number: ``start`` -1, samples their own, ``end`` last + 1.
+
+        ``ORDER BY snapshot`` is then time order; ``samples.phase`` tells start, sample, end.
+        """
+        labels = [s.label for s in self.captured.snapshots]
+        last = max((int(label) for label in labels if label.isdigit()), default=-1)
+        numbers = {label: int(label) for label in labels if label.isdigit()}
+        numbers.update(start=-1, end=last + 1)
+        return numbers
 
     def samples(self) -> pd.DataFrame:
         rows = []
-        numeric = [s for s in self.captured.snapshots if s.label.isdigit()]
-        last = max((int(s.label) for s in numeric), default=-1)
         for s in self.captured.snapshots:
-            if s.label == "start":
-                phase, index = "start", -1
-            elif s.label == "end":
-                phase, index = "end", last + 1
-            else:
-                phase, index = "sample", int(s.label)
+            phase = s.label if s.label in ("start", "end") else "sample"
             rows.append(
                 {
                     "snapshot": s.label,
-                    "sample": index,
                     "phase": phase,
                     "ts": self.ts.get(s.label),
                     "mono_s": s.mono_ns / 1e9 if s.mono_ns is not None else None,
@@ -688,7 +696,7 @@ def frame(
     return frame_types(df)
 
 
-_INT_COLUMNS = ("pid", "ppid", "node", "seq", "sample", "starttime", "priority", "cpu_count")
+_INT_COLUMNS = ("snapshot", "pid", "ppid", "node", "seq", "starttime", "priority", "cpu_count")
 _PANDAS_NULL = {
     pa.timestamp("us", tz="UTC"): "datetime64[ns, UTC]",
     pa.int64(): "Int64",
@@ -712,6 +720,22 @@ def null_column_type(name: str) -> pa.DataType:
     ):
         return pa.int64()
     return pa.string()
+
+
+def snapshot_column(labels: pd.Series, numbers: dict[str, int]) -> pd.Series:
+    """Snapshot labels (``start``, ``0``, ..., ``end``) as int64 numbers; see docs/tables.md.
+
+    >>> snapshot_column(pd.Series(["start", "0", "10", "end"]), {"start": -1, "end": 11}).tolist()
+    [-1, 0, 10, 11]
+    """
+    if labels.empty or pd.api.types.is_integer_dtype(labels.dtype):
+        return labels.astype("int64")
+    text = labels.astype(str)
+    mapped = text.map(numbers)
+    missing = mapped.isna()
+    if missing.any():  # a label that is no snapshot of the input: its own number if it has one
+        mapped[missing] = pd.to_numeric(text[missing], errors="coerce")
+    return mapped.astype("Int64") if mapped.isna().any() else mapped.astype("int64")
 
 
 def key_columns(name: str) -> list[str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from vmanalyze.parsers.proc_stat import CPU_FIELDS
 
@@ -248,21 +249,105 @@ TABLES: tuple[TableDoc, ...] = (
 )
 
 
-def _unit(column: str) -> str:
-    if column.endswith("_bytes") or column in ("bytes",):
+#: Columns that identify something (a process, a node, a record): numbers without a unit.
+IDENTIFIERS = frozenset(
+    {"snapshot", "pid", "ppid", "tgid", "uid", "node", "cpu_node", "processor", "seq", "last_pid"}
+    | {"victim_pid", "format_version"}
+)
+#: Settings and flags: numbers that select a behaviour, not quantities.
+SETTINGS = frozenset(
+    {"overcommit_memory", "swappiness", "zone_reclaim_mode", "thp_enabled", "priority", "level"}
+    | {"oom_score_adj", "oom_control_oom_kill_disable", "oom_control_under_oom", "value_int"}
+    | {"order", "late", "redhat", "memcg_oom"}
+)
+#: Counts of things (not pages, not bytes).
+COUNTS = frozenset(
+    {"cpu_count", "numa_nodes", "samples", "skipped_slots", "snapshots", "count", "failcnt"}
+    | {"num_threads", "threads", "runnable", "total_threads", "oom_control_oom_kill"}
+    | {"voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"}
+)
+_CLOCK_TICKS = ("utime", "stime", "cutime", "cstime", "starttime", "delayacct_blkio_ticks")
+_FAULTS = ("minflt", "cminflt", "majflt", "cmajflt")
+#: vmstat-style counters (vmstat, per-node vmstat, zoneinfo node stats) that are not pages.
+_VMSTAT_KB = ("nr_kernel_stack", "nr_shadow_call_stack", "pgpgin", "pgpgout")
+_HUGE_PAGES = ("hugepages_total", "hugepages_free", "hugepages_rsvd", "hugepages_surp")
+_PAGE_TABLES = ("zoneinfo", "buddyinfo", "pagetypeinfo", "sys_node_numastat", "pid_numa_maps")
+_VMSTAT_TABLES = ("vmstat", "sys_node_vmstat", "zoneinfo_node_stats")
+
+
+def _vmstat_unit(column: str) -> str:
+    """/proc/vmstat: ``nr_*`` are page counts (a few kB), the rest cumulative event counts."""
+    if column in _VMSTAT_KB:
+        return "KiB" if column.startswith("nr_") else "KiB (cumulative)"
+    if column.startswith("nr_"):
+        return "pages"
+    if column.startswith(("pswp", "pgsteal", "pgscan", "workingset_refault", "pgdemote")):
+        return "pages (cumulative)"
+    return "events (cumulative)"
+
+
+def _cgroup_unit(column: str) -> str:
+    """memory cgroup files: sizes in bytes, ``events_*`` and fault/page counters as counts."""
+    key = column.removeprefix("stat_").removeprefix("total_")
+    if column.startswith("events_") or key.startswith(("pgfault", "pgmaj", "thp_", "zswp")):
+        return "events (cumulative)"
+    if key.startswith(("pgpg", "pgscan", "pgsteal", "pgrefill", "pgactivate", "pgdeactivate")):
+        return "pages (cumulative)"
+    if key.startswith(("workingset_", "pglazyfree", "pgpromote", "pgdemote")):
+        return "pages (cumulative)"
+    if column.startswith(("stat_", "max", "high", "low", "min", "current", "peak", "swap_")):
         return "bytes"
-    if column.endswith("_us"):
+    return ""
+
+
+def unit(table: str, column: str) -> str:
+    """The unit of ``table.column`` as docs/tables.md gives it ("" for text columns).
+
+    >>> unit("proc_stat", "nice"), unit("pid_stat", "nice"), unit("pid_stat", "vsize")
+    ('clock ticks', 'nice value', 'bytes')
+    >>> unit("vmstat", "pgmajfault"), unit("sys_node_numastat", "numa_miss")
+    ('events (cumulative)', 'pages (cumulative)')
+    """
+    if column in TIME_COLUMNS:
+        return "UTC"
+    if column in IDENTIFIERS:
+        return "id"
+    if column in SETTINGS:
+        return "setting"
+    if column in COUNTS:
+        return "count"
+    if column.endswith("_bytes") or column in ("bytes", "vsize", "page_size"):
+        return "bytes"
+    if column.endswith(("_us", "usec")):
         return "µs"
     if column.endswith("_s"):
         return "s"
-    if column.endswith(("avg10", "avg60", "avg300")):
+    if column.endswith("_kb"):
+        return "KiB"
+    if column.endswith(("avg10", "avg60", "avg300")) or column == "overcommit_ratio":
         return "%"
-    if column in TIME_COLUMNS:
-        return "UTC"
-    if column in (*CPU_FIELDS, "utime", "stime", "starttime", "delayacct_blkio_ticks"):
+    if table == "proc_stat" and column in CPU_FIELDS or column in _CLOCK_TICKS:
         return "clock ticks"
-    if column in ("rss",):
+    if column == "nice":
+        return "nice value"
+    if column in _FAULTS:
+        return "faults (cumulative)"
+    if column == "rss" or column in ("pages", "free_pages"):
         return "pages"
+    if column in _HUGE_PAGES or column.endswith("_hugepages") or "hugepages_" in column:
+        return "huge pages"
+    if column.startswith("order_"):
+        return "blocks of 2^order pages"
+    if column.startswith("load"):
+        return "threads (average)"
+    if table in _VMSTAT_TABLES:
+        return _vmstat_unit(column)
+    if table == "sys_node_numastat":
+        return "pages (cumulative)"
+    if table in _PAGE_TABLES:
+        return "pages"
+    if table == "cgroup_memory":
+        return _cgroup_unit(column)
     return ""
 
 
@@ -273,8 +358,10 @@ def render_tables_page(tables: dict[str, pd.DataFrame], reference: str) -> str:
         "# Tables",
         "",
         "`vmanalyze.load(path)` returns these tables as pandas DataFrames; `vmanalyze export` "
-        "writes each as one Parquet file. Time series carry `snapshot` (`start`, `0`, `1`, ..., "
-        "`end`; `0` for one-shot inputs such as sosreports) and `ts` (UTC). Absent values are "
+        "writes each as one Parquet file. Time series carry `snapshot`, an integer in time "
+        "order (`-1` the start snapshot, `0`, `1`, ... the samples, last + 1 the end snapshot; "
+        "`0` for one-shot inputs such as sosreports; `samples.phase` says `start`, `sample` or "
+        "`end`), and `ts` (UTC; nanoseconds in pandas, microseconds in Parquet). Absent values are "
         "null, never 0. Counters are cumulative as the kernel prints them: use "
         "`vmanalyze.rates.counter_rates` for per-second rates (it handles counter resets and "
         "pid reuse).",
@@ -305,11 +392,31 @@ def render_tables_page(tables: dict[str, pd.DataFrame], reference: str) -> str:
         if df is None or df.columns.empty:
             lines += ["(no columns in the reference bundle)", ""]
             continue
-        lines += ["| column | type | unit |", "| --- | --- | --- |"]
+        lines += ["| column | type | Parquet | unit |", "| --- | --- | --- | --- |"]
+        schema = pa.Schema.from_pandas(df, preserve_index=False)
         for col in df.columns:
-            lines.append(f"| `{col}` | {df[col].dtype} | {_unit(str(col))} |")
+            kind = parquet_type(schema.field(str(col)).type)
+            lines.append(f"| `{col}` | {df[col].dtype} | {kind} | {unit(doc.name, str(col))} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def parquet_type(arrow: pa.DataType) -> str:
+    """The type a column has in the exported Parquet: timestamps are stored in microseconds.
+
+    >>> parquet_type(pa.timestamp("ns", tz="UTC")), parquet_type(pa.large_string())
+    ('timestamp[us, tz=UTC]', 'string')
+    >>> parquet_type(pa.list_(pa.int64()))
+    'list<int64>'
+
+    """
+    if pa.types.is_timestamp(arrow):
+        return f"timestamp[us, tz={arrow.tz}]" if arrow.tz else "timestamp[us]"
+    if pa.types.is_large_string(arrow):
+        return "string"
+    if pa.types.is_list(arrow) or pa.types.is_large_list(arrow):
+        return f"list<{parquet_type(arrow.value_type)}>"
+    return str(arrow)
 
 
 def _kernel(tables: dict[str, pd.DataFrame]) -> str:

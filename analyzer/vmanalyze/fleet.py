@@ -38,6 +38,7 @@ import os
 import re
 import resource
 import socket
+import stat
 import time
 import uuid
 from collections import deque
@@ -164,6 +165,42 @@ def discover_inputs(args: Iterable[str]) -> tuple[list[str], list[str]]:
             seen.add(key)
             unique.append(path)
     return unique, unmatched
+
+
+def split_duplicates(paths: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The inputs to analyze, and ``(duplicate, first)`` pairs of identical content.
+
+    Only regular files that share their size with another input are hashed (identical
+    content has the same size), so a fleet of distinct bundles costs one ``stat`` each.
+    Anything that cannot be examined here (a path only Dask workers see, a FIFO, a
+    directory) is kept and analyzed as given.
+    """
+    from vmanalyze.dataset import content_hash
+
+    by_size: dict[int, list[str]] = {}
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            by_size.setdefault(st.st_size, []).append(path)
+    first_of: dict[str, str] = {}
+    duplicates: dict[str, str] = {}
+    for group in by_size.values():
+        if len(group) < 2:
+            continue
+        for path in group:
+            try:
+                digest = content_hash(path)
+            except OSError:
+                continue
+            if digest in first_of:
+                duplicates[path] = first_of[digest]
+            else:
+                first_of[digest] = path
+    unique = [p for p in paths if p not in duplicates]
+    return unique, [(p, duplicates[p]) for p in paths if p in duplicates]
 
 
 # -- rules ------------------------------------------------------------------------------
@@ -781,6 +818,8 @@ class FleetFiles:
 
     inputs: int = 0
     ok: int = 0
+    #: distinct host names among the inputs analyzed (a host captured twice counts once)
+    hosts: int = 0
     failed: int = 0
     findings: int = 0
     tables: dict[str, int] = field(default_factory=dict)
@@ -816,6 +855,32 @@ class FleetWriter:
             and state.get("analyzer_version") == self.version
             and state.get("rules_key") == self.rules_key
         )
+
+    def _other_rules(self, state: Mapping[str, Any]) -> bool:
+        return (
+            state.get("status") == "ok"
+            and state.get("analyzer_version") == self.version
+            and state.get("rules_key") != self.rules_key
+        )
+
+    def other_rule_results(self) -> int:
+        """Inputs done here by this analyzer version, but with another rule selection."""
+        return sum(1 for s in self._states() if self._other_rules(s))
+
+    def drop_other_rule_results(self) -> int:
+        """Forget the inputs done with another rule selection: state, table parts, report."""
+        dropped = 0
+        for state in list(self._states()):
+            if not self._other_rules(state):
+                continue
+            input_hash = str(state["input_hash"])
+            report = state.get("report")
+            if report is not None and _REPORT.fullmatch(str(report)):
+                (self.out / str(report)).unlink(missing_ok=True)
+            self._remove_parts(input_hash)
+            (self.state_dir / f"{input_hash}.json").unlink(missing_ok=True)
+            dropped += 1
+        return dropped
 
     def done_hashes(self) -> frozenset[str]:
         """Inputs already analyzed here by this analyzer version with the same rules."""
@@ -898,6 +963,7 @@ class FleetWriter:
         input_rows = [_input_row(s) for s in [*states, *failures]]
         _write_table(self.out / "inputs.parquet", input_rows, INPUTS_SCHEMA)
         files.inputs, files.ok, files.failed = len(input_rows), len(states), len(failures)
+        files.hosts = len({s.get("host") for s in states})
 
         files.tables, files.rewritten_parts = unify_dataset(self.out / TABLES_DIR)
 
@@ -1087,6 +1153,10 @@ class BatchResult:
     earlier: list[dict[str, Any]] = field(default_factory=list)
     files: FleetFiles = field(default_factory=FleetFiles)
     unmatched: list[str] = field(default_factory=list)
+    #: (input, the input with the same content that was analyzed instead)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    #: Earlier results made with another rule selection, replaced (with ``force``).
+    replaced: int = 0
 
     def exit_status(self, fail_on: Severity | str | None) -> int:
         """3 when an input failed; else 1 with ``fail_on`` reached by a finding; else 0."""
@@ -1123,6 +1193,15 @@ def run_batch(
     registry = rules.registry()
     rules_key = rules.key(registry)
     writer = FleetWriter(out_dir, version=__version__, rules_key=rules_key)
+    other = writer.other_rule_results()
+    if other and not force:
+        raise BatchError(
+            f"{out_dir} holds {other} result(s) made with another rule selection (--select, "
+            "--ignore, --config or --plugins); mixing them would drop findings. Write to "
+            "another -o DIR, or add --force to replace them with this selection"
+        )
+    replaced = writer.drop_other_rule_results() if other else 0
+    inputs, duplicates = split_duplicates(inputs)
     done = frozenset() if force else writer.done_hashes()
     crash_if = os.environ.get(CRASH_TEST_ENV) or None
     tasks = [
@@ -1137,7 +1216,7 @@ def run_batch(
         )
         for path in inputs
     ]
-    batch = BatchResult(total=len(tasks))
+    batch = BatchResult(total=len(tasks), duplicates=duplicates, replaced=replaced)
     if scheduler:
         stream = execute_dask(tasks, scheduler)
     else:

@@ -28,9 +28,11 @@ _SEVERITIES = ("critical", "warning", "info")
 def rule_counts(
     inputs: Sequence[Mapping[str, Any]], rules: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Per rule: hosts whose worst finding is critical/warning/info, findings, errors, skips.
+    """Per rule: inputs whose worst finding is critical/warning/info, findings, errors, skips.
 
-    Rules of the catalog come first (in its order), then codes seen only in the inputs.
+    These count inputs (a host captured twice counts twice); ``hosts`` counts the distinct
+    hosts with a finding of the rule, ``inputs`` the inputs with one. Rules of the catalog
+    come first (in its order), then codes seen only in the inputs.
     """
     catalog = {str(r["code"]): dict(r) for r in rules}
     codes = list(catalog)
@@ -43,12 +45,16 @@ def rule_counts(
     for code in codes:
         entry = {**catalog[code], "critical": 0, "warning": 0, "info": 0}
         entry.update(findings=0, ok=0, skipped=0, error=0)
+        hosts = set()
         for row in inputs:
             cell = (row.get("cells") or {}).get(code)
             if cell in entry:
                 entry[cell] += 1
+            if cell in _SEVERITIES:
+                hosts.add(row.get("host"))
             entry["findings"] += int((row.get("counts") or {}).get(code, 0))
-        entry["hosts"] = sum(entry[s] for s in _SEVERITIES)
+        entry["inputs"] = sum(entry[s] for s in _SEVERITIES)
+        entry["hosts"] = len(hosts)
         out.append(entry)
     return out
 

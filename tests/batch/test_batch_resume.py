@@ -108,8 +108,36 @@ def test_other_rule_options_redo_and_fail_on(
     second = batch_run([path, "--select", "EXA001", "--fail-on", "info"], out)
     assert "0 analyzed, 1 already done" in second.stderr
     assert second.returncode == 1  # EXA001 (info) is at or above --fail-on info
-    third = batch_run([path, "--ignore", "EXA001"], out)
+    # Another selection into the same DIR would drop EXA001's findings: refused...
+    refused = batch_run([path, "--ignore", "EXA001"], out)
+    assert refused.returncode == 2
+    (line,) = refused.stderr.splitlines()
+    assert line.startswith(f"vmanalyze: error: {out} holds 1 result(s) made with another rule")
+    assert "--force" in line
+    assert "EXA001" in set(pd.read_parquet(out / "findings.parquet")["code"])
+    # ... unless --force says to replace them, which the run reports.
+    third = batch_run([path, "--ignore", "EXA001", "--force"], out)
+    assert third.returncode == 0, third.stderr
+    assert "replaced 1 earlier result(s)" in third.stderr
     assert "1 analyzed, 0 already done" in third.stderr
     findings = pd.read_parquet(out / "findings.parquet")
     assert "EXA001" not in set(findings["code"])
     assert "left out of the fleet files" not in third.stderr  # same input, replaced
+
+
+def test_identical_inputs_are_analyzed_once(
+    batch_run: Any, inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    original = inputs["memory-leak"]
+    copies = []
+    for name in ("copy-a.tar.gz", "copy-b.tar.gz"):
+        copy = tmp_path / name
+        copy.write_bytes(original.read_bytes())
+        copies.append(copy)
+    out = tmp_path / "out"
+    done = batch_run([str(original), *map(str, copies)], out)
+    assert done.returncode == 0, done.stderr
+    assert "1 analyzed, 0 already done, 0 failed of 1 inputs, 2 duplicates" in done.stderr
+    for copy in copies:
+        assert f"duplicate: {copy}: same content as {original}, analyzed once" in done.stderr
+    assert len(pd.read_parquet(out / "inputs.parquet")) == 1

@@ -186,6 +186,7 @@ def test_render_fleet_counts_and_escaping() -> None:
     counts = {r["code"]: r for r in rule_counts(inputs, rules)}
     assert counts["X001"]["warning"] == 1 and counts["X001"]["findings"] == 3
     assert counts["X001"]["ok"] == 1 and counts["X001"]["hosts"] == 1
+    assert counts["X001"]["inputs"] == 1
     assert counts["X002"]["skipped"] == 1 and counts["X002"]["hosts"] == 0
     html = render_fleet(inputs=inputs, rules=rules, generated="now", version="0.1.0")
     assert "c</script>" not in html and "c\\u003c/script\\u003e" in html

@@ -139,12 +139,21 @@ def batch(
                 on_result=progress.advance,
             )
         files = result.files
+        if result.replaced:
+            typer.echo(
+                f"--force: replaced {result.replaced} earlier result(s) in {output} made with "
+                "another rule selection",
+                err=True,
+            )
+        duplicates = f", {len(result.duplicates)} duplicates" if result.duplicates else ""
         typer.echo(
             f"{result.ok} analyzed, {result.skipped} already done, {result.failed} failed "
-            f"of {result.total} inputs in {result.wall_s:.1f}s; fleet: {files.ok} inputs, "
-            f"{files.findings} findings",
+            f"of {result.total} inputs{duplicates} in {result.wall_s:.1f}s; fleet: {files.ok} "
+            f"inputs from {files.hosts} hosts, {files.findings} findings",
             err=True,
         )
+        for path, first in result.duplicates:
+            typer.echo(f"duplicate: {path}: same content as {first}, analyzed once", err=True)
         if files.stale:
             typer.echo(
                 f"warning: {files.stale} earlier results in {output} were made with other rule "
@@ -153,11 +162,23 @@ def batch(
             )
         for row in result.results:
             if row.get("status") == "failed":
-                typer.echo(f"failed: {row.get('input')}: {row.get('error')}", err=True)
+                typer.echo(f"failed: {failure_line(row)}", err=True)
         typer.echo(str(files.fleet_html))
         return result.exit_status(cfg.fail_on)
 
     raise typer.Exit(run_guarded(work))
+
+
+def failure_line(row: dict[str, Any]) -> str:
+    """``path: why``, naming the path once (errors about an input often start with it).
+
+    >>> failure_line({"input": "/b/x.tar.gz", "error": "/b/x.tar.gz: not a tar archive"})
+    '/b/x.tar.gz: not a tar archive'
+    >>> failure_line({"input": "/b/x.tar.gz", "error": "worker died"})
+    '/b/x.tar.gz: worker died'
+    """
+    path, error = str(row.get("input")), str(row.get("error"))
+    return error if error.startswith(f"{path}: ") else f"{path}: {error}"
 
 
 class _Progress:

@@ -90,6 +90,9 @@ class Mark:
     severity: str
     code: str
     label: str
+    #: ``"before"`` / ``"after"`` when the window lies outside the charted samples: drawn as
+    #: a labelled marker at that edge, not as a sliver of shading.
+    outside: str | None = None
 
 
 @dataclass
@@ -107,6 +110,21 @@ class Chart:
     note: str | None = None
     marks: list[Mark] = field(default_factory=list)
     points_before: int = 0
+    #: What a "rate" axis counts per second (``faults/s``); the other units name themselves.
+    rate_unit: str = "events/s"
+
+    def axis_label(self, unit: Unit | None) -> str | None:
+        """The y axis title: every axis says its unit.
+
+        >>> c = Chart("f", "t", "d", "rate", rate_unit="faults/s", unit2="bytes")
+        >>> c.axis_label(c.unit), c.axis_label(c.unit2), c.axis_label(None)
+        ('faults/s', 'bytes', None)
+        """
+        if unit is None:
+            return None
+        return {"bytes": "bytes", "bytes_per_s": "bytes/s", "pct": "% of time"}.get(
+            unit, self.rate_unit
+        )
 
     @property
     def drawn(self) -> bool:
@@ -119,6 +137,8 @@ class Chart:
             "title": self.title,
             "unit": self.unit,
             "unit2": self.unit2,
+            "label": self.axis_label(self.unit),
+            "label2": self.axis_label(self.unit2),
             "empty": self.empty,
             "marks": [m.__dict__ for m in self.marks],
         }
@@ -218,11 +238,30 @@ def minmax_downsample(
 # -- extraction --------------------------------------------------------------------------
 
 
+def _edge_snapshots(tables: Mapping[str, pd.DataFrame]) -> set[int]:
+    """The start and end snapshots (``samples.phase``), when the input has periodic samples."""
+    samples = tables.get("samples")
+    if not isinstance(samples, pd.DataFrame) or not {"phase", "snapshot"} <= set(samples):
+        return set()
+    if int((samples["phase"] == "sample").sum()) < 2:
+        return set()  # a one-shot input: its only snapshots are what there is
+    return set(samples.loc[samples["phase"] != "sample", "snapshot"].tolist())
+
+
 def _table(tables: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame | None:
+    """A time series to chart: its samples only.
+
+    The start and end snapshots are taken right before the first and after the last sample
+    (87 ms after it, in one bundle): as chart points they would add a spurious last
+    interval, with a rate computed over milliseconds, and become the legend's resting value.
+    """
     df = tables.get(name)
     if not isinstance(df, pd.DataFrame) or df.empty or "ts" not in df.columns:
         return None
     df = df[df["ts"].notna()]
+    edges = _edge_snapshots(tables)
+    if edges and "snapshot" in df.columns:
+        df = df[~df["snapshot"].isin(edges)]
     return df if not df.empty else None
 
 
@@ -311,6 +350,7 @@ def faults_chart(tables: Mapping[str, pd.DataFrame]) -> Chart:
         "Faults that waited for I/O (pgmajfault), stacked by cause: swap-in (pswpin), file "
         "refaults (workingset_refault_file) and other; capped at the fault count.",
         "rate",
+        rate_unit="faults/s",
     )
     rates = _vmstat_rates(tables, ("pgmajfault", "pswpin", "workingset_refault_file"))
     if rates.empty or "pgmajfault_per_s" not in rates.columns:
@@ -459,6 +499,7 @@ def numa_chart(tables: Mapping[str, pd.DataFrame]) -> Chart:
         "Pages allocated per second on each node's own memory (local_node, solid) and on "
         "another node (other_node, dashed): remote memory is slower.",
         "rate",
+        rate_unit="pages/s",
     )
     df = _table(tables, "sys_node_numastat")
     nodes = _several_nodes(
@@ -534,6 +575,7 @@ def thp_chart(tables: Mapping[str, pd.DataFrame]) -> Chart:
         "pages (thp_fault_fallback), per second. Dashed: AnonHugePages (right axis).",
         "rate",
         unit2="bytes",
+        rate_unit="faults/s",
     )
     rates = _vmstat_rates(tables, ("thp_fault_alloc", "thp_fault_fallback"))
     if rates.empty or "thp_fault_alloc_per_s" not in rates.columns:

@@ -316,14 +316,25 @@ def host_facts(analysis: Analysis) -> list[Fact]:
             cls="wide",
         )
     )
+    snapshots = _snapshot_count(analysis.dataset.tables.get("samples"))
+    detail = f"{int(samples)} samples" if is_number(samples) else None
+    if detail and snapshots:
+        detail += f" · {snapshots} snapshots · {snapshots - 1} intervals (see Over time)"
     facts.append(
         Fact(
             "Sampling",
             f"every {human_duration(interval)}" if is_number(interval) else "–",
-            f"{human_count(samples)} samples" if is_number(samples) else None,
+            detail,
         )
     )
     return facts
+
+
+def _snapshot_count(samples: pd.DataFrame | None) -> int | None:
+    """Readings of every kind (samples plus the start and end snapshots), if known."""
+    if samples is None or samples.empty or "snapshot" not in samples.columns:
+        return None
+    return int(samples["snapshot"].nunique())
 
 
 def _subject_text(subject: str) -> str:
@@ -512,7 +523,9 @@ def build_view(
             start_s = float(epoch_seconds(pd.Series([finding.start]))[0])
             end = finding.end if finding.end is not None else end0 or finding.start
             end_s = float(epoch_seconds(pd.Series([end]))[0])
-            chart.marks.append(Mark(start_s, end_s, severity, code, f"{code} {subject}"))
+            outside = _outside(chart.x, start_s, end_s)
+            label = f"{code} {subject}" + (f" ({outside} the capture)" if outside else "")
+            chart.marks.append(Mark(start_s, end_s, severity, code, label, outside))
 
     status_order = {"error": 0, "skipped": 1, "ran": 2}
     rules = [
@@ -627,3 +640,20 @@ def render_html(
     ``registry`` gives the rule docs embedded at the end (default: every installed pack).
     """
     return render_view(build_view(analysis, registry=registry, now=now))
+
+
+def _outside(x: Any, start_s: float, end_s: float) -> str | None:
+    """``"before"``/``"after"`` when a finding's window misses the charted time range.
+
+    >>> import numpy as np
+    >>> xs = np.array([100.0, 200.0])
+    >>> _outside(xs, 10, 50), _outside(xs, 300, 310), _outside(xs, 50, 150), _outside([], 1, 2)
+    ('before', 'after', None, None)
+    """
+    if len(x) == 0:
+        return None
+    if end_s < float(x[0]):
+        return "before"
+    if start_s > float(x[-1]):
+        return "after"
+    return None

@@ -182,6 +182,10 @@ def human_time(value: object, *, date: bool = False) -> str:
 # Evidence and column names carry their unit as a suffix (the tables' convention).
 _SUFFIXES: tuple[tuple[str, Callable[[Any], str]], ...] = (
     ("_bytes_per_s", lambda v: f"{human_bytes(v)}/s" if is_number(v) else "–"),
+    ("_mib_per_s", lambda v: f"{human_bytes(float(v) * 1024**2)}/s" if is_number(v) else "–"),
+    ("_mib_per_h", lambda v: f"{human_bytes(float(v) * 1024**2)}/h" if is_number(v) else "–"),
+    ("_pages_per_s", lambda v: human_rate(v, "pages")),
+    ("_ticks", lambda v: f"{_plain(v)} clock ticks"),
     ("_bytes", human_bytes),
     ("_kib", lambda v: human_bytes(float(v) * 1024) if is_number(v) else "–"),
     ("_kb", lambda v: human_bytes(float(v) * 1024) if is_number(v) else "–"),
@@ -213,6 +217,21 @@ _INFIX_DROP = re.compile(r"_(bytes|kib|kb|mib|gib|pct|percent)(?=_)")
 _LABEL_DROP = re.compile(r"_(bytes|kib|kb|mib|gib|pct|percent|seconds|s|us|ms)$")
 
 
+#: Keys whose numbers are identifiers or raw kernel values: printed as is, no separators.
+IDENTIFIER_KEYS = frozenset(
+    {"pid", "ppid", "tgid", "uid", "gid", "node", "cpu", "seq", "starttime", "order"}
+    | {"victim_pid", "last_pid", "processor", "snapshot", "oom_score_adj"}
+)
+
+
+def _plain(value: object) -> str:
+    """An identifier or clock-tick count: ``2019``, never ``2,019``."""
+    if not is_number(value):
+        return "–"
+    number = float(value)  # type: ignore[arg-type]
+    return str(int(number)) if number == int(number) else str(value)
+
+
 def format_value(key: str, value: object) -> str:
     """Format one evidence value by its key's unit suffix (``rss_bytes`` -> ``'1.50 GiB'``).
 
@@ -222,6 +241,10 @@ def format_value(key: str, value: object) -> str:
     ('12.5 %', '6 min 30 s', 'x')
     >>> format_value("usage_mib_last", 256), format_value("rss_bytes_max", 2048)
     ('256 MiB', '2.00 KiB')
+    >>> format_value("pid", 2019), format_value("starttime", 274939), format_value("node", 1)
+    ('2019', '274939', '1')
+    >>> format_value("slope_mib_per_s", 16.2), format_value("delayacct_blkio_ticks", 12000)
+    ('16.2 MiB/s', '12000 clock ticks')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -231,6 +254,8 @@ def format_value(key: str, value: object) -> str:
         return human_time(value, date=True) + " UTC"
     if is_number(value):
         lowered = key.lower()
+        if lowered in IDENTIFIER_KEYS or lowered.endswith(("_pid", "_node", "_id")):
+            return _plain(value)
         for suffix, fmt in _SUFFIXES:
             if lowered.endswith(suffix):
                 return fmt(value)

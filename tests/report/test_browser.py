@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from vmanalyze.analysis import Analysis
 from vmanalyze.engine import AnalysisResult
@@ -243,5 +244,44 @@ def test_print_gives_a_paged_document(browser: Browser, artifacts: Path) -> None
         assert data.startswith(b"%PDF") and data.count(b"/Type /Page") >= 3
         page.evaluate("window.dispatchEvent(new Event('afterprint'))")
         assert_clean(page, path)
+    finally:
+        page.call("Page.close")
+
+
+def test_axes_have_units_and_the_legend_rests_on_the_last_sample(
+    browser: Browser, artifacts: Path
+) -> None:
+    analysis = analysis_with_fake_rules("swap-thrash")
+    view = build_view(analysis, registry=registry())
+    path = artifacts / "axes.html"
+    page = open_report(browser, render_view(view), path)
+    try:
+        assert_clean(page, path)
+        labels = page.evaluate(
+            "Object.fromEntries(Object.entries(window.vmtriageReport.charts)"
+            ".map(([k, u]) => [k, u.axes.slice(1).map(a => a.label)]))"
+        )
+        charts = {c.id: c for c in view.charts if c.drawn}
+        assert set(labels) == set(charts)
+        for chart_id, chart in charts.items():
+            spec = chart.to_json()
+            assert labels[chart_id] == [spec["label"], spec["label2"]][: len(labels[chart_id])]
+            assert all(labels[chart_id]), chart_id
+        assert labels["faults"][0] == "faults/s"
+
+        samples = analysis.dataset.tables["samples"]
+        last = samples.loc[samples["phase"] == "sample", "ts"].max()
+        last_s = (last - pd.Timestamp(0, tz="UTC")).total_seconds()
+        x_last = page.evaluate(
+            "(u => u.data[0][u.data[0].length - 1])(window.vmtriageReport.charts.swap)"
+        )
+        assert x_last == pytest.approx(last_s, abs=1e-3)  # not the end snapshot, 87 ms later
+        swap = charts["swap"]
+        resting = page.evaluate(
+            "document.querySelector('#plot-swap .u-legend .u-series:nth-child(2) .u-value')"
+            ".innerText"
+        )
+        assert resting.endswith("/s") and swap.series[0].label == "Swap-in"
+        assert resting != "0 B/s"  # the end snapshot's rate over 87 ms used to rest here
     finally:
         page.call("Page.close")

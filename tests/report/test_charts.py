@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -96,6 +97,14 @@ def _intervals(ts: pd.Series) -> np.ndarray:
     return np.diff(_ns(ts)) / 1e9
 
 
+def _periodic(ds: Any, table: str) -> pd.DataFrame:
+    """The table's rows of the periodic samples (not the start and end snapshots), by time."""
+    samples = ds.tables["samples"]
+    sampled = set(samples.loc[samples["phase"] == "sample", "snapshot"])
+    df = ds.tables[table]
+    return df[df["snapshot"].isin(sampled)].sort_values("ts")
+
+
 def _chart(name: str, chart_id: str) -> charts.Chart:
     ds = dataset_of(name)
     found = {c.id: c for c in build_charts(ds.tables, page_size=ds.host["page_size"] or 4096)}
@@ -108,7 +117,7 @@ def _series(chart: charts.Chart, label: str) -> np.ndarray:
 
 def test_swap_rates_match_the_vmstat_counters() -> None:
     ds = dataset_of("swap-thrash")
-    vm = ds.tables["vmstat"].sort_values("ts")
+    vm = _periodic(ds, "vmstat")
     seconds = _intervals(vm["ts"])
     page = ds.host["page_size"] or 4096
     expected_in = np.diff(vm["pswpin"].to_numpy(dtype=float)) / seconds * page
@@ -123,7 +132,7 @@ def test_swap_rates_match_the_vmstat_counters() -> None:
 
 def test_fault_split_adds_up_to_the_major_faults() -> None:
     ds = dataset_of("pagecache-thrash")
-    vm = ds.tables["vmstat"].sort_values("ts")
+    vm = _periodic(ds, "vmstat")
     seconds = _intervals(vm["ts"])
     majflt = np.diff(vm["pgmajfault"].to_numpy(dtype=float)) / seconds
     refault = np.diff(vm["workingset_refault_file"].to_numpy(dtype=float)) / seconds
@@ -138,7 +147,7 @@ def test_fault_split_adds_up_to_the_major_faults() -> None:
 
 def test_psi_share_is_stall_time_over_wall_time() -> None:
     ds = dataset_of("swap-thrash")
-    psi = ds.tables["pressure_memory"].sort_values("ts")
+    psi = _periodic(ds, "pressure_memory")
     wall_us = _intervals(psi["ts"]) * 1e6
     some = np.diff(psi["some_total_us"].to_numpy(dtype=float)) / wall_us * 100
     chart = _chart("swap-thrash", "psi")
@@ -149,7 +158,7 @@ def test_psi_share_is_stall_time_over_wall_time() -> None:
 
 def test_memory_and_commit_levels_are_meminfo() -> None:
     ds = dataset_of("overcommit")
-    mem = ds.tables["meminfo"].sort_values("ts")
+    mem = _periodic(ds, "meminfo")
     used = (
         mem["mem_total_bytes"]
         - mem["mem_free_bytes"]
@@ -171,11 +180,33 @@ def test_memory_and_commit_levels_are_meminfo() -> None:
 
 def test_thp_rates_match_vmstat() -> None:
     ds = dataset_of("thp-always-postgres")
-    vm = ds.tables["vmstat"].sort_values("ts")
+    vm = _periodic(ds, "vmstat")
     alloc = np.diff(vm["thp_fault_alloc"].to_numpy(dtype=float)) / _intervals(vm["ts"])
     chart = _chart("thp-always-postgres", "thp")
     np.testing.assert_allclose(_series(chart, "Huge page faults"), alloc, rtol=1e-6)
     assert chart.unit2 == "bytes"
+
+
+def test_the_end_snapshot_is_no_chart_point() -> None:
+    ds = dataset_of("swap-thrash")
+    samples = ds.tables["samples"].sort_values("snapshot")
+    last_sample = samples[samples["phase"] == "sample"]["ts"].max()
+    end = samples[samples["phase"] == "end"]["ts"].max()
+    assert 0 < (end - last_sample).total_seconds() < 1  # taken right after the last sample
+    for chart_id in ("memory", "swap", "psi", "faults"):
+        chart = _chart("swap-thrash", chart_id)
+        assert chart.x[-1] == pytest.approx(_seconds(pd.Series([last_sample]))[0], abs=1e-5)
+
+
+def test_every_axis_has_a_unit() -> None:
+    ds = dataset_of("swap-thrash")
+    for chart in build_charts(ds.tables, page_size=ds.host["page_size"] or 4096):
+        spec = chart.to_json()
+        assert spec["label"], chart.id
+        assert (spec["label2"] is None) == (chart.unit2 is None), chart.id
+    labels = {c.id: c.to_json()["label"] for c in build_charts(ds.tables)}
+    assert labels["faults"] == "faults/s" and labels["thp"] == "faults/s"
+    assert labels["numa"] == "pages/s" and labels["memory"] == "bytes"
 
 
 # -- no data -----------------------------------------------------------------------------
@@ -221,7 +252,7 @@ def test_numa_rates_match_numastat_per_node() -> None:
     numa = _chart("numa-remote", "numa")
     free = _chart("numa-remote", "numa_free")
     assert numa.drawn and free.drawn
-    stat = ds.tables["sys_node_numastat"]
+    stat = _periodic(ds, "sys_node_numastat")
     for node in (0, 1):
         part = stat[stat["node"] == node].sort_values("ts")
         seconds = _intervals(part["ts"])
@@ -232,7 +263,7 @@ def test_numa_rates_match_numastat_per_node() -> None:
         keep = ~np.isnan(got_remote)  # the shared x has every node's times
         np.testing.assert_allclose(got_remote[keep], remote, rtol=1e-6)
         np.testing.assert_allclose(got_local[keep], local, rtol=1e-6)
-        meminfo = ds.tables["sys_node_meminfo"]
+        meminfo = _periodic(ds, "sys_node_meminfo")
         node_free = meminfo[meminfo["node"] == node].sort_values("ts")["mem_free_bytes"]
         got_free = _series(free, f"node {node} free")
         np.testing.assert_array_equal(got_free[~np.isnan(got_free)], node_free.to_numpy(float))

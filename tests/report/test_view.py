@@ -261,3 +261,40 @@ def test_an_input_without_tables_still_renders() -> None:
 
     html = render_html(Analysis(Dataset({}, {}), AnalysisResult((), ())), registry=registry())
     assert "unknown host" in html and html.count('class="chart-empty"') == 8
+
+
+def test_a_window_before_the_capture_is_a_labelled_marker() -> None:
+    ds = dataset_of("healthy-idle")
+    first = ds.tables["samples"]["ts"].min()
+    finding = Finding(
+        message="11 OOM kills in the kernel log before the capture.",
+        start=first - pd.Timedelta("40min"),
+        end=first - pd.Timedelta("5min"),
+        evidence={"pid": 2019, "starttime": 274939, "slope_mib_per_s": 16.2},
+        code="OOM001",
+        name="oom-kills",
+        severity=Severity.INFO,
+    )
+    analysis = Analysis(ds, AnalysisResult((finding,), (RuleStatus("OOM001", "ran"),)))
+    view = build_view(analysis, registry=registry())
+    (mark,) = [m for c in view.charts for m in c.marks if m.code == "OOM001"]
+    assert mark.outside == "before"
+    assert mark.label == "OOM001 host (before the capture)"
+    (f,) = view.findings
+    texts = {e.label: e.text for e in f.evidence}
+    # identifiers and clock ticks without separators; a rate with its unit
+    assert texts == {"pid": "2019", "starttime": "274939", "slope/s": "16.2 MiB/s"}
+
+
+def test_samples_snapshots_and_intervals_are_counted_once() -> None:
+    ds = dataset_of("swap-thrash")
+    samples = ds.tables["samples"]
+    view = _view("swap-thrash")
+    sampled = int((samples["phase"] == "sample").sum())
+    detail = _facts(view)["Sampling"][1]
+    assert detail == (
+        f"{sampled} samples · {len(samples)} snapshots · {len(samples) - 1} intervals "
+        "(see Over time)"
+    )
+    html = render_html(analysis_with_fake_rules("swap-thrash"), registry=registry())
+    assert html.count('id="terms"') == 1

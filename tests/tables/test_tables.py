@@ -34,7 +34,7 @@ def test_meminfo_and_samples_match_the_host(live) -> None:
     meminfo = live.meminfo
     total_kb = int(re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())[1])
     assert (meminfo["mem_total_bytes"] == total_kb * 1024).all()
-    assert list(live.samples["snapshot"]) == ["start", "0", "1", "2", "3", "end"]
+    assert list(live.samples["snapshot"]) == [-1, 0, 1, 2, 3, 4]  # start -1, end last + 1
     assert list(live.samples["phase"]) == ["start"] + ["sample"] * 4 + ["end"]
     assert list(meminfo["snapshot"]) == list(live.samples["snapshot"])
     assert meminfo["ts"].is_monotonic_increasing
@@ -65,7 +65,7 @@ def test_process_tables_use_the_right_stat_fields(live) -> None:
 def test_configuration_tables_match_the_host(live) -> None:
     sysctl = live.sysctl_vm
     swappiness = sysctl[(sysctl["name"] == "swappiness")]
-    assert list(swappiness["snapshot"]) == ["start", "end"]
+    assert list(swappiness["snapshot"]) == [-1, 4]  # the start and end snapshots
     assert int(swappiness["value_int"].iloc[0]) == int(Path("/proc/sys/vm/swappiness").read_text())
     thp = live.thp
     enabled = thp[thp["setting"] == "enabled"]["value"].iloc[0]
@@ -112,7 +112,7 @@ def test_garbage_in_one_sample_costs_that_sample(tmp_path: Path, live_bundle: Pa
         out.append((m, d))
     captured = read_input(str(write_tar(tmp_path / "garbage.tar.gz", out)))
     tables, warnings = build_tables(captured)
-    assert list(tables["meminfo"]["snapshot"]) == ["start", "0", "2", "3", "end"]
+    assert list(tables["meminfo"]["snapshot"]) == [-1, 0, 2, 3, 4]
     assert any(w.startswith("sample 1: proc/meminfo: unreadable") for w in warnings)
     health = tables["collection_health"]
     assert (health["outcome"] == "unparsable").sum() == 1
@@ -132,7 +132,8 @@ def test_sosreport_directory_is_one_sample(tmp_path: Path) -> None:
     (top / "sos_commands").mkdir()
     ds = parse(str(top))
     assert ds.source["kind"] == "sosreport" and ds.source["samples"] == 1
-    assert list(ds.meminfo["snapshot"]) == ["0"]
+    assert list(ds.meminfo["snapshot"]) == [0]
+    assert list(ds.samples["phase"]) == ["sample"]
     assert ds.host["overcommit_memory"] == int(Path("/proc/sys/vm/overcommit_memory").read_text())
 
 
@@ -162,9 +163,11 @@ def test_export_reads_back_with_pandas_pyarrow_and_duckdb(
     ]
     assert total == ds.meminfo["mem_total_bytes"].max()
     majflt = con.execute(
-        f"select sum(majflt) from '{out / 'pid_stat.parquet'}' where snapshot = 'end'"
+        f"select sum(majflt) from '{out / 'pid_stat.parquet'}' p join '{out / 'samples.parquet'}' "
+        "s using (snapshot) where s.phase = 'end'"
     ).fetchone()[0]
-    assert majflt == ds.pid_stat[ds.pid_stat["snapshot"] == "end"]["majflt"].sum()
+    end = ds.samples.loc[ds.samples["phase"] == "end", "snapshot"].item()
+    assert majflt == ds.pid_stat[ds.pid_stat["snapshot"] == end]["majflt"].sum()
 
 
 def test_second_load_comes_from_the_cache(live_bundle: Path, cache_dir: Path) -> None:

@@ -45,12 +45,12 @@
     return v.toFixed(2);
   }
 
-  function fmtValue(unit, v) {
+  function fmtValue(unit, v, label) {
     if (v == null || !isFinite(v)) return "–";
     if (unit === "bytes") return fmtBytes(v);
     if (unit === "bytes_per_s") return fmtBytes(v) + "/s";
     if (unit === "pct") return (Math.abs(v) < 0.1 && v !== 0 ? v.toFixed(2) : v.toFixed(1)) + " %";
-    return fmtCount(v) + "/s";
+    return fmtCount(v) + (label ? " " + label : "/s");
   }
 
   /* Axis ticks: round binary sizes (no trailing zeros), compact counts. */
@@ -117,6 +117,9 @@
   function marksPlugin(marks) {
     function span(u, m) {
       var left = u.bbox.left, right = u.bbox.left + u.bbox.width;
+      /* A window outside the samples: a marker at that edge, labelled, not a sliver. */
+      if (m.outside === "before") return [left, left + 2 * uPlot.pxRatio];
+      if (m.outside === "after") return [right - 2 * uPlot.pxRatio, right];
       var x0 = Math.max(left, u.valToPos(m.start, "x", true));
       var x1 = Math.min(right, u.valToPos(m.end, "x", true));
       var min = 3 * uPlot.pxRatio;
@@ -147,8 +150,15 @@
             ctx.font = "600 " + Math.round(10.5 * uPlot.pxRatio) + "px system-ui, sans-serif";
             ctx.fillStyle = "rgb(" + c.join(",") + ")";
             ctx.textBaseline = "top";
-            ctx.fillText(m.code, s[0] + 4 * uPlot.pxRatio,
-              u.bbox.top + (3 + 13 * (row % 3)) * uPlot.pxRatio);
+            var y = u.bbox.top + (3 + 13 * (row % 3)) * uPlot.pxRatio;
+            if (m.outside === "after") {
+              ctx.textAlign = "right";
+              ctx.fillText(m.code + " after the capture \u25B6", s[0] - 4 * uPlot.pxRatio, y);
+            } else if (m.outside === "before") {
+              ctx.fillText("\u25C0 " + m.code + " before the capture", s[1] + 4 * uPlot.pxRatio, y);
+            } else {
+              ctx.fillText(m.code, s[0] + 4 * uPlot.pxRatio, y);
+            }
             ctx.restore();
             row++;
           });
@@ -226,11 +236,11 @@
         scale: u2 ? "y2" : "y",
         dash: s.dash ? [5, 4] : undefined,
         points: { show: spec.x.length < 80 ? undefined : false },
-        value: (function (rawValues, theUnit) {
+        value: (function (rawValues, theUnit, label) {
           return function (u, v, si, di) {
-            return fmtValue(theUnit, rawValues[di == null ? last : di]);
+            return fmtValue(theUnit, rawValues[di == null ? last : di], label);
           };
-        })(raw[idx], u2 ? unit2 : unit)
+        })(raw[idx], u2 ? unit2 : unit, u2 ? spec.label2 : spec.label)
       };
       if (s.stack) {
         if (lastStacked < 0) opt.fill = rgba(s.color, 0.35);
@@ -243,9 +253,10 @@
     });
 
     var axisFont = "11px system-ui, sans-serif";
-    function yAxis(scale, theUnit, side) {
+    function yAxis(scale, theUnit, side, label) {
       var axis = {
         scale: scale, side: side, stroke: "#66727f", font: axisFont, size: axisSize,
+        label: label || undefined, labelFont: axisFont, labelSize: 16,
         grid: side === 1 ? { show: false } : { stroke: "#eef1f4", width: 1 },
         ticks: { stroke: "#e3e7ec", width: 1 },
         values: function (u, vals) { return vals.map(function (v) { return fmtAxis(theUnit, v); }); }
@@ -260,12 +271,12 @@
           var span = u.scales.x.max - u.scales.x.min;
           return splits.map(function (ts) { return fmtTick(ts, span); });
         } },
-      yAxis("y", unit, 3)
+      yAxis("y", unit, 3, spec.label)
     ];
     var scales = { x: { time: true }, y: { range: range } };
     if (hasY2) {
       scales.y2 = { range: range };
-      axes.push(yAxis("y2", unit2, 1));
+      axes.push(yAxis("y2", unit2, 1, spec.label2));
     }
 
     var opts = {

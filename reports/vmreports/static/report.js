@@ -151,6 +151,7 @@
             ctx.fillStyle = "rgb(" + c.join(",") + ")";
             ctx.textBaseline = "top";
             var y = u.bbox.top + (3 + 13 * (row % 3)) * uPlot.pxRatio;
+            ctx.textAlign = "left";  /* uPlot leaves its last axis alignment on the context */
             if (m.outside === "after") {
               ctx.textAlign = "right";
               ctx.fillText(m.code + " after the capture \u25B6", s[0] - 4 * uPlot.pxRatio, y);

@@ -115,11 +115,12 @@ def batch(
     del registry  # the workers load the rules themselves, from the same options
 
     def work() -> int:
+        from vmanalyze.cli.textsafe import visible
         from vmanalyze.fleet import RuleSpec, discover_inputs, run_batch
 
         paths, unmatched = discover_inputs(inputs)
         for arg in unmatched:
-            typer.echo(f"warning: {arg}: no input found", err=True)
+            typer.echo(f"warning: {visible(arg)}: no input found", err=True)
         if not paths:
             fail("no inputs found (give bundles, sosreports, directories or globs)")
         limits = input_limits(max_bytes, max_members)
@@ -153,7 +154,8 @@ def batch(
             err=True,
         )
         for path, first in result.duplicates:
-            typer.echo(f"duplicate: {path}: same content as {first}, analyzed once", err=True)
+            line = f"duplicate: {path}: same content as {first}, analyzed once"
+            typer.echo(visible(line), err=True)
         if files.stale:
             typer.echo(
                 f"warning: {files.stale} earlier results in {output} were made with other rule "
@@ -162,7 +164,7 @@ def batch(
             )
         for row in result.results:
             if row.get("status") == "failed":
-                typer.echo(f"failed: {failure_line(row)}", err=True)
+                typer.echo(f"failed: {visible(failure_line(row))}", err=True)
         typer.echo(str(files.fleet_html))
         return result.exit_status(cfg.fail_on)
 

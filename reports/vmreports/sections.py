@@ -615,7 +615,7 @@ def collection_health(
             for row in samples[late].head(30).itertuples():
                 table.rows.append(
                     [
-                        Cell(str(row.snapshot), cls="num"),
+                        Cell(_snapshot_name(row), cls="num"),
                         Cell(human_time(row.ts), cls="num"),
                         _num(human_duration(getattr(row, "duration_s", None))),
                         _num(human_count(getattr(row, "skipped_slots", None))),
@@ -661,3 +661,9 @@ def frame_table(data: pd.DataFrame | list[Any], limit: int = EVIDENCE_ROWS) -> T
         )
     view.more = max(0, len(frame) - limit)
     return view
+
+
+def _snapshot_name(row: Any) -> str:
+    """A sample's number, or ``start``/``end`` for those snapshots (``samples.phase``)."""
+    phase = getattr(row, "phase", "sample")
+    return str(row.snapshot) if phase == "sample" else str(phase)

@@ -167,6 +167,20 @@ def discover_inputs(args: Iterable[str]) -> tuple[list[str], list[str]]:
     return unique, unmatched
 
 
+def error_without_path(path: object, error: object) -> str | None:
+    """An input's error without the input's path in front (shown next to the path already).
+
+    >>> error_without_path("/b/x.tar.gz", "/b/x.tar.gz: not a tar archive")
+    'not a tar archive'
+    >>> error_without_path("/b/x.tar.gz", "worker died"), error_without_path("/b/x", None)
+    ('worker died', None)
+    """
+    if error is None:
+        return None
+    text, prefix = str(error), f"{path}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
+
+
 def split_duplicates(paths: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """The inputs to analyze, and ``(duplicate, first)`` pairs of identical content.
 
@@ -1038,7 +1052,7 @@ def _page_row(state: Mapping[str, Any]) -> dict[str, Any]:
         "end": state.get("end"),
         "samples": state.get("samples"),
         "status": state.get("status"),
-        "error": state.get("error"),
+        "error": error_without_path(state.get("input"), state.get("error")),
         "report": state.get("report"),
         "worst": worst_severity(state.get("findings") or []),
         "findings": len(state.get("findings") or []),

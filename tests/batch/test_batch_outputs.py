@@ -35,6 +35,11 @@ def test_exit_status_and_summary(fleet_run: Run) -> None:
     assert f"{GOOD} analyzed, 0 already done, {len(BAD)} failed" in fleet_run.stderr
     for name in BAD:
         assert re.search(rf"failed: .*{name}\.tar\.gz: ", fleet_run.stderr)
+    failures = [line for line in fleet_run.stderr.splitlines() if line.startswith("failed: ")]
+    assert len(failures) == len(BAD)
+    for line in failures:  # the path once, not "failed: P: P: why"
+        path = line.removeprefix("failed: ").split(": ", 1)[0]
+        assert line.count(path) == 1, line
     assert "Traceback" not in fleet_run.stderr
 
 

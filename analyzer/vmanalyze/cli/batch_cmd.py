@@ -176,11 +176,10 @@ def failure_line(row: dict[str, Any]) -> str:
 
     >>> failure_line({"input": "/b/x.tar.gz", "error": "/b/x.tar.gz: not a tar archive"})
     '/b/x.tar.gz: not a tar archive'
-    >>> failure_line({"input": "/b/x.tar.gz", "error": "worker died"})
-    '/b/x.tar.gz: worker died'
     """
-    path, error = str(row.get("input")), str(row.get("error"))
-    return error if error.startswith(f"{path}: ") else f"{path}: {error}"
+    from vmanalyze.fleet import error_without_path
+
+    return f"{row.get('input')}: {error_without_path(row.get('input'), row.get('error'))}"
 
 
 class _Progress:

@@ -245,3 +245,31 @@ def test_scheduler_without_dask_is_one_clear_error(monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
     with pytest.raises(BatchError, match=r"pip install 'vmtriage\[dask\]'"):
         next(execute_dask([], "tcp://127.0.0.1:8786"))
+
+
+def test_duplicates_are_found_by_content_hashing_only_equal_sizes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vmanalyze.dataset
+    from vmanalyze.fleet import split_duplicates
+
+    a, b, c, other = (tmp_path / n for n in ("a.tar.gz", "b.tar.gz", "c.tar.gz", "o.tar.gz"))
+    a.write_bytes(b"same bytes")
+    b.write_bytes(b"same bytes")
+    c.write_bytes(b"sand bytes")  # same size, other content
+    other.write_bytes(b"another size")
+    fifo = tmp_path / "f.tar.gz"
+    os.mkfifo(fifo)  # never opened: it would block
+    hashed: list[str] = []
+    real = vmanalyze.dataset.content_hash
+
+    def counting(path: str) -> str:
+        hashed.append(os.path.basename(path))
+        return real(path)
+
+    monkeypatch.setattr(vmanalyze.dataset, "content_hash", counting)
+    paths = [str(p) for p in (a, other, b, fifo, c)]
+    unique, duplicates = split_duplicates(paths)
+    assert unique == [str(a), str(other), str(fifo), str(c)]
+    assert duplicates == [(str(b), str(a))]
+    assert sorted(hashed) == ["a.tar.gz", "b.tar.gz", "c.tar.gz"]

@@ -46,7 +46,7 @@ def test_quiet_where_nothing_grows_for_the_whole_window(sample_bundle, name):
 
 def test_quiet_on_a_single_snapshot(sample_bundle):
     t = dict(sample_bundle("memory-leak").tables)
-    t["process_samples"] = t["process_samples"][t["process_samples"]["snapshot"] == "10"]
+    t["process_samples"] = t["process_samples"][t["process_samples"]["snapshot"] == 10]
     assert run(t, [RULE]).findings == ()
 
 

@@ -101,7 +101,9 @@ def test_names_numa_remote_from_its_real_numa_maps(sample_bundle):
     ps = t["process_samples"]
     pid = int(ps[ps["comm"] == "numa-remote"]["pid"].iloc[0])
     assert set(ps[ps["pid"] == pid]["cpu_node"]) == {0}  # --cpunodebind=0
-    mine = maps[(maps["pid"] == pid) & (maps["snapshot"] == "end")]
+    samples = t["samples"]
+    end = samples.loc[samples["phase"] == "end", "snapshot"].item()
+    mine = maps[(maps["pid"] == pid) & (maps["snapshot"] == end)]
     remote = float(mine[mine["node"] != 0]["bytes"].sum())
 
     (finding,) = run(t, [RULE]).findings

@@ -8,8 +8,8 @@ from vmanalyze.rule import Severity
 from vmrules.oom.oom_kills import oom_kills as RULE
 
 
-def first_label(t: dict[str, pd.DataFrame]) -> str:
-    return str(t["samples"].sort_values("ts")["snapshot"].iloc[0])
+def first_label(t: dict[str, pd.DataFrame]) -> int:
+    return int(t["samples"].sort_values("ts")["snapshot"].iloc[0])
 
 
 def logged_kills(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -60,7 +60,7 @@ def test_kills_before_the_window_are_info_only(sample_bundle):
 
 def test_single_snapshot_reports_the_kernel_log_of_the_boot(sample_bundle):
     t = sample_bundle("oom-kill").tables
-    last = str(t["samples"].sort_values("ts")["snapshot"].iloc[-1])
+    last = int(t["samples"].sort_values("ts")["snapshot"].iloc[-1])
     one = {
         n: df[df["snapshot"] == last] if "snapshot" in df and n != "oom_events" else df
         for n, df in t.items()

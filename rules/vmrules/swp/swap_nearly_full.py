@@ -11,7 +11,7 @@ from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, rule
 from vmrules._common import mib, rnd, time_share, timed, when
 
 
-def swap_devices(swaps: pd.DataFrame | None, snapshot: str) -> list[dict[str, object]]:
+def swap_devices(swaps: pd.DataFrame | None, snapshot: object) -> list[dict[str, object]]:
     """The swap areas of one snapshot: file, type, size and use in MiB."""
     if swaps is None or "snapshot" not in swaps.columns:
         return []
@@ -101,7 +101,7 @@ def swap_nearly_full(ctx: RuleContext) -> Iterator[Finding]:
         "swap_total_mib": mib(lowest["swap_total_bytes"]),
         "snapshots_below": len(low),
         "snapshots": len(mem),
-        "devices": swap_devices(swaps, str(lowest["snapshot"])),
+        "devices": swap_devices(swaps, lowest["snapshot"]),
     }
     state = (
         f"free swap {lowest_pct:.1f}% ({mib(lowest['swap_free_bytes'])} MiB of "

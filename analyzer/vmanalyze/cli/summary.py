@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -24,6 +25,23 @@ def _window(finding: object) -> str:
     return text
 
 
+def story_lines(analysis: Analysis) -> list[str]:
+    """The incidents as plain lines: a header, then one line per step (the cause first)."""
+    lines: list[str] = []
+    incidents = analysis.result.story.incidents
+    for number, incident in enumerate(incidents, 1):
+        head = (
+            "What happened"
+            if len(incidents) == 1
+            else f"What happened ({number} of {len(incidents)})"
+        )
+        lines.append(f"{head}: {incident.headline} (confidence {incident.confidence:.0%})")
+        for step in incident.steps:
+            arrow = "  " if step is incident.root.event else "→ "
+            lines.append(f"  {arrow}{step.ts:%H:%M:%S}  {step.text}")
+    return lines
+
+
 def print_summary(analysis: Analysis, stream: TextIO) -> None:
     """A table of the findings, most severe first, and a line about the rules that ran."""
     console = Console(file=stream, highlight=False, soft_wrap=False)
@@ -34,6 +52,8 @@ def print_summary(analysis: Analysis, stream: TextIO) -> None:
         f"[bold]{host.get('hostname') or '?'}[/]  kernel {host.get('kernel_release') or '?'}  "
         f"{analysis.dataset.sample_count} sample(s)  input {analysis.dataset.source.get('kind')}"
     )
+    for line in story_lines(analysis):
+        console.print(escape(line), soft_wrap=True)
     findings = analysis.result.findings
     if findings:
         table = Table(show_lines=False, header_style="bold")
@@ -71,6 +91,9 @@ def render_text(analysis: Analysis) -> str:
         f"samples {analysis.dataset.sample_count}",
         "",
     ]
+    story = story_lines(analysis)
+    if story:
+        lines.extend([*story, ""])
     for f in analysis.result.findings:
         sev = f.severity.value if f.severity is not None else "info"
         lines.append(f"{sev.upper():8s} {f.code} {f.name}  [{f.subject}]  {_window(f)}")

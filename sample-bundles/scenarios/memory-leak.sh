@@ -26,6 +26,9 @@ expect_fact proc:$NAME:pids -eq 1
 expect_text proc:top_grower "$NAME"
 expect_fact proc:$NAME:rss_growth_kib -gt $(((DUR - LEAD - 6) * RATE * 1024))
 expect_fact proc:$NAME:rss_rate_kib_s -gt $((RATE * 1024 * 8 / 10))
+# ... and what the README promises: host-wide MemAvailable falls with it (by at least half the
+# leak's minimum growth), not hidden by another developer's process freeing gigabytes meanwhile
+expect_fact meminfo:MemAvailable:fall -gt $(((DUR - LEAD - 6) * RATE * 1024 / 2))
 expect_fact vmstat:oom_kill:delta -eq 0
 expect_fact vmstat:pswpout:delta -eq 0
 observe "proc:$NAME:rss_growth_kib" "proc:$NAME:rss_rate_kib_s" "proc:$NAME:rss_max_kib"

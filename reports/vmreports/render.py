@@ -504,9 +504,20 @@ def _incidents(
             )
         members = [findings[i].index for i in incident.findings]
         explained.update(members)
+        root = findings[incident.root.index] if incident.root.index is not None else None
+        consequences = [
+            f"{findings[n.index].code} {findings[n.index].name}"
+            for n in incident.explains
+            if n.index is not None
+        ]
+        headline = (
+            f"{root.code} {root.name} on {root.subject}" if root is not None else incident.headline
+        )
+        if consequences:
+            headline += " explains " + ", ".join(consequences)
         views.append(
             IncidentView(
-                headline=incident.headline,
+                headline=headline,
                 severity=incident.severity.value,
                 confidence=f"{incident.confidence:.0%}",
                 steps=steps,

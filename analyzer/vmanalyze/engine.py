@@ -11,7 +11,9 @@
 - otherwise it ``ran``, and its findings get the rule's code and name, its severity unless
   the finding overrides it, and its ``## Remediation`` section unless the finding has one.
 
-Findings are sorted critical first, then by code (a rule's own order is kept).
+Findings are sorted critical first, then by code (a rule's own order is kept). Then the
+packs' event sources and link types compose the findings into incidents
+(:mod:`vmanalyze.story`), kept in ``AnalysisResult.story``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from vmanalyze.config import Config
 from vmanalyze.registry import PluginError, Registry
 from vmanalyze.results import to_jsonable
 from vmanalyze.rule import Finding, Rule, RuleContext, Severity, Skip, finding_sort_key
+from vmanalyze.story import Story
+from vmanalyze.story import build as build_story
 
 __all__ = ["AnalysisResult", "RuleStatus", "run"]
 
@@ -54,6 +58,7 @@ class AnalysisResult:
     findings: tuple[Finding, ...]
     rules: tuple[RuleStatus, ...]
     plugin_errors: tuple[PluginError, ...] = ()
+    story: Story = Story()
 
     def status(self, code: str) -> RuleStatus | None:
         """The status row of ``code``, or ``None`` if the rule was not selected."""
@@ -227,4 +232,11 @@ def run(
         findings.extend(found)
     findings.sort(key=finding_sort_key)
     statuses.sort(key=lambda s: s.code)
-    return AnalysisResult(tuple(findings), tuple(statuses), registry.errors)
+    story = build_story(
+        tables,
+        findings,
+        link_types=registry.link_types,
+        event_sources=registry.event_sources,
+        host=facts,
+    )
+    return AnalysisResult(tuple(findings), tuple(statuses), registry.errors, story)

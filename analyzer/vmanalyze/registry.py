@@ -29,6 +29,7 @@ import importlib_metadata
 
 from vmanalyze.config import ConfigError, split_list
 from vmanalyze.rule import PREFIX_RE, Rule
+from vmanalyze.story import EventSource, LinkType
 
 __all__ = [
     "BUILTIN_DISTRIBUTION",
@@ -42,6 +43,9 @@ __all__ = [
 
 #: The entry-point group rule packs register under.
 GROUP = "vmanalyze.rules"
+#: The group a pack registers its story under: event sources and link types
+#: (:mod:`vmanalyze.story`). Entry-point names are free; the value is a sequence.
+STORY_GROUP = "vmanalyze.story"
 #: Comma-separated distribution names: the third-party packs to load.
 ENV_VAR = "VMANALYZE_PLUGINS"
 #: The distribution that ships vmanalyze and the built-in pack; always loaded.
@@ -116,6 +120,8 @@ class Registry:
     entries: tuple[RegisteredRule, ...] = ()
     errors: tuple[PluginError, ...] = ()
     prefixes: tuple[str, ...] = ()
+    link_types: tuple[LinkType, ...] = ()
+    event_sources: tuple[EventSource, ...] = ()
 
     @classmethod
     def from_rules(
@@ -168,10 +174,12 @@ def installed_packages(entry_points: Iterable[EntryPointLike] | None = None) -> 
     return sorted({_dist_of(ep)[0] for ep in eps})
 
 
-def _entry_points(entry_points: Iterable[EntryPointLike] | None) -> list[EntryPointLike]:
+def _entry_points(
+    entry_points: Iterable[EntryPointLike] | None, group: str = GROUP
+) -> list[EntryPointLike]:
     if entry_points is not None:
-        return list(entry_points)
-    return list(importlib_metadata.entry_points(group=GROUP))
+        return list(entry_points) if group == GROUP else []
+    return list(importlib_metadata.entry_points(group=group))
 
 
 def discover(
@@ -179,6 +187,7 @@ def discover(
     only: Iterable[str] | None = None,
     *,
     only_source: str = "--plugins",
+    story_entry_points: Iterable[EntryPointLike] | None = None,
 ) -> Registry:
     """Load every rule pack; return the rules, each with its package and version.
 
@@ -187,6 +196,9 @@ def discover(
     ``VMANALYZE_PLUGINS`` and, when it is unset, loads every pack. A name in ``only`` that no
     installed pack has raises :class:`~vmanalyze.config.ConfigError` (a typo must not pass
     silently). Everything else that goes wrong is recorded in ``Registry.errors``.
+
+    The same packs' ``vmanalyze.story`` entry points (``story_entry_points`` in tests) give
+    the event sources and link types, filtered by ``only`` alike.
     """
     eps = _entry_points(entry_points)
     if only is None and ENV_VAR in os.environ:
@@ -201,6 +213,7 @@ def discover(
         unique.setdefault((normalize(package), ep.name, ep.value), ep)
     ordered = [unique[key] for key in sorted(unique, key=lambda k: (k[0] != builtin, k))]
 
+    wanted: set[str] | None = None
     if only is not None:
         wanted = {normalize(name) for name in only}
         available = {normalize(_dist_of(ep)[0]) for ep in ordered}
@@ -223,11 +236,66 @@ def discover(
                 PluginError(package, version, ep.name, f"{package} {version}: {message}", tb)
             )
 
+    story_eps = (
+        list(story_entry_points)
+        if story_entry_points is not None
+        else _entry_points(None if entry_points is None else (), STORY_GROUP)
+    )
+    if wanted is not None:
+        story_eps = [ep for ep in story_eps if normalize(_dist_of(ep)[0]) in wanted | {builtin}]
+    story_eps.sort(key=lambda ep: (normalize(_dist_of(ep)[0]) != builtin, _dist_of(ep)[0], ep.name))
+    links: dict[str, LinkType] = {}
+    sources: dict[str, EventSource] = {}
+    for ep in story_eps:
+        package, version = _dist_of(ep)
+        for message in _load_story(ep, links, sources):
+            errors.append(
+                PluginError(package, version, ep.name, f"{package} {version}: {message}", None)
+            )
+
     return Registry(
         entries=tuple(loaded[code] for code in sorted(loaded)),
         errors=tuple(errors),
         prefixes=tuple(sorted(prefixes)),
+        link_types=tuple(links.values()),
+        event_sources=tuple(sources.values()),
     )
+
+
+def _load_story(
+    ep: EntryPointLike, links: dict[str, LinkType], sources: dict[str, EventSource]
+) -> Iterator[str]:
+    """Load one ``vmanalyze.story`` entry point; yield a message for each problem."""
+    try:
+        obj = ep.load()
+    except Exception as exc:  # any import-time failure of third-party code
+        yield (
+            f"story entry point {ep.name} = {ep.value!r} failed to load: "
+            f"{type(exc).__name__}: {exc}"
+        )
+        return
+    if not isinstance(obj, list | tuple):
+        yield (
+            f"story entry point {ep.name} = {ep.value!r} must be a list or tuple of link types "
+            f"(@vmanalyze.story.link) and event sources (@vmanalyze.story.event_source), got "
+            f"{type(obj).__name__}"
+        )
+        return
+    for index, item in enumerate(obj):
+        if isinstance(item, LinkType):
+            target: dict[str, Any] = links
+        elif isinstance(item, EventSource):
+            target = sources
+        else:
+            yield (
+                f"story entry point {ep.name}: item {index} ({type(item).__name__}) is neither "
+                "a link type nor an event source"
+            )
+            continue
+        if item.name in target and target[item.name] is not item:
+            yield f"{ep.name}: {item.name} is already defined by another pack; not loaded"
+            continue
+        target[item.name] = item
 
 
 def _load(

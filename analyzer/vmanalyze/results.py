@@ -5,7 +5,13 @@
     {"schema_version": 1, "input": {...}, "host": {...},
      "findings": [{"code", "name", "severity", "subject", "message", "start", "end",
                    "evidence", "remediation"}],
-     "rules": [{"code", "status", "reason"}]}
+     "rules": [{"code", "status", "reason"}],
+     "incidents": [{"root", "severity", "confidence", "headline", "story", "explains",
+                    "steps", "links"}],
+     "story_errors": [{"name", "message"}]}
+
+``incidents`` and ``story_errors`` were added to schema version 1 (additive: a reader
+written before them still reads every other field the same).
 
 Timestamps become ISO-8601 UTC strings (``2026-11-26T14:33:12Z``; naive ones are taken as
 UTC), NaN/NaT/NA become ``null``, DataFrames in evidence become lists of records, and numpy
@@ -27,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from vmanalyze.rule import Finding, Severity
+from vmanalyze.story import Event, Incident, Node
 
 if TYPE_CHECKING:
     from vmanalyze.engine import AnalysisResult
@@ -35,6 +42,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "exit_status",
     "finding_to_dict",
+    "incident_to_dict",
     "iso_utc",
     "to_json",
     "to_json_dict",
@@ -124,6 +132,51 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
     }
 
 
+def _node(node: Node) -> dict[str, Any]:
+    return {
+        "finding": node.index,
+        "code": node.code,
+        "subject": node.subject,
+        "time": iso_utc(node.start),
+    }
+
+
+def _step(event: Event) -> dict[str, Any]:
+    return {
+        "time": iso_utc(event.ts),
+        "end": iso_utc(event.end),
+        "kind": event.kind,
+        "subject": event.subject,
+        "text": event.text,
+        "finding": event.finding,
+        "evidence": to_jsonable(event.evidence),
+    }
+
+
+def incident_to_dict(incident: Incident) -> dict[str, Any]:
+    """One incident as the JSON object of ``incidents[]`` (``docs/json-format.md``)."""
+    return {
+        "root": _node(incident.root),
+        "severity": incident.severity.value,
+        "confidence": incident.confidence,
+        "headline": incident.headline,
+        "story": incident.story_line(" -> "),
+        "explains": [_node(n) for n in incident.explains],
+        "steps": [_step(e) for e in incident.steps],
+        "links": [
+            {
+                "type": link.type,
+                "cause": _node(link.cause),
+                "effect": _node(link.effect),
+                "confidence": link.confidence,
+                "because": link.because,
+                "numbers": to_jsonable(link.numbers),
+            }
+            for link in incident.links
+        ],
+    }
+
+
 def to_json_dict(
     result: AnalysisResult, input_info: Mapping[str, Any], host: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -142,6 +195,8 @@ def to_json_dict(
             {"code": status.code, "status": status.status, "reason": status.reason}
             for status in result.rules
         ],
+        "incidents": [incident_to_dict(i) for i in result.story.incidents],
+        "story_errors": [{"name": e.name, "message": e.message} for e in result.story.errors],
     }
 
 

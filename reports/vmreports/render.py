@@ -166,6 +166,28 @@ class FindingView:
 
 
 @dataclass
+class StepView:
+    """One line of an incident's story: when, what, and where to read more."""
+
+    time: str
+    text: str
+    code: str | None
+    finding: int | None  # the FindingView.index it links to
+    chart_id: str | None
+    cause: bool
+
+
+@dataclass
+class IncidentView:
+    headline: str
+    severity: str
+    confidence: str
+    steps: list[StepView]
+    explained: list[int]  # FindingView indices
+    because: list[str]
+
+
+@dataclass
 class RuleRow:
     code: str
     name: str
@@ -212,6 +234,8 @@ class ReportView:
     plugin_errors: list[str]
     input_facts: list[Fact]
     timings: dict[str, float] = field(default_factory=dict)
+    incidents: list[IncidentView] = field(default_factory=list)
+    unexplained: list[int] = field(default_factory=list)
 
 
 def _value(host: Mapping[str, Any], key: str) -> Any:
@@ -425,9 +449,20 @@ def _severity(finding: Finding) -> str:
     return finding.severity.value if finding.severity is not None else "info"
 
 
-def _verdict(findings: Sequence[FindingView], rules: Sequence[RuleRow]) -> tuple[str, str, str]:
+def _verdict(
+    findings: Sequence[FindingView],
+    rules: Sequence[RuleRow],
+    root: FindingView | None = None,
+) -> tuple[str, str, str]:
+    """The headline: the root cause of the first incident when there is one, else the most
+    severe finding."""
     ran = sum(1 for r in rules if r.status == "ran")
     serious = [f for f in findings if f.severity in ("critical", "warning")]
+    if root is not None:
+        more = sum(1 for f in serious if f is not root)
+        tail = f" and {more} more problem{'s' if more != 1 else ''}" if more else ""
+        level = min([root.severity, *(f.severity for f in serious)], key=SEVERITIES.index)
+        return (f"Root cause: {root.name or root.code}: {root.subject}{tail}", root.message, level)
     if serious:
         top = serious[0]
         more = len(serious) - 1
@@ -448,6 +483,60 @@ def _verdict(findings: Sequence[FindingView], rules: Sequence[RuleRow]) -> tuple
     if informational:
         detail += f"; {informational} informational note{'s' if informational != 1 else ''}"
     return "No memory problem found", detail + ".", "ok"
+
+
+def _incidents(
+    result: Any, findings: Sequence[FindingView], charts: Mapping[str, Chart]
+) -> tuple[list[IncidentView], list[int]]:
+    """The story section: each incident's steps, linked to findings and charts."""
+
+    def drawn(chart_id: str | None) -> str | None:
+        if chart_id is None or chart_id not in charts or not charts[chart_id].drawn:
+            return None
+        return chart_id
+
+    views = []
+    explained: set[int] = set()
+    for incident in result.story.incidents:
+        steps = []
+        for event in incident.steps:
+            view = findings[event.finding] if event.finding is not None else None
+            steps.append(
+                StepView(
+                    time=human_time(event.ts),
+                    text=event.text.split(" ", 1)[1] if view is not None else event.text,
+                    code=view.code if view is not None else None,
+                    finding=view.index if view is not None else None,
+                    chart_id=view.chart_id
+                    if view is not None and view.marked
+                    else drawn(event.chart),
+                    cause=event is incident.root.event,
+                )
+            )
+        members = [findings[i].index for i in incident.findings]
+        explained.update(members)
+        root = findings[incident.root.index] if incident.root.index is not None else None
+        consequences = [
+            f"{findings[n.index].code} {findings[n.index].name}"
+            for n in incident.explains
+            if n.index is not None
+        ]
+        headline = (
+            f"{root.code} {root.name} on {root.subject}" if root is not None else incident.headline
+        )
+        if consequences:
+            headline += " explains " + ", ".join(consequences)
+        views.append(
+            IncidentView(
+                headline=headline,
+                severity=incident.severity.value,
+                confidence=f"{incident.confidence:.0%}",
+                steps=steps,
+                explained=members,
+                because=[f"{k.cause.code} → {k.effect.code}: {k.because}" for k in incident.links],
+            )
+        )
+    return views, [f.index for f in findings if f.index not in explained]
 
 
 def build_view(
@@ -543,7 +632,10 @@ def build_view(
     ]
     rule_counts = {s: sum(1 for r in rules if r.status == s) for s in ("ran", "skipped", "error")}
     counts = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
-    verdict, verdict_detail, verdict_level = _verdict(findings, rules)
+    incidents, unexplained = _incidents(result, findings, by_id)
+    first = result.story.incidents[0].root.index if result.story.incidents else None
+    root = findings[first] if first is not None else None
+    verdict, verdict_detail, verdict_level = _verdict(findings, rules, root)
 
     processes = process_tables(tables)
     t_processes = time.perf_counter()
@@ -596,6 +688,8 @@ def build_view(
         rule_docs=[docs[c] for c in sorted(docs)],
         plugin_errors=[str(e) for e in result.plugin_errors],
         input_facts=input_facts,
+        incidents=incidents,
+        unexplained=unexplained,
         timings={
             "charts_s": round(t_charts - started, 3),
             "processes_s": round(t_processes - t_charts, 3),

@@ -13,6 +13,7 @@ Queries (values are integers unless said otherwise):
     vmstat:KEY:delta            end minus start of a /proc/vmstat counter
     vmstat:KEY:rising           number of sample-to-sample steps in which the counter rose
     meminfo:KEY:max / :min      over all snapshots, kB as in /proc/meminfo
+    meminfo:KEY:fall            first snapshot minus last (kB; negative when it rose)
     commit_pct:max              max of Committed_AS / (MemTotal + SwapTotal), in percent
     kmsg:TEXT:count             kernel log lines that appeared during the capture (dev/kmsg records
                                 after the start snapshot) and contain TEXT
@@ -149,6 +150,8 @@ def query(b, q):
             return max(series)
         if what == "min":
             return min(series)
+        if what == "fall":
+            return series[0] - series[-1]
     if kind == "commit_pct" and rest == "max":
         return max(
             100 * d["Committed_AS"] // (d["MemTotal"] + d.get("SwapTotal", 0))

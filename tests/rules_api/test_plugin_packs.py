@@ -130,3 +130,29 @@ def test_vmanalyze_rules_lists_the_installed_pack() -> None:
     assert "- Package: vmanalyze-rules-example 0.1.0\n" in doc.stdout
     assert "| `min_majflt_per_s` | `500.0` | float |" in doc.stdout
     assert "[rules.EXA002]\nmin_majflt_per_s = 500.0\ncritical_factor = 10.0\n" in doc.stdout
+
+
+def test_a_pack_contributes_event_sources_and_link_types(tmp_path: Path) -> None:
+    """The example pack's story entry point: its event source runs, and its link type ties
+    its own rule (EXA001) to the built-in pack's swap-out events on a real bundle."""
+    from vmanalyze.dataset import load
+
+    registry = discover(only=[EXAMPLE])
+    assert "example-swappiness" in [s.name for s in registry.event_sources]
+    assert "example-swappiness-then-swap-out" in [k.name for k in registry.link_types]
+    assert "swap-out" in [s.name for s in registry.event_sources]  # the built-in ones too
+    assert discover(only=()).link_types == tuple(
+        k for k in registry.link_types if not k.name.startswith("example-")
+    )
+
+    dataset = load(Path(__file__).parents[2] / "sample-bundles" / "swap-thrash.tar.gz", cache=False)
+    (tmp_path / "vmanalyze.toml").write_text("[rules.EXA001]\nmax_swappiness = 10\n")
+    result = run(dataset.tables, registry, load_config(cwd=tmp_path), host=dataset.host)
+    assert [e.text for e in result.story.events if e.kind == "swappiness"] == [
+        "vm.swappiness was 60"
+    ]
+    roots = {i.root.code: i for i in result.story.incidents}
+    incident = roots["EXA001"]
+    assert [k.type for k in incident.links] == ["example-swappiness-then-swap-out"]
+    assert incident.explains[0].code == "event:swap_out"
+    assert roots["CGR001"].root.code == "CGR001"  # the built-in story still stands

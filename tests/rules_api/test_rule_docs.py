@@ -85,7 +85,7 @@ def code_blocks(path: Path, language: str) -> list[str]:
 
 
 def test_writing_rules_guide_examples_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    rule_code, test_code = code_blocks(ROOT / "docs" / "writing-rules.md", "python")
+    rule_code, test_code, _story = code_blocks(ROOT / "docs" / "writing-rules.md", "python")
     pack = types.ModuleType("vmanalyze_rules_acme")
     exec(compile(rule_code, "writing-rules.md", "exec"), pack.__dict__)
     pack.ACME_RULES = (pack.high_swappiness,)  # type: ignore[attr-defined]
@@ -113,3 +113,35 @@ def test_json_format_example_matches_the_schema() -> None:
     schema = json.loads((ROOT / "docs" / "json-format.schema.json").read_text())
     (example,) = code_blocks(ROOT / "docs" / "json-format.md", "json")
     jsonschema.validate(json.loads(example), schema)
+
+
+def test_docs_story_md_is_up_to_date() -> None:
+    from vmanalyze.docs_gen import render_story_page
+
+    page = render_story_page(discover(only=()))
+    story_md = ROOT / "docs" / "story.md"
+    assert story_md.read_text() == page, (
+        "docs/story.md is stale; regenerate it: python -m vmanalyze.docs_gen story > docs/story.md"
+    )
+    # every built-in link type is listed with its documented condition
+    for link_type in discover(only=()).link_types:
+        assert f"| `{link_type.name}` |" in page
+        assert link_type.condition
+
+
+def test_writing_rules_guide_story_example_runs() -> None:
+    import pandas as pd
+    from vmanalyze.rule import Finding
+    from vmanalyze.story import EventSource, LinkType, build
+
+    *_, story_code = code_blocks(ROOT / "docs" / "writing-rules.md", "python")
+    namespace: dict[str, object] = {}
+    exec(compile(story_code, "writing-rules.md", "exec"), namespace)
+    source, link_type = namespace["STORY"]  # type: ignore[misc]
+    assert isinstance(source, EventSource) and isinstance(link_type, LinkType)
+    ts = pd.to_datetime(["2026-11-26T14:00:00Z", "2026-11-26T14:00:30Z"], utc=True)
+    tables = {"sysctl_vm": pd.DataFrame({"ts": ts, "name": "swappiness", "value": ["100", "100"]})}
+    high = Finding("vm.swappiness is 100", start=ts[0], code="ACME001")
+    story = build(tables, [high], link_types=[link_type], event_sources=[source])
+    assert [e.text for e in story.events if e.kind == "swappiness"] == ["vm.swappiness was 100"]
+    assert story.incidents == ()  # no swap-out event to explain in these tables

@@ -189,6 +189,33 @@ def _skipped_lines(statuses: Iterable[RuleStatus]) -> list[Text]:
     ]
 
 
+def _story(analysis: Analysis) -> list[RenderableType]:
+    """The incidents (docs/story.md): a header each, then one line per step, the cause first;
+    a step's text wraps under itself."""
+    out: list[RenderableType] = []
+    incidents = analysis.result.story.incidents
+    for number, incident in enumerate(incidents, 1):
+        head = "What happened"
+        if len(incidents) > 1:
+            head += f" ({number} of {len(incidents)})"
+        out.append(
+            Text(
+                visible(f"{head}: {incident.headline} (confidence {incident.confidence:.0%})"),
+                style="bold",
+            )
+        )
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="ellipsis")
+        for step in incident.steps:
+            arrow = " " if step is incident.root.event else "→"
+            grid.add_row(arrow, f"{step.ts:%H:%M:%S}", Text(visible(step.text)))
+        out.append(Padding(grid, (0, 0, 0, 1)))
+        out.append(Text(""))
+    return out
+
+
 def render_summary(
     analysis: Analysis,
     console: Console,
@@ -212,6 +239,8 @@ def render_summary(
         f"input {visible(analysis.dataset.source.get('kind'))}  (times in UTC)"
     )
     console.print(header)
+    for part in _story(analysis):
+        console.print(part)
     findings = analysis.result.findings
     if not findings:
         console.print("no findings")

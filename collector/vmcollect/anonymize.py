@@ -133,7 +133,7 @@ class Anonymizer(object):
                 "(%s)(?![^/\\s])"
                 % "|".join(re.escape(h) for h in sorted(homes, key=len, reverse=True))
             )
-        self._user = self._words(user_names, r"[A-Za-z0-9_.-]", r"[A-Za-z0-9_-]")
+        self._user = self._words(user_names, r"[A-Za-z0-9_]", r"[A-Za-z0-9_]")
 
     @staticmethod
     def _words(words, before, after):

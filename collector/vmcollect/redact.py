@@ -237,7 +237,9 @@ _JSON_MEMBER = re.compile(
 _URL_USERINFO = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):(?P<pw>\S*)@")
 _KEY_VALUE = re.compile(
     r"(?P<key>[A-Za-z_][A-Za-z0-9_.-]{0,100})(?P<sep>\s*=\s*|:(?!//)\s*)"
-    r"(?P<value>\"(?:[^\"\\]|\\.)*\"?|'[^']*'?|[^\s&;,'\"]+)"
+    r"(?P<value>\"(?:[^\"\\]|\\.)*\"?|'[^']*'?"
+    # & ; , end a value only where another key= follows (query strings, mount options).
+    r"|(?:[^\s&;,'\"]|[&;,](?![A-Za-z_][A-Za-z0-9_.-]*=))+)"
 )
 _TOKENS = re.compile(
     r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"

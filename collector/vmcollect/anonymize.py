@@ -37,10 +37,12 @@ import re
 import socket
 
 from vmcollect.safeio import write_file
+from vmcollect.spool import open_regular
 
 MAP_FORMAT = "vmcollect-anonymization-map"
 SPOOL_MAP = "anonymization.json"
 KINDS = ("hostname", "domain", "domain_name", "ipv4", "ipv6", "mac", "user", "home")
+_MAX_MAP = 64 << 20
 _MIN_UID = 1000
 _NOBODY_UID = 65534
 _IPV4 = re.compile(
@@ -252,8 +254,8 @@ def map_path_for(bundle_path):
 def write_anonymization_map(spool_dir, bundle_path):
     """Copy the spool's mapping next to the bundle (new file, mode 0600); return its path."""
     try:
-        with open(os.path.join(spool_dir, SPOOL_MAP), "rb") as f:
-            mapping = json.loads(f.read().decode("utf-8"))
+        with open_regular(os.path.join(spool_dir, SPOOL_MAP)) as f:
+            mapping = json.loads(f.read(_MAX_MAP).decode("utf-8"))
     except OSError:
         return None
     except (ValueError, RecursionError):

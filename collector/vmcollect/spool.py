@@ -22,6 +22,9 @@ import zlib
 from vmcollect.safeio import open_new, replace_json
 
 SEGMENT_BYTES = 64 << 20
+# A segment rolls over after SEGMENT_BYTES of raw records, plus at most one snapshot (deep files
+# are capped at 64 MiB each); 512 MiB bounds what --recover inflates from one segment.
+MAX_SEGMENT_RAW = 512 << 20
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 write_json_atomic = replace_json
 
@@ -186,27 +189,37 @@ def open_regular(path):
     return os.fdopen(fd, "rb")
 
 
-def _decompress(path):
-    """Decompress a segment, keeping what a truncated stream still yields."""
+def _decompress(path, max_bytes=None):
+    """Decompress a segment, keeping what a truncated stream still yields.
+
+    At most `max_bytes` (default `MAX_SEGMENT_RAW`) come out: a crafted segment given to
+    ``--recover`` cannot inflate into unbounded memory; what lies beyond is dropped like a
+    truncated stream.
+    """
+    limit = MAX_SEGMENT_RAW if max_bytes is None else max_bytes
     inflater = zlib.decompressobj()
     chunks = []
+    total = 0
     try:
         f = open_regular(path)
     except OSError:
         return b""
     with f:
-        while True:
-            block = f.read(1 << 20)
+        while total < limit:
+            block = inflater.unconsumed_tail or f.read(1 << 20)
             if not block:
                 break
             try:
-                chunks.append(inflater.decompress(block))
+                chunk = inflater.decompress(block, limit - total)
             except zlib.error:
                 break
-    try:
-        chunks.append(inflater.flush())
-    except zlib.error:
-        pass
+            chunks.append(chunk)
+            total += len(chunk)
+    if total < limit:
+        try:
+            chunks.append(inflater.flush())
+        except zlib.error:
+            pass
     return b"".join(chunks)
 
 

@@ -264,3 +264,17 @@ def test_recover_never_emits_a_name_outside_the_bundle_tree(spool, tmp_path):
         assert "" not in parts and "." not in parts and ".." not in parts
     assert all(s["label"] != "../x" for s in b.samples)
     assert os.listdir(out) == [os.path.basename(b.path)]
+
+
+def test_a_crafted_segment_cannot_inflate_without_bound(tmp_path):
+    """1 GiB of zeros in a 1 MiB segment: reading stops at the cap, as if truncated there."""
+    from vmcollect import spool
+
+    path = str(tmp_path / "000000.seg")
+    deflate = zlib.compressobj(9)
+    with open(path, "wb") as f:
+        for _ in range(64):
+            f.write(deflate.compress(b"\0" * (16 << 20)))
+        f.write(deflate.flush())
+    assert os.path.getsize(path) < 2 << 20
+    assert spool._decompress(path, max_bytes=4 << 20) == b"\0" * (4 << 20)

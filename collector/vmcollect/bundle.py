@@ -6,8 +6,10 @@ file (one process's stat, the system's meminfo) back to back, so each record sit
 one it most resembles. Records are regrouped with an external merge: each spool segment is
 sorted on its own, then the sorted runs are merged, so memory stays bounded by one segment.
 
-The bundle is written under a temporary name in the output directory and renamed into place
-only when complete.
+The bundle is written under an unpredictable temporary name in the output directory (created
+exclusively, mode 0600) and linked into place only when complete, never over an existing file
+(see `vmcollect.safeio`). A spool given to ``--recover`` is validated: its metadata field by
+field, and every record's path must be a plain relative name inside the bundle's tree.
 """
 
 import gzip
@@ -21,11 +23,35 @@ import tempfile
 
 from vmcollect import FORMAT_NAME, FORMAT_VERSION
 from vmcollect.readers import CAPTURED, OUTCOMES
-from vmcollect.spool import read_samples, read_segment, segment_paths
+from vmcollect.safeio import create_temp, open_new, publish
+from vmcollect.spool import MAX_NS, open_regular, read_samples, read_segment, segment_paths
 
 _PID_PATH = re.compile(r"^proc/([0-9]+)/")
 _MAX_PIDS_LISTED = 100
 _END_ORDER = 1 << 62
+_TOP_DIRS = ("proc", "sys", "dev", "etc")
+_MAX_NAME = 4096
+_MAX_SPOOL_JSON = 4 << 20
+
+
+class SpoolError(ValueError):
+    """The spool's metadata is missing or not what the collector writes."""
+
+
+def safe_member_name(name):
+    """True for a bundle path the collector could have written: relative, inside the tree.
+
+    >>> safe_member_name("proc/123/cmdline"), safe_member_name("sys/fs/cgroup/a b/memory.stat")
+    (True, True)
+    >>> safe_member_name("/etc/shadow"), safe_member_name("proc/../../x"), safe_member_name("x")
+    (False, False, False)
+    """
+    if not name or len(name) > _MAX_NAME or "\0" in name:
+        return False
+    parts = name.split("/")
+    if parts[0] not in _TOP_DIRS or len(parts) < 2:
+        return False
+    return all(p not in ("", ".", "..") for p in parts)
 
 
 def label_order(label):
@@ -74,7 +100,7 @@ class FileStats(object):
 def _write_run(records, directory, index):
     """Write sorted records to a run file; return its path."""
     path = os.path.join(directory, "%06d.run" % index)
-    with open(path, "wb") as f:
+    with open_new(path) as f:
         for _is_pid, path_key, order, label, data in records:
             f.write(
                 ("%d %s %d %s\n" % (order, label, len(data), path_key)).encode(
@@ -105,7 +131,7 @@ def _sorted_runs(spool_dir, complete_labels, stats, work_dir):
     for index, seg in enumerate(segments):
         records = []
         for label, outcome, path, data in read_segment(seg):
-            if label not in complete_labels:
+            if label not in complete_labels or not safe_member_name(path):
                 continue
             stats.add(path, outcome if outcome in OUTCOMES else "failed", data)
             if outcome == CAPTURED:
@@ -175,22 +201,90 @@ class TarWriter(object):
         self.gz.close()
 
 
-def build_manifest(spool_dir, samples, stats, recovered):
-    with open(os.path.join(spool_dir, "spool.json")) as f:
-        spool = json.load(f)
+def _load_json(path):
+    with open_regular(path) as f:
+        data = f.read(_MAX_SPOOL_JSON + 1)
+    if len(data) > _MAX_SPOOL_JSON:
+        raise SpoolError("%s is larger than %d bytes" % (path, _MAX_SPOOL_JSON))
     try:
-        with open(os.path.join(spool_dir, "state.json")) as f:
-            state = json.load(f)
-    except (OSError, ValueError):
-        state = {}
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise SpoolError("%s is not valid JSON: %s" % (path, exc))
+
+
+def _check(condition, what):
+    if not condition:
+        raise SpoolError("spool.json: %s" % what)
+
+
+def _is_int(value, low=0, high=MAX_NS):
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def read_spool_info(spool_dir):
+    """spool.json, validated: the fields the manifest copies, with their types and ranges.
+
+    Raises SpoolError (one line) or OSError.
+    """
+    info = _load_json(os.path.join(spool_dir, "spool.json"))
+    _check(isinstance(info, dict), "not an object")
+    for key in ("collector", "host", "options", "privacy"):
+        _check(isinstance(info.get(key), dict), "%s is not an object" % key)
+    _check(isinstance(info.get("priority", {}), dict), "priority is not an object")
+    host = info["host"]
+    hostname = host.get("hostname")
+    _check(
+        isinstance(hostname, str) and 0 < len(hostname) <= 255 and "/" not in hostname,
+        "host.hostname is not a host name",
+    )
+    for key in ("page_size", "clock_ticks", "cpu_count", "boot_time_ns", "uid", "numa_nodes"):
+        value = host.get(key)
+        _check(value is None or _is_int(value), "host.%s is out of range" % key)
+    start = info.get("start_wall_ns")
+    _check(start is None or _is_int(start), "start_wall_ns is out of range")
+    output = info.get("output")
+    _check(output is None or (isinstance(output, str) and "\0" not in output), "bad output")
+    count = info["options"].get("count")
+    _check(count is None or _is_int(count, 1), "options.count is out of range")
+    return info
+
+
+def read_state(spool_dir):
+    """state.json, or {} when it is missing or not what the collector writes."""
+    try:
+        state = _load_json(os.path.join(spool_dir, "state.json"))
+    except (OSError, SpoolError):
+        return {}
+    if not (
+        isinstance(state, dict)
+        and isinstance(state.get("processes", {}), dict)
+        and isinstance(state.get("warnings", []), list)
+        and all(isinstance(w, str) for w in state.get("warnings", []))
+        and isinstance(state.get("stop_reason"), (str, type(None)))
+        and isinstance(state.get("interrupted", False), bool)
+        and isinstance(state.get("anonymized", {}), dict)
+    ):
+        return {}
+    return state
+
+
+def build_manifest(spool_dir, samples, stats, recovered):
+    spool = read_spool_info(spool_dir)
+    state = read_state(spool_dir)
     sample_rows = [s for s in samples if isinstance(s.get("label"), int)]
+    privacy = dict(spool["privacy"])
+    counts = state.get("anonymized")
+    if privacy.get("anonymized") and counts:
+        privacy["anonymized_counts"] = dict(
+            (str(k), v) for k, v in counts.items() if isinstance(v, int) and v >= 0
+        )
     manifest = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "collector": spool["collector"],
         "host": spool["host"],
         "options": spool["options"],
-        "privacy": spool["privacy"],
+        "privacy": privacy,
         "priority": spool.get("priority", {}),
         "start_wall_ns": samples[0]["wall_ns"] if samples else spool.get("start_wall_ns"),
         "end_wall_ns": (samples[-1]["wall_ns"] + samples[-1]["duration_ns"]) if samples else None,
@@ -219,20 +313,23 @@ def build_manifest(spool_dir, samples, stats, recovered):
 
 
 def write_bundle(spool_dir, output_path, recovered=False, compresslevel=6):
-    """Write the bundle for `spool_dir` to `output_path` atomically; return the manifest."""
+    """Write the bundle for `spool_dir`; return (manifest, the path written).
+
+    The path is `output_path`, or ``<name>-2.tar.gz`` and so on when that name is taken: an
+    existing file is never replaced.
+    """
+    read_spool_info(spool_dir)
     samples = read_samples(spool_dir)
     complete = set(str(s["label"]) for s in samples)
     stats = FileStats()
     out_dir = os.path.dirname(os.path.abspath(output_path))
     work_dir = tempfile.mkdtemp(prefix=".vmcollect-runs-", dir=spool_dir)
-    tmp_path = os.path.join(
-        out_dir, ".%s.partial-%d" % (os.path.basename(output_path), os.getpid())
-    )
+    fd, tmp_path = create_temp(out_dir, ".%s.partial-" % os.path.basename(output_path))
     try:
         runs = _sorted_runs(spool_dir, complete, stats, work_dir)
         manifest = build_manifest(spool_dir, samples, stats, recovered)
         mtime = int((manifest["start_wall_ns"] or 0) // 1000000000)
-        with open(tmp_path, "wb") as raw:
+        with os.fdopen(fd, "wb") as raw:
             tar = TarWriter(raw, mtime, compresslevel)
             tar.add("manifest.json", json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8"))
             tar.add(
@@ -242,15 +339,18 @@ def write_bundle(spool_dir, output_path, recovered=False, compresslevel=6):
             _write_streams(tar, heapq.merge(*runs))
             tar.close()
             raw.flush()
+            umask = os.umask(0o022)
+            os.umask(umask)
+            os.fchmod(raw.fileno(), 0o666 & ~umask)
             os.fsync(raw.fileno())
-        os.rename(tmp_path, output_path)
+        path = publish(tmp_path, output_path, unique=True)
     except BaseException:
-        if os.path.exists(tmp_path):
+        if os.path.lexists(tmp_path):
             os.unlink(tmp_path)
         raise
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-    return manifest
+    return manifest, path
 
 
 def _write_streams(tar, merged):

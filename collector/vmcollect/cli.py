@@ -7,6 +7,7 @@ The last line of standard output is the path of the written bundle, so scripts c
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,7 +17,8 @@ import tempfile
 import time
 
 from vmcollect import __version__
-from vmcollect.bundle import write_bundle
+from vmcollect.anonymize import write_anonymization_map
+from vmcollect.bundle import SpoolError, read_spool_info, write_bundle
 from vmcollect.sampler import (
     Collector,
     StopRun,
@@ -27,7 +29,7 @@ from vmcollect.sampler import (
     stderr_is_tty,
 )
 from vmcollect.sources import Roots
-from vmcollect.units import format_duration, format_size, parse_duration, parse_size
+from vmcollect.units import format_duration, format_size, parse_duration, parse_size, visible
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -48,7 +50,7 @@ examples:
   python3 vmcollect.pyz                                  # 10 minutes every 5 s, bundle here
   python3 vmcollect.pyz --interval 1s --duration 2m --output /var/tmp/
   python3 vmcollect.pyz --count 60 --output /var/tmp/db01-memory.tar.gz
-  python3 vmcollect.pyz --no-cmdline --anonymize        # stricter privacy
+  python3 vmcollect.pyz --cmdline none --anonymize      # stricter privacy
   python3 vmcollect.pyz --recover /var/tmp/.vmcollect-spool-1234-abcd
   python3 vmcollect.pyz --show bundle.tar.gz            # what is inside a bundle
 
@@ -73,7 +75,8 @@ class Options(object):
         self.min_free = ns.min_free
         self.min_free_percent = ns.min_free_percent
         self.max_cgroups = ns.max_cgroups
-        self.no_cmdline = ns.no_cmdline
+        self.cmdline = ns.cmdline
+        self.no_cmdline = ns.cmdline == "none"
         self.anonymize = ns.anonymize
         self.proc_root = ns.proc_root
         self.sys_root = ns.sys_root
@@ -94,6 +97,7 @@ class Options(object):
             "min_free_bytes": self.min_free,
             "min_free_percent": self.min_free_percent,
             "max_cgroups": self.max_cgroups,
+            "cmdline": self.cmdline,
             "no_cmdline": self.no_cmdline,
             "anonymize": self.anonymize,
             "proc_root": self.proc_root,
@@ -243,14 +247,26 @@ def build_parser():
     )
     privacy = p.add_argument_group("privacy")
     privacy.add_argument(
+        "--cmdline",
+        choices=("full", "redacted", "none"),
+        default="redacted",
+        help="process command lines: 'redacted' replaces passwords, tokens, keys and other "
+        "secrets by *** (default); 'none' collects process names (comm) only; 'full' keeps "
+        "them as they are",
+    )
+    privacy.add_argument(
         "--no-cmdline",
-        action="store_true",
-        help="do not collect command lines at all, only process names (comm)",
+        dest="cmdline",
+        action="store_const",
+        const="none",
+        help="the same as --cmdline none",
     )
     privacy.add_argument(
         "--anonymize",
         action="store_true",
-        help="replace the host name (and the build host in /proc/version) by a stable hash",
+        help="also replace the host name, domain names, IP and MAC addresses, user names and "
+        "home directories (consistently within the bundle); the mapping goes to a local "
+        "file next to the bundle, never into it",
     )
     other = p.add_argument_group("other")
     other.add_argument(
@@ -278,10 +294,14 @@ def _fail(message, code=EXIT_FAILED):
     return code
 
 
+_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+
+
 def _resolve_output(output, host, start):
     """(directory, file path) for --output; raises ValueError with a one-line reason."""
     if os.path.isdir(output):
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(start))
+        host = _UNSAFE_NAME_CHARS.sub("_", host)[:64]
         return output, os.path.join(output, "vmcollect-%s-%s.tar.gz" % (host, stamp))
     if not output.endswith(".tar.gz"):
         raise ValueError(
@@ -323,27 +343,42 @@ class Progress(object):
             sys.stderr.flush()
 
 
+def _obj(value):
+    return value if isinstance(value, dict) else {}
+
+
+def _say(line):
+    """Print a line built from bundle content: control characters made visible."""
+    print(visible(line))
+
+
 def show_bundle(path):
-    """Print a bundle's manifest summary and its members (for customers and engineers)."""
+    """Print a bundle's manifest summary and its members (for customers and engineers).
+
+    Everything shown comes from the bundle, which may have been crafted: values of the wrong
+    type are shown as they are, never trusted, and control characters are made visible.
+    """
     try:
         with tarfile.open(path, "r:gz") as tar:
             members = tar.getmembers()
             manifest_member = tar.extractfile("manifest.json")
             manifest = json.loads(manifest_member.read().decode("utf-8"))
-    except (OSError, tarfile.TarError, KeyError, ValueError, EOFError) as exc:
-        return _fail("cannot read %s: %s" % (path, exc), EXIT_USAGE)
-    host = manifest.get("host", {})
-    opts = manifest.get("options", {})
-    print("bundle       %s (%s)" % (path, format_size(os.path.getsize(path))))
-    print(
+    except (OSError, tarfile.TarError, KeyError, ValueError, EOFError, RecursionError) as exc:
+        return _fail(visible("cannot read %s: %s" % (path, exc)), EXIT_USAGE)
+    if not isinstance(manifest, dict):
+        return _fail(visible("cannot read %s: manifest.json is not an object" % path), EXIT_USAGE)
+    host = _obj(manifest.get("host"))
+    opts = _obj(manifest.get("options"))
+    _say("bundle       %s (%s)" % (path, format_size(os.path.getsize(path))))
+    _say(
         "format       %s v%s, collector %s"
         % (
             manifest.get("format"),
             manifest.get("format_version"),
-            manifest.get("collector", {}).get("version"),
+            _obj(manifest.get("collector")).get("version"),
         )
     )
-    print(
+    _say(
         "host         %s, kernel %s, %s CPUs, %s NUMA node(s)"
         % (
             host.get("hostname"),
@@ -352,7 +387,7 @@ def show_bundle(path):
             host.get("numa_nodes"),
         )
     )
-    print(
+    _say(
         "samples      %s every %ss (%s late), stop: %s"
         % (
             manifest.get("samples"),
@@ -361,25 +396,31 @@ def show_bundle(path):
             manifest.get("stop_reason"),
         )
     )
-    print(
+    privacy = _obj(manifest.get("privacy"))
+    _say(
         "privacy      %s"
-        % ", ".join("%s: %s" % kv for kv in sorted(manifest.get("privacy", {}).items()))
+        % ", ".join("%s: %s" % kv for kv in sorted(privacy.items()) if kv[0] != "anonymized_counts")
     )
-    files = manifest.get("files", {})
+    counts = _obj(privacy.get("anonymized_counts"))
+    if counts:
+        _say(
+            "anonymized   %s (the mapping is in a file next to the bundle, not in it)"
+            % ", ".join("%s %s" % kv for kv in sorted(counts.items()))
+        )
+    files = _obj(manifest.get("files"))
+    outcomes = ("denied", "timed_out", "failed")
     problems = [
         (k, v)
         for k, v in sorted(files.items())
-        if any(o in v for o in ("denied", "timed_out", "failed"))
+        if isinstance(v, dict) and any(o in v for o in outcomes)
     ]
-    print(
+    _say(
         "files        %d members, %d kernel paths read, %d with denied/timed-out/failed reads"
         % (len(members), len(files), len(problems))
     )
     for key, entry in problems[:20]:
-        counts = ", ".join(
-            "%s %d" % (o, entry[o]) for o in ("denied", "timed_out", "failed") if o in entry
-        )
-        print("  %-50s %s" % (key, counts))
+        shown = ", ".join("%s %s" % (o, entry[o]) for o in outcomes if o in entry)
+        _say("  %-50s %s" % (key, shown))
     by_top = {}
     for m in members:
         parts = m.name.split("/")
@@ -389,28 +430,32 @@ def show_bundle(path):
         count, size = by_top.get(top, (0, 0))
         by_top[top] = (count + 1, size + m.size)
     for top, (count, size) in sorted(by_top.items()):
-        print("  %-40s %5d file(s) %10s" % (top, count, format_size(size)))
+        _say("  %-40s %5d file(s) %10s" % (top, count, format_size(size)))
     return EXIT_OK
 
 
 def recover(spool_dir, output):
     try:
-        with open(os.path.join(spool_dir, "spool.json")) as f:
-            info = json.load(f)
-    except (OSError, ValueError) as exc:
-        return _fail("%s is not a vmcollect spool: %s" % (spool_dir, exc), EXIT_USAGE)
+        info = read_spool_info(spool_dir)
+    except (OSError, SpoolError) as exc:
+        return _fail(visible("%s is not a vmcollect spool: %s" % (spool_dir, exc)), EXIT_USAGE)
     target = output if output != "." else (info.get("output") or ".")
-    host = info.get("host", {}).get("hostname", "unknown")
+    host = info["host"]["hostname"]
     try:
-        out_dir, out_path = _resolve_output(target, host, info.get("start_wall_ns", 0) / 1e9)
+        out_dir, out_path = _resolve_output(target, host, (info.get("start_wall_ns") or 0) / 1e9)
     except ValueError as exc:
-        return _fail(str(exc), EXIT_USAGE)
+        return _fail(visible(str(exc)), EXIT_USAGE)
     try:
-        manifest = write_bundle(spool_dir, out_path, recovered=True)
+        manifest, out_path = write_bundle(spool_dir, out_path, recovered=True)
+        map_path = write_anonymization_map(spool_dir, out_path)
+    except SpoolError as exc:
+        return _fail(visible("%s is not a usable spool: %s" % (spool_dir, exc)), EXIT_USAGE)
     except OSError as exc:
-        return _fail("cannot write %s: %s" % (out_path, exc))
+        return _fail(visible("cannot write %s: %s" % (out_path, exc)))
     shutil.rmtree(spool_dir, ignore_errors=True)
-    sys.stderr.write("recovered %d samples from %s\n" % (manifest["samples"], spool_dir))
+    sys.stderr.write(visible("recovered %d samples from %s\n" % (manifest["samples"], spool_dir)))
+    if map_path:
+        sys.stderr.write(visible("anonymization map (keep it local): %s\n" % map_path))
     print(out_path)
     return EXIT_OK
 
@@ -489,14 +534,14 @@ def main(argv=None):
     collector.progress = progress
     if not ns.quiet:
         sys.stderr.write(
-            "vmcollect %s: %d samples every %s (%s) on %s; spool %s\n"
+            visible("vmcollect %s: %d samples every %s (%s) on %s; spool %s\n")
             % (
                 __version__,
                 total,
                 format_duration(opts.interval),
                 format_duration(total * opts.interval),
-                host_label,
-                spool_dir,
+                visible(host_label),
+                visible(spool_dir),
             )
         )
     try:
@@ -504,16 +549,19 @@ def main(argv=None):
         collector.run(out_dir)
         progress.done()
         finishing_io_priority()
-        manifest = write_bundle(spool_dir, out_path)
+        manifest, out_path = write_bundle(spool_dir, out_path)
+        map_path = write_anonymization_map(spool_dir, out_path)
     except StopRun:
         progress.done()
         shutil.rmtree(spool_dir, ignore_errors=True)
         sys.stderr.write("vmcollect: abandoned; nothing was written\n")
         return EXIT_ABANDONED
-    except OSError as exc:
+    except (OSError, SpoolError) as exc:
         progress.done()
         return _fail(
-            "collection failed: %s (the spool %s is kept: try --recover)" % (exc, spool_dir)
+            visible(
+                "collection failed: %s (the spool %s is kept: try --recover)" % (exc, spool_dir)
+            )
         )
     finally:
         signal.signal(signal.SIGINT, old_int)
@@ -521,14 +569,20 @@ def main(argv=None):
     shutil.rmtree(spool_dir, ignore_errors=True)
     if not ns.quiet:
         sys.stderr.write(
-            "wrote %d samples (%s%s) to %s\n"
-            % (
-                manifest["samples"],
-                format_size(os.path.getsize(out_path)),
-                ", interrupted" if manifest["interrupted"] else "",
-                out_path,
+            visible(
+                "wrote %d samples (%s%s) to %s\n"
+                % (
+                    manifest["samples"],
+                    format_size(os.path.getsize(out_path)),
+                    ", interrupted" if manifest["interrupted"] else "",
+                    out_path,
+                )
             )
         )
+        if map_path:
+            sys.stderr.write(
+                visible("anonymization map (keep it, do not send it): %s\n" % map_path)
+            )
     print(out_path)
     return EXIT_OK
 

@@ -161,7 +161,11 @@ class DeadlineReader(object):
                 if finished:
                     index += handed
                     break
-                if time.monotonic() - batch.started > self.timeout and handed == len(batch.results):
+                if (
+                    index + handed < len(items)  # all read, done not set yet: not a timeout
+                    and handed == len(batch.results)
+                    and time.monotonic() - batch.started > self.timeout
+                ):
                     batch.cancelled = True
                     self.abandoned += 1
                     stuck = index + handed

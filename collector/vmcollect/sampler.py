@@ -6,7 +6,6 @@ snapshot like the start. Every read goes to the spool immediately, so memory sta
 """
 
 import ctypes
-import hashlib
 import os
 import platform
 import re
@@ -14,9 +13,13 @@ import sys
 import time
 
 from vmcollect import FORMAT_NAME, FORMAT_VERSION, __version__, sources
+from vmcollect.anonymize import SPOOL_MAP, anonymize_name, for_host
 from vmcollect.readers import ABSENT, CAPTURED, GONE, TIMED_OUT, DeadlineReader, read_file
 from vmcollect.redact import redact_cmdline
 from vmcollect.spool import SpoolWriter, write_json_atomic
+
+__all__ = ["Collector", "StopRun", "anonymize_name"]
+CMDLINE_PRIVACY = {"redacted": "redacted", "full": "full (not redacted)", "none": "not collected"}
 
 STAT_LIMIT = 4096
 STATUS_LIMIT = 16384
@@ -56,15 +59,6 @@ def now_ns():
 
 def mono_ns():
     return int(time.monotonic() * 1e9)
-
-
-def anonymize_name(name):
-    """A stable, non-reversible stand-in for a host name.
-
-    >>> anonymize_name("db01.example.com")
-    'host-498ab70c6dd6'
-    """
-    return "host-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
 
 
 def lower_priority():
@@ -149,6 +143,8 @@ class Collector(object):
         self.kmsg_fd = None
         self.hostname = self._read_text("sys/kernel/hostname") or platform.node()
         self.host_alias = anonymize_name(self.hostname) if opts.anonymize else self.hostname
+        self.anonymizer = for_host(self.hostname) if opts.anonymize else None
+        self.redact = getattr(opts, "cmdline", "redacted") != "full"
         self.system_files = sources.sampled_system_files(roots)
         self.cgroups = []
         self.cgroup_files = []
@@ -185,9 +181,15 @@ class Collector(object):
 
     # -- content transforms -------------------------------------------------------------
     def _anonymize_bytes(self, data):
-        if not self.opts.anonymize or not data or not self.hostname:
+        if self.anonymizer is None or not data:
             return data
-        return data.replace(self.hostname.encode("utf-8"), self.host_alias.encode("utf-8"))
+        return self.anonymizer.data(data)
+
+    def _cgroup_files(self):
+        files = sources.cgroup_files(self.cgroups)
+        if self.anonymizer is None:
+            return files
+        return [(real, self.anonymizer.text(path)) for real, path in files]
 
     def _transform(self, path, data):
         """The documented exceptions to 'bytes as the kernel gave them'."""
@@ -199,6 +201,10 @@ class Collector(object):
             )
         if path == "proc/cpuinfo":
             return data.split(b"\n\n", 1)[0] + b"\n"
+        if self.anonymizer is not None and (
+            path == "proc/cmdline" or (path.endswith("/cgroup") and path.startswith("proc/"))
+        ):
+            return self._anonymize_bytes(data)
         if path == "proc/version" and self.opts.anonymize:
             data = _VERSION_BUILD_HOST.sub(
                 lambda m: (
@@ -366,7 +372,7 @@ class Collector(object):
             path = "proc/%s/%s" % (name, leaf)
             if outcome == CAPTURED:
                 if leaf == "cmdline":
-                    data = self._anonymize_bytes(redact_cmdline(data))
+                    data = self._anonymize_bytes(redact_cmdline(data) if self.redact else data)
                 self.spool.add(label, path, CAPTURED, data)
                 continue
             if outcome == TIMED_OUT:
@@ -434,6 +440,8 @@ class Collector(object):
 
     # -- the run ------------------------------------------------------------------------
     def _write_state(self):
+        if self.anonymizer is not None:
+            write_json_atomic(os.path.join(self.spool_dir, SPOOL_MAP), self.anonymizer.mapping())
         write_json_atomic(
             os.path.join(self.spool_dir, "state.json"),
             {
@@ -441,6 +449,7 @@ class Collector(object):
                 "stop_reason": self.stop_reason,
                 "interrupted": self.interrupted,
                 "warnings": self.warnings,
+                "anonymized": self.anonymizer.counts() if self.anonymizer is not None else {},
             },
         )
 
@@ -470,7 +479,7 @@ class Collector(object):
             "host": self.host_facts(),
             "options": self.opts.as_manifest(),
             "privacy": {
-                "cmdline": "not collected" if self.opts.no_cmdline else "redacted",
+                "cmdline": CMDLINE_PRIVACY[getattr(self.opts, "cmdline", "redacted")],
                 "environment": "never collected",
                 "anonymized": bool(self.opts.anonymize),
             },
@@ -501,7 +510,7 @@ class Collector(object):
         """Take the start snapshot, the samples and the end snapshot."""
         opts = self.opts
         self.cgroups = sources.cgroup_dirs(self.roots, opts.max_cgroups)
-        self.cgroup_files = sources.cgroup_files(self.cgroups)
+        self.cgroup_files = self._cgroup_files()
         self._open_kmsg("start")
         meta = self.snapshot("start", full=True)
         self.spool.end_snapshot(meta)
@@ -523,7 +532,7 @@ class Collector(object):
                 break
             if index and index % 12 == 0:
                 self.cgroups = sources.cgroup_dirs(self.roots, opts.max_cgroups)
-                self.cgroup_files = sources.cgroup_files(self.cgroups)
+                self.cgroup_files = self._cgroup_files()
             meta = self.snapshot(index)
             finished = time.monotonic()
             next_slot = slot + 1

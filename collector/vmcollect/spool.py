@@ -16,16 +16,17 @@ truncated zlib stream and a truncated last record).
 
 import json
 import os
+import stat
 import zlib
 
+from vmcollect.safeio import open_new, replace_json
+
 SEGMENT_BYTES = 64 << 20
-
-
-def write_json_atomic(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, sort_keys=True)
-    os.rename(tmp, path)
+# A segment rolls over after SEGMENT_BYTES of raw records, plus at most one snapshot (deep files
+# are capped at 64 MiB each); 512 MiB bounds what --recover inflates from one segment.
+MAX_SEGMENT_RAW = 512 << 20
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+write_json_atomic = replace_json
 
 
 class SpoolWriter(object):
@@ -36,21 +37,20 @@ class SpoolWriter(object):
         self.segment_bytes = segment_bytes
         self.level = level
         self.segments_dir = os.path.join(directory, "segments")
-        if not os.path.isdir(self.segments_dir):
-            os.mkdir(self.segments_dir)
-        self._segment_no = len(os.listdir(self.segments_dir))
+        os.mkdir(self.segments_dir, 0o700)
+        self._segment_no = 0
         self._file = None
         self._zip = None
         self._raw_in_segment = 0
         self._buffer = []
         self.compressed_bytes = 0
         self.raw_bytes = 0
-        self._samples = open(os.path.join(directory, "samples.jsonl"), "a")
+        self._samples = open_new(os.path.join(directory, "samples.jsonl"), text=True)
 
     def _open_segment(self):
         path = os.path.join(self.segments_dir, "%06d.seg" % self._segment_no)
         self._segment_no += 1
-        self._file = open(path, "wb")
+        self._file = open_new(path)
         self._zip = zlib.compressobj(self.level)
         self._raw_in_segment = 0
 
@@ -97,18 +97,72 @@ class SpoolWriter(object):
         self._samples.close()
 
 
+MAX_NS = 1 << 62
+MAX_LABEL = 10**9
+# Keys of a samples.jsonl line: (types allowed, required).
+_SAMPLE_FIELDS = {
+    "label": ((int, str), True),
+    "wall_ns": ((int,), True),
+    "mono_ns": ((int,), True),
+    "duration_ns": ((int,), True),
+    "late": ((bool,), False),
+    "skipped_slots": ((int,), False),
+}
+
+
+def _valid_int(value, low, high):
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def valid_sample(meta):
+    """True if a samples.jsonl entry has the documented shape (types and ranges).
+
+    >>> valid_sample({"label": 3, "wall_ns": 1, "mono_ns": 2, "duration_ns": 5, "late": False})
+    True
+    >>> valid_sample({"label": "../x", "wall_ns": 1, "mono_ns": 2, "duration_ns": 5})
+    False
+    >>> valid_sample({"label": 1, "wall_ns": 10 ** 30, "mono_ns": 2, "duration_ns": 5})
+    False
+    """
+    if not isinstance(meta, dict) or set(meta) - set(_SAMPLE_FIELDS):
+        return False
+    for key, (types, required) in _SAMPLE_FIELDS.items():
+        if key not in meta:
+            if required:
+                return False
+            continue
+        value = meta[key]
+        if bool not in types and isinstance(value, bool):
+            return False
+        if not isinstance(value, types):
+            return False
+        if isinstance(value, int) and key != "late" and not _valid_int(value, 0, MAX_NS):
+            return False
+    label = meta["label"]
+    if isinstance(label, str):
+        return label in ("start", "end")
+    return label < MAX_LABEL
+
+
 def read_samples(directory):
-    """Complete snapshots listed in a spool's samples.jsonl (a torn last line is dropped)."""
+    """Complete snapshots listed in a spool's samples.jsonl.
+
+    A torn last line ends the list, and so does a line that is not a valid entry (a spool
+    given to ``--recover`` may have been tampered with).
+    """
     out = []
     try:
-        with open(os.path.join(directory, "samples.jsonl"), "rb") as f:
+        with open_regular(os.path.join(directory, "samples.jsonl")) as f:
             for line in f:
                 if not line.endswith(b"\n"):
                     break
                 try:
-                    out.append(json.loads(line.decode("utf-8")))
-                except ValueError:
+                    meta = json.loads(line.decode("utf-8"))
+                except (ValueError, RecursionError):
                     break
+                if not valid_sample(meta):
+                    break
+                out.append(meta)
     except OSError:
         pass
     return out
@@ -123,23 +177,49 @@ def segment_paths(directory):
     return [os.path.join(seg_dir, n) for n in names]
 
 
-def _decompress(path):
-    """Decompress a segment, keeping what a truncated stream still yields."""
+def open_regular(path):
+    """Open a spool file for reading: a regular file only, never through a link.
+
+    A spool given to ``--recover`` may have been left in a shared directory by someone else.
+    """
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError("%s is not a regular file" % path)
+    return os.fdopen(fd, "rb")
+
+
+def _decompress(path, max_bytes=None):
+    """Decompress a segment, keeping what a truncated stream still yields.
+
+    At most `max_bytes` (default `MAX_SEGMENT_RAW`) come out: a crafted segment given to
+    ``--recover`` cannot inflate into unbounded memory; what lies beyond is dropped like a
+    truncated stream.
+    """
+    limit = MAX_SEGMENT_RAW if max_bytes is None else max_bytes
     inflater = zlib.decompressobj()
     chunks = []
-    with open(path, "rb") as f:
-        while True:
-            block = f.read(1 << 20)
+    total = 0
+    try:
+        f = open_regular(path)
+    except OSError:
+        return b""
+    with f:
+        while total < limit:
+            block = inflater.unconsumed_tail or f.read(1 << 20)
             if not block:
                 break
             try:
-                chunks.append(inflater.decompress(block))
+                chunk = inflater.decompress(block, limit - total)
             except zlib.error:
                 break
-    try:
-        chunks.append(inflater.flush())
-    except zlib.error:
-        pass
+            chunks.append(chunk)
+            total += len(chunk)
+    if total < limit:
+        try:
+            chunks.append(inflater.flush())
+        except zlib.error:
+            pass
     return b"".join(chunks)
 
 

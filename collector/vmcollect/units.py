@@ -61,3 +61,28 @@ def format_duration(seconds):
     if seconds < 3600:
         return "%dm%02ds" % divmod(seconds, 60)
     return "%dh%02dm" % (seconds // 3600, (seconds % 3600) // 60)
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escape_control(match):
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        return "\\x%02x" % (code - 0xDC00)
+    return ("\\x%02x" if code <= 0xFF else "\\u%04x") % code
+
+
+def visible(text):
+    """`text` safe for a terminal: C0/C1 controls (but tab and newline) shown as ``\\xNN``.
+
+    Text from a bundle or from /proc (a host name, a command line) must never move the
+    cursor, retitle the window or change colours on the engineer's terminal.
+
+    >>> print(visible("db01\\x1b]0;owned\\x07 \\x9b2J\\nok"))
+    db01\\x1b]0;owned\\x07 \\x9b2J
+    ok
+    >>> visible("caf\\udce9")
+    'caf\\\\xe9'
+    """
+    return _CONTROL.sub(_escape_control, str(text))

@@ -91,6 +91,20 @@ def copy_process(root, pid, new_pid=None):
     return os.path.join(root, "proc", str(new_pid))
 
 
+def root_args(root, count=1):
+    """Arguments that collect `count` samples from a fixture root, 100 ms apart."""
+    return [
+        "--proc-root",
+        os.path.join(root, "proc"),
+        "--sys-root",
+        os.path.join(root, "sys"),
+        "--interval",
+        "100ms",
+        "--count",
+        str(count),
+    ]
+
+
 @pytest.fixture
 def fixture_root(tmp_path):
     """A proc/sys tree built from this machine's real files, with pid 1 and this process."""

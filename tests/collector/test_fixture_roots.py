@@ -5,23 +5,11 @@ import shutil
 import time
 
 from .bundle_reader import Bundle
-from .conftest import copy_process, run_collector
+from .conftest import copy_process, root_args, run_collector
 
 
 def _collect(root, out_dir, *extra):
-    args = [
-        "--proc-root",
-        os.path.join(root, "proc"),
-        "--sys-root",
-        os.path.join(root, "sys"),
-        "--interval",
-        "100ms",
-        "--count",
-        "2",
-        "-o",
-        out_dir,
-        "-q",
-    ] + list(extra)
+    args = root_args(root, count=2) + ["-o", out_dir, "-q"] + list(extra)
     _, out, _ = run_collector(args)
     return Bundle(out.strip())
 
@@ -158,21 +146,7 @@ def test_permission_denied_is_recorded(fixture_root, unprivileged):
     out_dir = os.path.join(unprivileged.workdir, "out")
     os.mkdir(out_dir)
     os.chmod(out_dir, 0o777)
-    code, out, err = unprivileged.run(
-        [
-            "--proc-root",
-            os.path.join(root, "proc"),
-            "--sys-root",
-            os.path.join(root, "sys"),
-            "--interval",
-            "100ms",
-            "--count",
-            "1",
-            "-o",
-            out_dir,
-            "-q",
-        ]
-    )
+    code, out, err = unprivileged.run(root_args(root) + ["-o", out_dir, "-q"])
     assert code == 0, err
     b = Bundle(out.strip())
     assert b.manifest["files"]["proc/zoneinfo"]["denied"] == 3

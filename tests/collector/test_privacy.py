@@ -67,9 +67,9 @@ def test_redact_cmdline_keeps_nul_layout():
 
 
 def test_doc_examples_of_collector_modules():
-    from vmcollect import sampler, units
+    from vmcollect import anonymize, bundle, safeio, spool, units
 
-    for module in (redact, units, sampler):
+    for module in (redact, units, anonymize, safeio, spool, bundle):
         failures, tried = doctest.testmod(module)
         assert failures == 0 and tried > 0, module.__name__
 

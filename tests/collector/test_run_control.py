@@ -247,3 +247,30 @@ def test_runs_from_a_checkout_without_installing():
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert out.strip().startswith("vmcollect 0.")
+
+
+def test_a_batch_that_finished_but_has_not_said_so_is_not_a_timeout(monkeypatch, tmp_path):
+    """Every item read, done not yet set, deadline passed (a loaded host): no IndexError."""
+    sys.path.insert(0, COLLECTOR)
+    from vmcollect import readers
+
+    original = readers._Batch._work
+
+    def late_done(batch):
+        done = batch.done
+        batch.done = type("Late", (), {"wait": done.wait, "set": lambda self: None})()
+        original(batch)
+        time.sleep(0.3)  # past the 10 ms deadline with every result already handed over
+        done.set()
+        batch.done = done
+
+    monkeypatch.setattr(readers._Batch, "_work", late_done)
+    path = str(tmp_path / "f")
+    with open(path, "wb") as f:
+        f.write(b"data")
+    reader = readers.DeadlineReader("test", 0.01)
+    results = list(reader.read_many([("a", path, 100), ("b", path, 100)]))
+    assert [(key, r[0], r[1]) for key, r in results] == [
+        ("a", "captured", b"data"),
+        ("b", "captured", b"data"),
+    ]

@@ -485,6 +485,18 @@ def _verdict(
     return "No memory problem found", detail + ".", "ok"
 
 
+def _because(links: Sequence[Any]) -> list[str]:
+    """One line per link type and effect: the first link's reason, then how many more."""
+    groups: dict[tuple[str, str, str], list[Any]] = {}
+    for k in links:
+        groups.setdefault((k.type, k.cause.code, k.effect.code), []).append(k)
+    lines = []
+    for (_, cause, effect), group in groups.items():
+        more = f" (and {len(group) - 1} more like it)" if len(group) > 1 else ""
+        lines.append(f"{cause} → {effect}: {group[0].because}{more}")
+    return lines
+
+
 def _incidents(
     result: Any, findings: Sequence[FindingView], charts: Mapping[str, Chart]
 ) -> tuple[list[IncidentView], list[int]]:
@@ -533,7 +545,7 @@ def _incidents(
                 confidence=f"{incident.confidence:.0%}",
                 steps=steps,
                 explained=members,
-                because=[f"{k.cause.code} → {k.effect.code}: {k.because}" for k in incident.links],
+                because=_because(incident.links),
             )
         )
     return views, [f.index for f in findings if f.index not in explained]

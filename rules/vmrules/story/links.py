@@ -295,6 +295,43 @@ def cgroup_limit_drives_refaults(ctx: StoryContext, cause: Node, effect: Node) -
     )
 
 
+def _cgroup_stall_share(ctx: StoryContext, cgroup: str, start: Any, end: Any) -> float | None:
+    """The share of time (0-1) some task of ``cgroup`` stalled on memory between ``start`` and
+    ``end``, from its own ``memory.pressure`` (cgroup v2) ``some total``."""
+    df = ctx.table("cgroup_memory")
+    if df is None or "pressure_some_total_us" not in df.columns:
+        return None
+    rows = df[(df["cgroup"] == cgroup) & (df["ts"] >= start) & (df["ts"] <= end)]
+    values = pd.to_numeric(rows["pressure_some_total_us"], errors="coerce").dropna()
+    if len(values) < 2:
+        return None
+    seconds = (rows["ts"].max() - rows["ts"].min()).total_seconds()
+    stalled = float(values.iloc[-1] - values.iloc[0]) / 1e6
+    # the cgroup's stall clock and the snapshot times are read microseconds apart: cap at 1
+    return min(stalled / seconds, 1.0) if seconds > 0 and stalled >= 0 else None
+
+
+@link(name="cgroup-pressure-is-host-stall", cause="CGR001", effect=("PSI001", "event:psi"))
+def cgroup_pressure_is_host_stall(ctx: StoryContext, cause: Node, effect: Node) -> Because | None:
+    """A memory cgroup at its limit or throttled above memory.high (CGR001) stalls on memory
+    itself (its own memory.pressure `some` at 10 % of the time or more, PSI001's threshold)
+    while the host's memory stalls (PSI001 or a PSI episode) overlap: the host's stall is
+    that cgroup's (kernel PSI doc: a cgroup's pressure is part of its parents')."""
+    cgroup = _cgroup(cause)
+    if cgroup is None or _precedes(ctx, cause, effect) is None or overlap_s(cause, effect) <= 0:
+        return None
+    start, end = max(cause.start, effect.start), min(cause.end, effect.end)
+    share = _cgroup_stall_share(ctx, cgroup, start, end)
+    if share is None or share < 0.10:
+        return None
+    return Because(
+        0.8,
+        f"cgroup {cgroup}'s own tasks stalled on memory {share:.0%} of the time while the "
+        "host stalled",
+        {"cgroup": cgroup, "cgroup_some_share": round(share, 3)},
+    )
+
+
 @link(name="swap-in-is-major-faults", cause="SWP001", effect="FLT001")
 def swap_in_is_major_faults(ctx: StoryContext, cause: Node, effect: Node) -> Because | None:
     """Swap thrashing (SWP001) explains a major-fault storm (FLT001) whose own evidence says
@@ -350,6 +387,7 @@ LINK_TYPES = (
     low_memory_precedes_oom,
     cgroup_limit_drives_swap,
     cgroup_limit_drives_refaults,
+    cgroup_pressure_is_host_stall,
     swap_in_is_major_faults,
     thrashing_causes_stalls,
     thp_always_then_compaction,

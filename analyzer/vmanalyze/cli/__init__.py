@@ -26,7 +26,7 @@ def _register_commands() -> None:
     """Import the command modules; each adds its commands to `app`."""
     from importlib import import_module
 
-    for name in ("analyze_cmd", "export_cmd", "rules_cmd", "batch_cmd"):
+    for name in ("analyze_cmd", "export_cmd", "rules_cmd", "batch_cmd", "cache_cmd"):
         try:
             module = import_module(f"vmanalyze.cli.{name}")
         except ModuleNotFoundError as exc:

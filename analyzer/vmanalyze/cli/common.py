@@ -14,8 +14,6 @@ from vmanalyze.inputs import Limits
 EXIT_BAD_INPUT = 2
 T = TypeVar("T")
 
-_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print one line to standard error and exit: never a traceback for bad input."""
@@ -29,11 +27,10 @@ def parse_size(text: str) -> int:
     >>> parse_size("4G"), parse_size("512MiB"), parse_size("1000")
     (4294967296, 536870912, 1000)
     """
-    value = text.strip().upper().removesuffix("IB").removesuffix("B")
-    unit = value[-1] if value and value[-1] in _UNITS else ""
-    number = value[: -len(unit)] if unit else value
+    from vmanalyze.cache import parse_size as size_bytes
+
     try:
-        return int(float(number) * _UNITS[unit])
+        return size_bytes(text)
     except ValueError:
         fail(f"not a size: {text!r} (examples: 4G, 512M)")
 

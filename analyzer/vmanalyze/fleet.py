@@ -63,7 +63,7 @@ from vmanalyze.errors import VmanalyzeError
 from vmanalyze.inputs import Limits
 from vmanalyze.registry import ENV_VAR, Registry, discover
 from vmanalyze.rule import Severity
-from vmanalyze.safeio import atomic_write, file_kind, open_regular
+from vmanalyze.safeio import atomic_write, file_kind, make_dirs, open_regular
 from vmanalyze.tables import null_column_type
 
 __all__ = [
@@ -762,8 +762,13 @@ def execute_dask(tasks: Sequence[Task], address: str) -> Iterator[dict[str, Any]
 # -- the writer: per-input files, then the fleet ------------------------------------------
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _atomic_write(path: Path, data: bytes, root: Path | None = None) -> None:
+    """Write ``path`` atomically (:func:`vmanalyze.safeio.atomic_write`); with ``root``, its
+    missing directories below ``root`` are created and none may be a link or not ours."""
+    if root is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        make_dirs(path.parent, root)
     atomic_write(path, data)
 
 
@@ -876,7 +881,8 @@ class FleetWriter:
         self.version = version
         self.rules_key = rules_key
         self.state_dir = self.out / STATE_DIR
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.out.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.state_dir, self.out)
         self.failures: list[dict[str, Any]] = []
 
     # -- resume ---------------------------------------------------------------------------
@@ -934,14 +940,16 @@ class FleetWriter:
         for table, data in result.get("parts", {}).items():
             if not re.fullmatch(r"[A-Za-z0-9_]+", table):
                 continue
-            _atomic_write(self.out / TABLES_DIR / table / partition / f"{input_hash}.parquet", data)
+            part = self.out / TABLES_DIR / table / partition / f"{input_hash}.parquet"
+            _atomic_write(part, data, self.out)
         if result.get("report_html") is not None and result.get("report"):
-            _atomic_write(self.out / str(result["report"]), result["report_html"].encode("utf-8"))
+            html = result["report_html"].encode("utf-8", "replace")
+            _atomic_write(self.out / str(result["report"]), html, self.out)
         state = {k: result.get(k) for k in _STATE_KEYS}
         state["tables"] = sorted(result.get("parts", {}))
         state["analyzed_at"] = _iso(pd.Timestamp.now(tz="UTC"))
         text = json.dumps(state, indent=1, sort_keys=True, allow_nan=False, default=str)
-        _atomic_write(self.state_dir / f"{input_hash}.json", text.encode("utf-8"))
+        _atomic_write(self.state_dir / f"{input_hash}.json", text.encode("utf-8"), self.out)
 
     # -- the fleet ------------------------------------------------------------------------
     def assemble(self, rules: Sequence[Mapping[str, Any]]) -> FleetFiles:
@@ -1330,7 +1338,11 @@ def run_batch(
     started = time.perf_counter()
     registry = rules.registry()
     rules_key = rules.key(registry)
-    writer = FleetWriter(out_dir, version=__version__, rules_key=rules_key)
+    try:
+        writer = FleetWriter(out_dir, version=__version__, rules_key=rules_key)
+    except OSError as exc:
+        where = exc.filename or out_dir
+        raise BatchError(f"cannot use {where}: {exc.strerror or exc}") from None
     done = frozenset() if force else writer.done_hashes()
     crash_if = os.environ.get(CRASH_TEST_ENV) or None
     tasks = [

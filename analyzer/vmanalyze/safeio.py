@@ -30,7 +30,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write", "atomic_writer", "file_kind", "open_regular", "NotRegularFile"]
+__all__ = [
+    "NotRegularFile",
+    "atomic_write",
+    "atomic_writer",
+    "file_kind",
+    "make_dirs",
+    "open_regular",
+]
 
 #: Mode of files meant to be shared (reports, exports, fleet files), before the umask.
 PUBLIC = 0o666
@@ -95,6 +102,34 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, mode: int = PUBLI
     """Write ``data`` to ``path`` through :func:`atomic_writer`."""
     with atomic_writer(path, mode=mode) as f:
         f.write(data)
+
+
+def make_dirs(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> None:
+    """Create ``path`` and the directories between ``root`` and it, like ``mkdir -p``, but
+    refuse (``OSError``) a component that is a link, not a directory, or another user's:
+    a link planted in a shared output directory must not send the files elsewhere.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> make_dirs(d / "reports" / "x", d)
+    >>> (d / "elsewhere").symlink_to(d / "reports")
+    >>> make_dirs(d / "elsewhere" / "y", d)
+    Traceback (most recent call last):
+    PermissionError: [Errno 1] a symbolic link, not a directory (refused): '.../elsewhere'
+    """
+    base = Path(root)
+    current = base
+    for part in Path(path).relative_to(base).parts:
+        current = current / part
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(current)
+        st = os.lstat(current)
+        if not stat.S_ISDIR(st.st_mode):
+            reason = f"{file_kind(st.st_mode)}, not a directory (refused)"
+            raise PermissionError(errno.EPERM, reason, str(current))
+        if st.st_uid != os.geteuid():
+            reason = f"owned by uid {st.st_uid}, not by this user (refused)"
+            raise PermissionError(errno.EPERM, reason, str(current))
 
 
 def open_regular(path: str | os.PathLike[str], *, follow: bool = True) -> IO[bytes]:

@@ -196,3 +196,39 @@ def test_fleet_writer_ignores_links_planted_by_another_user(sticky: Path, victim
         assert not name.is_symlink() and os.stat(name).st_uid == 0, name
     assert (out / "reports" / "db01-x.html").read_text() == "<p>db01</p>"
     assert len(pd.read_parquet(out / "inputs.parquet")) == 1
+
+
+def test_fleet_writer_refuses_a_linked_directory(sticky: Path, tmp_path: Path) -> None:
+    """``reports`` planted as a link to another directory: nothing lands there."""
+    from vmanalyze.fleet import FleetWriter
+
+    out = sticky / "fleet"
+    out.mkdir()
+    out.chmod(0o1777)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    plant(out / "reports", elsewhere)
+    writer = FleetWriter(out, version="0", rules_key="k")
+    with pytest.raises(PermissionError, match="a symbolic link, not a directory"):
+        writer.store(
+            {
+                "status": "ok",
+                "input_hash": "a" * 64,
+                "host_partition": "db01",
+                "parts": {},
+                "report": "reports/db01-x.html",
+                "report_html": "<p>",
+            }
+        )
+    assert list(elsewhere.iterdir()) == []
+    assert list((out / ".state").iterdir()) == []  # no state: the input is not done
+
+    # The output directory's .state itself planted by nobody: the batch stops, one line.
+    other = sticky / "other"
+    other.mkdir()
+    other.chmod(0o1777)
+    plant(other / ".state", elsewhere)
+    from vmanalyze.fleet import BatchError, RuleSpec, run_batch
+
+    with pytest.raises(BatchError, match=r"\.state: a symbolic link, not a directory"):
+        run_batch([], other, RuleSpec())

@@ -127,9 +127,16 @@ def test_fifo_input_is_refused_without_hanging(tmp_path: Path, cache_dir: Path) 
         assert time.monotonic() - started < 30
 
 
-def test_device_input_is_never_opened(tmp_path: Path) -> None:
+def test_device_and_socket_inputs_are_never_opened(tmp_path: Path) -> None:
+    import socket
+
     with pytest.raises(InputError, match="a character device"):
         content_hash("/dev/zero")  # opened, it would hash forever
+    path = tmp_path / "db01.tar.gz"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        with pytest.raises(InputError, match="a socket, not a bundle"):
+            content_hash(str(path))
 
 
 @pytest.mark.skipif(not UNREADABLE.exists(), reason="no write-only sysctl file")

@@ -30,6 +30,7 @@ import re
 import shutil
 import stat
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,52 +74,72 @@ def _hash_file(f: Any) -> bytes:
     return digest.digest()
 
 
-def _hash_tree(root: str, rel: str, digest: Any) -> None:
-    """Each entry below ``root/rel``, sorted: type, length-prefixed name, then the sha256 of
-    a regular file's bytes or a link's target. FIFOs, devices and sockets count by type and
-    name only: they are never opened."""
-    here = os.path.join(root, rel) if rel else root
+def _sorted_names(path: str, digest: Any) -> Iterator[str] | None:
+    """The sorted names in a directory, or None (and the reason hashed) if unreadable."""
     try:
-        with os.scandir(here) as it:
-            names = sorted(entry.name for entry in it)
+        with os.scandir(path) as it:
+            return iter(sorted(entry.name for entry in it))
     except OSError as exc:
         digest.update(b"E")
         _field(digest, (exc.strerror or "unreadable").encode())
-        return
-    for name in names:
-        sub = f"{rel}/{name}" if rel else name
-        full = os.path.join(root, sub)
-        encoded = os.fsencode(sub)
+        return None
+
+
+def _hash_entry(root: str, sub: str, digest: Any) -> bool:
+    """Hash one entry (type, length-prefixed name, content hash or link target); True for
+    a directory, whose entries come next."""
+    full = os.path.join(root, sub)
+    encoded = os.fsencode(sub)
+    try:
+        st = os.lstat(full)
+    except OSError:
+        digest.update(b"?")
+        _field(digest, encoded)
+        return False
+    if stat.S_ISDIR(st.st_mode):
+        digest.update(b"d")
+        _field(digest, encoded)
+        return True
+    if stat.S_ISREG(st.st_mode):
         try:
-            st = os.lstat(full)
+            with open_regular(full, follow=False) as f:
+                content = _hash_file(f)
+            digest.update(b"f")
         except OSError:
-            digest.update(b"?")
-            _field(digest, encoded)
+            content = b""
+            digest.update(b"u")  # unreadable (the loader skips it too)
+        _field(digest, encoded)
+        _field(digest, content)
+    elif stat.S_ISLNK(st.st_mode):
+        digest.update(b"l")
+        _field(digest, encoded)
+        with contextlib.suppress(OSError):
+            _field(digest, os.fsencode(os.readlink(full)))
+    else:
+        digest.update(b"o")
+        _field(digest, encoded)
+        _field(digest, file_kind(st.st_mode).encode())
+    return False
+
+
+def _hash_tree(root: str, digest: Any) -> None:
+    """Each entry below ``root``, depth first in name order, then ``]`` at the end of each
+    directory. FIFOs, devices and sockets count by type and name only: never opened.
+    Iterative: a tree thousands of directories deep does not exhaust the stack."""
+    first = _sorted_names(root, digest)
+    stack: list[tuple[str, Iterator[str]]] = [("", first)] if first is not None else []
+    while stack:
+        rel, names = stack[-1]
+        name = next(names, None)
+        if name is None:
+            digest.update(b"]")
+            stack.pop()
             continue
-        if stat.S_ISDIR(st.st_mode):
-            digest.update(b"d")
-            _field(digest, encoded)
-            _hash_tree(root, sub, digest)
-        elif stat.S_ISREG(st.st_mode):
-            try:
-                with open_regular(full, follow=False) as f:
-                    content = _hash_file(f)
-                digest.update(b"f")
-            except OSError:
-                content = b""
-                digest.update(b"u")  # unreadable (the loader skips it too)
-            _field(digest, encoded)
-            _field(digest, content)
-        elif stat.S_ISLNK(st.st_mode):
-            digest.update(b"l")
-            _field(digest, encoded)
-            with contextlib.suppress(OSError):
-                _field(digest, os.fsencode(os.readlink(full)))
-        else:
-            digest.update(b"o")
-            _field(digest, encoded)
-            _field(digest, file_kind(st.st_mode).encode())
-    digest.update(b"]")  # end of this directory
+        sub = f"{rel}/{name}" if rel else name
+        if _hash_entry(root, sub, digest):
+            inner = _sorted_names(os.path.join(root, sub), digest)
+            if inner is not None:
+                stack.append((sub, inner))
 
 
 def content_hash(path: str) -> str:
@@ -133,7 +154,7 @@ def content_hash(path: str) -> str:
         st = os.stat(path)
         if stat.S_ISDIR(st.st_mode):
             digest = hashlib.sha256(b"vmanalyze-tree-1\0")
-            _hash_tree(path, "", digest)
+            _hash_tree(path, digest)
             return "dir-" + digest.hexdigest()
         with open_regular(path) as f:
             return _hash_file(f).hex()

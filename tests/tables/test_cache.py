@@ -109,6 +109,17 @@ def test_key_counts_file_types_and_names(tmp_path: Path) -> None:
     assert content_hash(str(bundle)) == hashlib.sha256(bundle.read_bytes()).hexdigest()
 
 
+def test_key_of_a_very_deep_tree(tmp_path: Path) -> None:
+    """1,500 nested directories: deeper than Python's recursion limit, within PATH_MAX."""
+    d = capture(tmp_path / "deep")
+    path = str(d)
+    for _ in range(1500):  # os.makedirs itself would recurse too deep
+        path = os.path.join(path, "a")
+        os.mkdir(path)
+    key = content_hash(str(d))
+    assert key.startswith("dir-") and key != content_hash(str(capture(tmp_path / "flat")))
+
+
 # -- inputs that are not files -------------------------------------------------------------
 
 
@@ -137,6 +148,17 @@ def test_device_and_socket_inputs_are_never_opened(tmp_path: Path) -> None:
         server.bind(str(path))
         with pytest.raises(InputError, match="a socket, not a bundle"):
             content_hash(str(path))
+
+
+def test_fifo_inside_a_directory_input_is_never_opened(tmp_path: Path, cache_dir: Path) -> None:
+    d = capture(tmp_path / "in", "vmstat")
+    os.mkfifo(d / "proc" / "meminfo")  # a wanted name: opening it would wait for a writer
+    started = time.monotonic()
+    for use_cache in (True, True, False):
+        ds = load(d, cache=use_cache)
+        assert ds.meminfo.empty and not ds.vmstat.empty
+    assert load(d).source["cached"] is True
+    assert time.monotonic() - started < 60
 
 
 @pytest.mark.skipif(not UNREADABLE.exists(), reason="no write-only sysctl file")

@@ -89,6 +89,11 @@ MAX_TASKS_PER_CHILD = 10
 #: Test hook: an input whose file name contains this variable's value makes the worker exit
 #: abruptly (``os._exit``), as if it were killed. Read on the client, carried by the task.
 CRASH_TEST_ENV = "VMANALYZE_BATCH_CRASH_TEST"
+#: Test hook: an input whose file name contains this variable's value makes the worker
+#: hang with its alarm signal blocked, as if stuck in a long call into C.
+HANG_TEST_ENV = "VMANALYZE_BATCH_HANG_TEST"
+#: A local worker still running this long after its input's --timeout is killed.
+HARD_TIMEOUT_GRACE_S = 10.0
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
 _HASH = re.compile(r"^(dir-)?[0-9a-f]{64}$")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
@@ -99,8 +104,11 @@ class BatchError(VmanalyzeError):
     """The batch as a whole cannot run (no inputs, no Dask, scheduler unreachable...)."""
 
 
-class InputTimeout(BatchError):
-    """One input took longer than ``--timeout`` (raised inside the worker analyzing it)."""
+class InputTimeout(BaseException):
+    """One input took longer than ``--timeout`` (raised inside the worker analyzing it).
+
+    Not an ``Exception``, like ``KeyboardInterrupt``: the code it interrupts (the engine
+    records a rule that raises as an error and goes on) must not swallow it."""
 
 
 # -- inputs ------------------------------------------------------------------------------
@@ -288,6 +296,7 @@ class Task:
     limits: Limits = field(default_factory=Limits)
     version: str = __version__
     crash_if: str | None = None
+    hang_if: str | None = None
     #: Seconds this input may take (``--timeout``); None: no limit.
     timeout: float | None = None
 
@@ -486,7 +495,7 @@ def run_task(task: Task) -> dict[str, Any]:
     try:
         with time_limit(task.timeout):
             _analyze_into(task, result, started)
-    except Exception as exc:  # one input's failure must never stop the batch
+    except (Exception, InputTimeout) as exc:  # one input's failure must never stop the batch
         result["status"] = "failed"
         result["error"] = _one_line(exc)
         if isinstance(exc, InputTimeout):
@@ -513,6 +522,9 @@ def _analyze_into(task: Task, result: dict[str, Any], started: float) -> None:
         )
     if task.crash_if and task.crash_if in os.path.basename(task.path):
         os._exit(70)  # test hook (CRASH_TEST_ENV): a worker dying mid-task
+    if task.hang_if and task.hang_if in os.path.basename(task.path):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})  # test hook (HANG_TEST_ENV)
+        time.sleep(3600)
     from vmanalyze.analysis import analyze
     from vmanalyze.dataset import content_hash
     from vmanalyze.results import finding_to_dict
@@ -660,33 +672,55 @@ def _death_cause(pool: ProcessPoolExecutor) -> str:
     return "killed or out of memory"
 
 
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's worker processes (one of them is stuck and ignores its alarm)."""
+    with contextlib.suppress(Exception):
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+
+
 def execute_local(tasks: Sequence[Task], jobs: int) -> Iterator[dict[str, Any]]:
     """Run ``tasks`` on ``jobs`` local processes; yield each result as it finishes.
 
     At most ``jobs`` tasks are in flight, so when a worker dies the tasks that were running
     are known. Those are retried one at a time (alone, so a second death is that input's
     own); a task whose worker dies :data:`MAX_WORKER_DEATHS` times is yielded as failed.
+
+    A task with a ``timeout`` stops itself (:func:`time_limit`); one still running
+    :data:`HARD_TIMEOUT_GRACE_S` later is stuck where the alarm cannot reach (a long call
+    into C): the workers are killed, that input fails as timed out, and the tasks that ran
+    beside it run again, not charged.
     """
     jobs = max(1, jobs)
     queue: deque[int] = deque(range(len(tasks)))
     isolated: deque[int] = deque()
     deaths = [0] * len(tasks)
     running: dict[Future[dict[str, Any]], int] = {}
+    deadline: dict[Future[dict[str, Any]], float] = {}
     pool = _new_pool(jobs)
+
+    def submit(index: int) -> None:
+        future = pool.submit(run_task, tasks[index])
+        running[future] = index
+        limit = tasks[index].timeout
+        if limit:
+            deadline[future] = time.monotonic() + limit + HARD_TIMEOUT_GRACE_S
+
     try:
         while queue or isolated or running:
             if isolated:
                 if not running:
-                    index = isolated.popleft()
-                    running[pool.submit(run_task, tasks[index])] = index
+                    submit(isolated.popleft())
             else:
                 while queue and len(running) < jobs:
-                    index = queue.popleft()
-                    running[pool.submit(run_task, tasks[index])] = index
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    submit(queue.popleft())
+            pending = [deadline[f] for f in running if f in deadline]
+            wait_s = max(0.0, min(pending) - time.monotonic()) if pending else None
+            done, _ = wait(running, timeout=wait_s, return_when=FIRST_COMPLETED)
             broken: list[int] = []
             for future in done:
                 index = running.pop(future)
+                deadline.pop(future, None)
                 try:
                     result = future.result()
                 except BrokenProcessPool:
@@ -696,10 +730,30 @@ def execute_local(tasks: Sequence[Task], jobs: int) -> Iterator[dict[str, Any]]:
                     result = failed_result(tasks[index], f"worker error: {_one_line(exc)}")
                 result["attempts"] = deaths[index] + 1
                 yield result
+            now = time.monotonic()
+            stuck = [f for f in running if not broken and deadline.get(f, now + 1) <= now]
+            if stuck:
+                _kill_workers(pool)
+                for future in stuck:
+                    index = running.pop(future)
+                    yield failed_result(
+                        tasks[index],
+                        f"timed out after {tasks[index].timeout:g} s (--timeout); the worker "
+                        "did not stop and was killed",
+                        attempts=deaths[index] + 1,
+                    )
+                for index in running.values():  # lost with the pool, through no fault
+                    (isolated if deaths[index] else queue).appendleft(index)
+                running.clear()
+                deadline.clear()
+                pool.shutdown(wait=True, cancel_futures=True)
+                pool = _new_pool(jobs)
+                continue
             if not broken:
                 continue
             broken.extend(running.values())  # the pool is gone: whatever ran is lost too
             running.clear()
+            deadline.clear()
             cause = _death_cause(pool)
             pool.shutdown(wait=True, cancel_futures=True)
             pool = _new_pool(jobs)
@@ -1354,6 +1408,7 @@ def run_batch(
             cache=cache,
             limits=limits or Limits(),
             crash_if=crash_if,
+            hang_if=os.environ.get(HANG_TEST_ENV) or None,
             timeout=timeout,
         )
         for path in inputs

@@ -94,9 +94,13 @@ def test_run_task_refuses_a_fifo(tmp_path: Path) -> None:
 
 
 def _spin(seconds: float) -> None:
+    """Busy Python code that, like the rule engine, carries on after any Exception."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        pass
+        try:
+            sum(range(1000))
+        except Exception:
+            continue
 
 
 def test_time_limit_stops_python_code_in_the_main_thread() -> None:
@@ -156,6 +160,33 @@ def test_slow_input_fails_alone_with_its_reason(
     again = batch_run([bundle, "--jobs", "1"], out)
     assert again.returncode == 0, again.stderr
     assert "1 analyzed, 0 already done, 0 failed" in again.stderr
+
+
+def test_worker_stuck_beyond_its_alarm_is_killed(
+    batch_run: Any, inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A worker that ignores its alarm (the hook blocks SIGALRM, as a long call into C
+    would delay it) is killed after the grace period; the other input is not affected."""
+    import pandas as pd
+    from vmanalyze.fleet import HANG_TEST_ENV, HARD_TIMEOUT_GRACE_S
+
+    stuck = tmp_path / "hangme.tar.gz"
+    shutil.copyfile(inputs["memory-leak"], stuck)
+    out = tmp_path / "out"
+    started = time.monotonic()
+    run = batch_run(
+        [str(stuck), str(inputs["oom-kill"]), "--jobs", "2", "--timeout", "20"],
+        out,
+        env={HANG_TEST_ENV: "hangme"},
+        timeout=300,
+    )
+    assert run.returncode == 3, run.stderr
+    assert time.monotonic() - started >= 20 + HARD_TIMEOUT_GRACE_S
+    frame = pd.read_parquet(out / "inputs.parquet").set_index("name")
+    assert frame.loc["oom-kill.tar.gz", "status"] == "ok"
+    assert frame.loc["hangme.tar.gz", "error"] == (
+        "timed out after 20 s (--timeout); the worker did not stop and was killed"
+    )
 
 
 # -- resume states ------------------------------------------------------------------------------

@@ -113,11 +113,16 @@ def test_key_of_a_very_deep_tree(tmp_path: Path) -> None:
     """1,500 nested directories: deeper than Python's recursion limit, within PATH_MAX."""
     d = capture(tmp_path / "deep")
     path = str(d)
-    for _ in range(1500):  # os.makedirs itself would recurse too deep
-        path = os.path.join(path, "a")
-        os.mkdir(path)
-    key = content_hash(str(d))
-    assert key.startswith("dir-") and key != content_hash(str(capture(tmp_path / "flat")))
+    try:
+        for _ in range(1500):  # os.makedirs itself would recurse too deep
+            path = os.path.join(path, "a")
+            os.mkdir(path)
+        key = content_hash(str(d))
+        assert key.startswith("dir-") and key != content_hash(str(capture(tmp_path / "flat")))
+    finally:  # pytest's own cleanup (shutil.rmtree) recurses: remove the tower bottom-up
+        while path != str(d):
+            os.rmdir(path)
+            path = os.path.dirname(path)
 
 
 # -- inputs that are not files -------------------------------------------------------------

@@ -209,7 +209,8 @@ def load(
         try:
             ds = _read_cached(entry)
             ds.source["cached"] = True
-            ds.source["input"] = os.path.abspath(path)
+            ds.source["input"] = os.path.abspath(path)  # the same bytes may have another name
+            ds.source["input_name"] = os.path.basename(os.path.normpath(path))
             _cache.touch(entry)
             return ds
         except (OSError, ValueError, UnicodeDecodeError, pa.ArrowException):

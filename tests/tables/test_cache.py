@@ -125,6 +125,15 @@ def test_key_of_a_very_deep_tree(tmp_path: Path) -> None:
             path = os.path.dirname(path)
 
 
+def test_same_bytes_under_another_name(tmp_path: Path, cache_dir: Path) -> None:
+    first = shutil.copyfile(SAMPLES / "oom-kill.tar.gz", tmp_path / "db01.tar.gz")
+    second = shutil.copyfile(first, tmp_path / "db02.tar.gz")
+    assert load(first).source["cached"] is False
+    ds = load(second)
+    assert ds.source["cached"] is True
+    assert (ds.source["input"], ds.source["input_name"]) == (str(second), "db02.tar.gz")
+
+
 # -- inputs that are not files -------------------------------------------------------------
 
 

@@ -193,9 +193,7 @@ def load(
     path = os.fspath(path)
     limit = _cache.max_bytes() if cache else 0
     if not limit:
-        ds = parse(path, limits)
-        ds.source["cached"] = False
-        return ds
+        return parse(path, limits)
     key = f"{input_hash or _cache.content_hash(path)}-s{SCHEMA_VERSION}-v{__version__}"
     try:
         root = _cache.open_root(Path(cache_dir) if cache_dir else default_cache_dir())

@@ -286,7 +286,10 @@ def test_crafted_state_end_to_end(batch_run: Any, tmp_path: Path) -> None:
 
 def test_real_bundle_states_pass_the_checks(fleet_run: Any) -> None:
     """Every state a real batch stored passes the checks (nothing good is thrown away)."""
+    import pandas as pd
+
     states = sorted((fleet_run.out / ".state").glob("*.json"))
-    assert len(states) == len(REAL)
+    frame = pd.read_parquet(fleet_run.out / "inputs.parquet")
+    assert len(states) == (frame["status"] == "ok").sum() >= len(REAL)
     for path in states:
         assert state_problem(json.loads(path.read_text()), path.stem) is None, path

@@ -60,10 +60,14 @@ def analyze(
     config: Config | None = None,
     cache: bool = True,
     limits: Limits | None = None,
+    input_hash: str | None = None,
 ) -> Analysis:
-    """Load `path` (bundle, sosreport or directory) and run the selected rules over it."""
+    """Load `path` (bundle, sosreport or directory) and run the selected rules over it.
+
+    ``input_hash``: the input's :func:`vmanalyze.dataset.content_hash`, when the caller has
+    it already (the cache lookup then does not read the input a second time)."""
     started = time.perf_counter()
-    dataset = load(path, cache=cache, limits=limits)
+    dataset = load(path, cache=cache, limits=limits, input_hash=input_hash)
     loaded = time.perf_counter()
     result = engine.run(
         dataset.tables, registry if registry is not None else discover(), config or Config()

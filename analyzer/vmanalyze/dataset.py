@@ -6,15 +6,15 @@
 
 Parsed inputs are cached as Parquet under a key made of the input's content hash, the
 tables' schema version and the analyzer's version, so a second analysis of the same bundle
-skips parsing.
+skips parsing. :mod:`vmanalyze.cache` says where the cache lives, how entries are checked
+before they are trusted, and its size bound.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,12 +27,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vmanalyze import __version__
+from vmanalyze import cache as _cache  # `load` has a parameter named cache
+from vmanalyze.cache import SOURCE_FILE, content_hash
 from vmanalyze.inputs import Limits, read_input
+from vmanalyze.safeio import PRIVATE, PUBLIC, atomic_write, atomic_writer, open_regular
 from vmanalyze.tables import build_tables
 
 #: Bump when a table or column changes meaning: cached Parquet of older versions is ignored.
 SCHEMA_VERSION = 3  # 3: snapshot is an integer (start -1, end last + 1); 2: typed empty tables
-SOURCE_FILE = "source.json"
+__all__ = ["Dataset", "content_hash", "load", "parse", "read_parquet", "write_parquet"]
 
 
 @dataclass
@@ -83,33 +86,9 @@ def _isna(value: Any) -> bool:
         return False
 
 
-def content_hash(path: str) -> str:
-    """sha256 of a file, or of a directory's relative paths and file contents."""
-    digest = hashlib.sha256()
-    if os.path.isdir(path):
-        for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
-            dirnames.sort()
-            for name in sorted(filenames):
-                full = os.path.join(dirpath, name)
-                if not os.path.isfile(full) or os.path.islink(full):
-                    continue
-                digest.update(os.path.relpath(full, path).encode("utf-8", "surrogateescape"))
-                with open(full, "rb") as f:
-                    for chunk in iter(lambda: f.read(1 << 20), b""):
-                        digest.update(chunk)
-        return "dir-" + digest.hexdigest()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def default_cache_dir() -> Path:
-    env = os.environ.get("VMANALYZE_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "vmanalyze"
+    """Where the cache lives (see :mod:`vmanalyze.cache`)."""
+    return _cache.default_dir()
 
 
 def parse(path: str, limits: Limits | None = None) -> Dataset:
@@ -132,34 +111,69 @@ def parse(path: str, limits: Limits | None = None) -> Dataset:
     return Dataset(tables, source)
 
 
-def write_parquet(dataset: Dataset, directory: str | Path) -> list[Path]:
+def write_parquet(dataset: Dataset, directory: str | Path, *, mode: int = PUBLIC) -> list[Path]:
     """One Parquet file per table plus source.json; timestamps in microseconds (Spark reads
-    them unchanged)."""
+    them unchanged). Each file is written exclusively, then renamed into place."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, df in sorted(dataset.tables.items()):
         path = directory / f"{name}.parquet"
         table = pa.Table.from_pandas(df, preserve_index=False)  # typed: tables.frame_types
-        pq.write_table(table, path, coerce_timestamps="us", allow_truncated_timestamps=True)
+        with atomic_writer(path, mode=mode) as f:
+            pq.write_table(table, f, coerce_timestamps="us", allow_truncated_timestamps=True)
         written.append(path)
-    with open(directory / SOURCE_FILE, "w") as f:
-        json.dump(dataset.source, f, indent=1, sort_keys=True, default=str)
+    text = json.dumps(dataset.source, indent=1, sort_keys=True, default=str)
+    atomic_write(directory / SOURCE_FILE, text.encode("utf-8"), mode=mode)
     return written
 
 
+def _read_table(file: Any) -> pd.DataFrame:
+    df = pq.read_table(file).to_pandas()
+    for col in df.columns:
+        if str(df[col].dtype).startswith("datetime64[us"):
+            df[col] = df[col].astype("datetime64[ns, UTC]")
+    return df
+
+
 def read_parquet(directory: str | Path) -> Dataset:
+    """The tables and source.json that :func:`write_parquet` wrote to ``directory``."""
     directory = Path(directory)
     with open(directory / SOURCE_FILE) as f:
         source = json.load(f)
-    tables = {}
-    for path in sorted(directory.glob("*.parquet")):
-        df = pq.read_table(path).to_pandas()
-        for col in df.columns:
-            if str(df[col].dtype).startswith("datetime64[us"):
-                df[col] = df[col].astype("datetime64[ns, UTC]")
-        tables[path.stem] = df
+    tables = {path.stem: _read_table(path) for path in sorted(directory.glob("*.parquet"))}
     return Dataset(tables, source)
+
+
+def expected_tables() -> frozenset[str]:
+    """The tables every parsed input has (docs/tables.md): a cache entry must hold these."""
+    from vmanalyze.tables_doc import TABLES
+
+    return frozenset(doc.name for doc in TABLES)
+
+
+def _read_cached(entry: Path) -> Dataset:
+    """A cache entry, validated (see :func:`vmanalyze.cache.read_entry`)."""
+    source, files = _cache.read_entry(
+        entry, expected_tables(), version=__version__, schema=SCHEMA_VERSION
+    )
+    tables = {}
+    for name, path in files.items():
+        with open_regular(path, follow=False) as f:
+            tables[name] = _read_table(f)
+    return Dataset(tables, source)
+
+
+def _store(ds: Dataset, root: Path, entry: Path) -> None:
+    """Write ``ds`` as the entry ``entry``: in a private temporary directory, renamed into
+    place; nothing is left behind if anything fails."""
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    try:
+        write_parquet(ds, tmp, mode=PRIVATE)
+        os.rename(tmp, entry)
+    except BaseException:
+        _cache.remove(tmp)
+        raise
 
 
 def load(
@@ -168,40 +182,48 @@ def load(
     cache: bool = True,
     cache_dir: str | Path | None = None,
     limits: Limits | None = None,
+    input_hash: str | None = None,
 ) -> Dataset:
     """Load a vmcollect bundle, sosreport or captured directory as a :class:`Dataset`.
 
     With ``cache`` (the default), parsed tables are kept as Parquet keyed by the input's
-    content hash; loading the same input again reads them back instead of parsing.
+    content hash (``input_hash`` when the caller has it already); loading the same input
+    again reads them back instead of parsing. See :mod:`vmanalyze.cache`.
     """
     path = os.fspath(path)
-    if not cache:
+    limit = _cache.max_bytes() if cache else 0
+    if not limit:
         return parse(path, limits)
-    from vmanalyze.inputs import InputError
-
-    if not os.path.exists(path):
-        raise InputError(path, "no such file or directory")
-    key = f"{content_hash(path)}-s{SCHEMA_VERSION}-v{__version__}"
-    root = Path(cache_dir) if cache_dir else default_cache_dir()
-    entry = root / key
-    if (entry / SOURCE_FILE).exists():
-        try:
-            ds = read_parquet(entry)
-            ds.source["cached"] = True
-            ds.source["input"] = os.path.abspath(path)
-            return ds
-        except (OSError, ValueError, pa.ArrowException):
-            shutil.rmtree(entry, ignore_errors=True)
-    ds = parse(path, limits)
+    key = f"{input_hash or _cache.content_hash(path)}-s{SCHEMA_VERSION}-v{__version__}"
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
-        write_parquet(ds, tmp)
+        root = _cache.open_root(Path(cache_dir) if cache_dir else default_cache_dir())
+    except _cache.CacheUnusable as exc:
+        ds = parse(path, limits)
+        ds.source["warnings"].append(f"cache not used: {exc}")
+        ds.source["cached"] = False
+        return ds
+    entry = root / key
+    if os.path.lexists(entry):
         try:
-            os.rename(tmp, entry)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
-    except OSError:
-        pass  # an unwritable cache only costs speed
+            ds = _read_cached(entry)
+            ds.source["cached"] = True
+            ds.source["input"] = os.path.abspath(path)  # the same bytes may have another name
+            ds.source["input_name"] = os.path.basename(os.path.normpath(path))
+            _cache.touch(entry)
+            return ds
+        except (OSError, ValueError, UnicodeDecodeError, pa.ArrowException):
+            _remove_entry(entry)  # not as written: parse again
+    ds = parse(path, limits)
+    with contextlib.suppress(OSError, ValueError, pa.ArrowException):
+        _store(ds, root, entry)  # an unwritable cache only costs speed
+        _cache.evict(root, limit, keep=key)
     ds.source["cached"] = False
     return ds
+
+
+def _remove_entry(entry: Path) -> None:
+    if os.path.isdir(entry) and not os.path.islink(entry):
+        _cache.remove(entry)
+    else:
+        with contextlib.suppress(OSError):
+            os.unlink(entry)

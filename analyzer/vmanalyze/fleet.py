@@ -37,8 +37,10 @@ import multiprocessing
 import os
 import re
 import resource
+import signal
 import socket
 import stat
+import threading
 import time
 import uuid
 from collections import deque
@@ -61,6 +63,7 @@ from vmanalyze.errors import VmanalyzeError
 from vmanalyze.inputs import Limits
 from vmanalyze.registry import ENV_VAR, Registry, discover
 from vmanalyze.rule import Severity
+from vmanalyze.safeio import atomic_write, file_kind, make_dirs, open_regular
 from vmanalyze.tables import null_column_type
 
 __all__ = [
@@ -86,6 +89,11 @@ MAX_TASKS_PER_CHILD = 10
 #: Test hook: an input whose file name contains this variable's value makes the worker exit
 #: abruptly (``os._exit``), as if it were killed. Read on the client, carried by the task.
 CRASH_TEST_ENV = "VMANALYZE_BATCH_CRASH_TEST"
+#: Test hook: an input whose file name contains this variable's value makes the worker
+#: hang with its alarm signal blocked, as if stuck in a long call into C.
+HANG_TEST_ENV = "VMANALYZE_BATCH_HANG_TEST"
+#: A local worker still running this long after its input's --timeout is killed.
+HARD_TIMEOUT_GRACE_S = 10.0
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
 _HASH = re.compile(r"^(dir-)?[0-9a-f]{64}$")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
@@ -94,6 +102,13 @@ _REPORT = re.compile(REPORTS_DIR + r"/[A-Za-z0-9_][A-Za-z0-9._-]*\.html")
 
 class BatchError(VmanalyzeError):
     """The batch as a whole cannot run (no inputs, no Dask, scheduler unreachable...)."""
+
+
+class InputTimeout(BaseException):
+    """One input took longer than ``--timeout`` (raised inside the worker analyzing it).
+
+    Not an ``Exception``, like ``KeyboardInterrupt``: the code it interrupts (the engine
+    records a rule that raises as an error and goes on) must not swallow it."""
 
 
 # -- inputs ------------------------------------------------------------------------------
@@ -110,7 +125,21 @@ def _is_archive(name: str) -> bool:
     return name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
-def _search(directory: str) -> Iterator[str]:
+def _regular_or_refused(path: str, refused: list[tuple[str, str]]) -> bool:
+    """True for a regular file (links followed); a FIFO, device or socket goes to
+    ``refused`` with its reason, unopened (opening a FIFO would wait for a writer)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    if stat.S_ISREG(st.st_mode):
+        return True
+    if not stat.S_ISDIR(st.st_mode):
+        refused.append((path, f"{file_kind(st.st_mode)}, not a bundle: skipped"))
+    return False
+
+
+def _search(directory: str, refused: list[tuple[str, str]]) -> Iterator[str]:
     """Bundles, sosreport archives and extracted inputs under ``directory`` (no links)."""
     if is_input_dir(directory):
         yield directory
@@ -128,12 +157,19 @@ def _search(directory: str) -> Iterator[str]:
         dirnames[:] = keep
         for name in sorted(filenames):
             full = os.path.join(dirpath, name)
-            if _is_archive(name) and not os.path.islink(full) and os.path.isfile(full):
+            if (
+                _is_archive(name)
+                and not os.path.islink(full)
+                and _regular_or_refused(full, refused)
+            ):
                 yield full
 
 
-def discover_inputs(args: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Expand files, directories and globs into input paths; also return what matched nothing.
+def discover_inputs(
+    args: Iterable[str],
+) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """Expand files, directories and globs into input paths; also return what matched
+    nothing, and the paths refused with their reason (FIFOs, devices, sockets: never opened).
 
     A file given by name is an input whatever its name (it fails later if it is not one); a
     directory is an input if it holds ``proc/`` or ``sos_commands/``, else it is searched
@@ -143,19 +179,23 @@ def discover_inputs(args: Iterable[str]) -> tuple[list[str], list[str]]:
     """
     found: list[str] = []
     unmatched: list[str] = []
+    refused: list[tuple[str, str]] = []
     for arg in args:
         if glob.has_magic(arg):
             matches = sorted(glob.glob(arg, recursive=True))
             if not matches:
                 unmatched.append(arg)
             for match in matches:
-                found.extend(_search(match) if os.path.isdir(match) else [match])
+                if os.path.isdir(match):
+                    found.extend(_search(match, refused))
+                elif _regular_or_refused(match, refused):
+                    found.append(match)
         elif os.path.isdir(arg):
             before = len(found)
-            found.extend(_search(arg))
+            found.extend(_search(arg, refused))
             if len(found) == before:
                 unmatched.append(arg)
-        else:
+        elif not os.path.exists(arg) or _regular_or_refused(arg, refused):
             found.append(arg)
     seen: set[str] = set()
     unique = []
@@ -164,7 +204,7 @@ def discover_inputs(args: Iterable[str]) -> tuple[list[str], list[str]]:
         if key not in seen:
             seen.add(key)
             unique.append(path)
-    return unique, unmatched
+    return unique, unmatched, refused
 
 
 def error_without_path(path: object, error: object) -> str | None:
@@ -306,6 +346,9 @@ class Task:
     limits: Limits = field(default_factory=Limits)
     version: str = __version__
     crash_if: str | None = None
+    hang_if: str | None = None
+    #: Seconds this input may take (``--timeout``); None: no limit.
+    timeout: float | None = None
 
 
 def host_slug(hostname: object) -> str:
@@ -500,10 +543,13 @@ def run_task(task: Task) -> dict[str, Any]:
     result = _base_result(task)
     timings: dict[str, float] = result["timings"]
     try:
-        _analyze_into(task, result, started)
-    except Exception as exc:  # one input's failure must never stop the batch
+        with time_limit(task.timeout):
+            _analyze_into(task, result, started)
+    except (Exception, InputTimeout) as exc:  # one input's failure must never stop the batch
         result["status"] = "failed"
         result["error"] = _one_line(exc)
+        if isinstance(exc, InputTimeout):
+            result["error"] = f"timed out after {task.timeout:g} s (--timeout)"
         result["findings"] = []
         result["parts"] = {}
         result["report_html"] = None
@@ -526,14 +572,14 @@ def _analyze_into(task: Task, result: dict[str, Any], started: float) -> None:
         )
     if task.crash_if and task.crash_if in os.path.basename(task.path):
         os._exit(70)  # test hook (CRASH_TEST_ENV): a worker dying mid-task
+    if task.hang_if and task.hang_if in os.path.basename(task.path):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})  # test hook (HANG_TEST_ENV)
+        time.sleep(3600)
     from vmanalyze.analysis import analyze
     from vmanalyze.dataset import content_hash
-    from vmanalyze.inputs import InputError
     from vmanalyze.results import finding_to_dict
 
-    if not os.path.exists(task.path):
-        raise InputError(task.path, "no such file or directory")
-    input_hash = content_hash(task.path)
+    input_hash = content_hash(task.path)  # refuses a FIFO or device unopened
     result["input_hash"] = input_hash
     timings["hash_s"] = round(time.perf_counter() - started, 3)
     if input_hash in task.done:
@@ -546,6 +592,7 @@ def _analyze_into(task: Task, result: dict[str, Any], started: float) -> None:
         config=task.rules.config,
         cache=task.cache,
         limits=task.limits,
+        input_hash=input_hash,
     )
     timings.update(analysis.timings)
     info = analysis.input_info
@@ -584,6 +631,56 @@ def _analyze_into(task: Task, result: dict[str, Any], started: float) -> None:
     result["parts"] = parts
     timings["parts_s"] = round(time.perf_counter() - step, 3)
     result["status"] = "ok"
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`InputTimeout` in this thread if the block takes more than ``seconds``.
+
+    In a process's main thread (local workers) a ``SIGALRM`` timer interrupts the block,
+    blocking system calls included. In another thread (a Dask worker runs tasks in a
+    thread pool) a timer thread raises the exception asynchronously in this one: it lands
+    at the block's next Python instruction, so it stops Python code, not one long call
+    into C. ``None`` or 0: no limit.
+    """
+    if not seconds:
+        yield
+        return
+    if threading.current_thread() is threading.main_thread():
+
+        def on_alarm(signum: int, frame: Any) -> None:
+            raise InputTimeout(f"timed out after {seconds:g} s")
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        return
+    import ctypes
+
+    target = threading.get_ident()
+    lock = threading.Lock()
+    running = [True]
+
+    def fire() -> None:
+        with lock:
+            if running[0]:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(target), ctypes.py_object(InputTimeout)
+                )
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        with lock:
+            running[0] = False
+        timer.cancel()
 
 
 def failed_result(task: Task, error: str, attempts: int = 1) -> dict[str, Any]:
@@ -625,33 +722,55 @@ def _death_cause(pool: ProcessPoolExecutor) -> str:
     return "killed or out of memory"
 
 
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's worker processes (one of them is stuck and ignores its alarm)."""
+    with contextlib.suppress(Exception):
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+
+
 def execute_local(tasks: Sequence[Task], jobs: int) -> Iterator[dict[str, Any]]:
     """Run ``tasks`` on ``jobs`` local processes; yield each result as it finishes.
 
     At most ``jobs`` tasks are in flight, so when a worker dies the tasks that were running
     are known. Those are retried one at a time (alone, so a second death is that input's
     own); a task whose worker dies :data:`MAX_WORKER_DEATHS` times is yielded as failed.
+
+    A task with a ``timeout`` stops itself (:func:`time_limit`); one still running
+    :data:`HARD_TIMEOUT_GRACE_S` later is stuck where the alarm cannot reach (a long call
+    into C): the workers are killed, that input fails as timed out, and the tasks that ran
+    beside it run again, not charged.
     """
     jobs = max(1, jobs)
     queue: deque[int] = deque(range(len(tasks)))
     isolated: deque[int] = deque()
     deaths = [0] * len(tasks)
     running: dict[Future[dict[str, Any]], int] = {}
+    deadline: dict[Future[dict[str, Any]], float] = {}
     pool = _new_pool(jobs)
+
+    def submit(index: int) -> None:
+        future = pool.submit(run_task, tasks[index])
+        running[future] = index
+        limit = tasks[index].timeout
+        if limit:
+            deadline[future] = time.monotonic() + limit + HARD_TIMEOUT_GRACE_S
+
     try:
         while queue or isolated or running:
             if isolated:
                 if not running:
-                    index = isolated.popleft()
-                    running[pool.submit(run_task, tasks[index])] = index
+                    submit(isolated.popleft())
             else:
                 while queue and len(running) < jobs:
-                    index = queue.popleft()
-                    running[pool.submit(run_task, tasks[index])] = index
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    submit(queue.popleft())
+            pending = [deadline[f] for f in running if f in deadline]
+            wait_s = max(0.0, min(pending) - time.monotonic()) if pending else None
+            done, _ = wait(running, timeout=wait_s, return_when=FIRST_COMPLETED)
             broken: list[int] = []
             for future in done:
                 index = running.pop(future)
+                deadline.pop(future, None)
                 try:
                     result = future.result()
                 except BrokenProcessPool:
@@ -661,10 +780,30 @@ def execute_local(tasks: Sequence[Task], jobs: int) -> Iterator[dict[str, Any]]:
                     result = failed_result(tasks[index], f"worker error: {_one_line(exc)}")
                 result["attempts"] = deaths[index] + 1
                 yield result
+            now = time.monotonic()
+            stuck = [f for f in running if not broken and deadline.get(f, now + 1) <= now]
+            if stuck:
+                _kill_workers(pool)
+                for future in stuck:
+                    index = running.pop(future)
+                    yield failed_result(
+                        tasks[index],
+                        f"timed out after {tasks[index].timeout:g} s (--timeout); the worker "
+                        "did not stop and was killed",
+                        attempts=deaths[index] + 1,
+                    )
+                for index in running.values():  # lost with the pool, through no fault
+                    (isolated if deaths[index] else queue).appendleft(index)
+                running.clear()
+                deadline.clear()
+                pool.shutdown(wait=True, cancel_futures=True)
+                pool = _new_pool(jobs)
+                continue
             if not broken:
                 continue
             broken.extend(running.values())  # the pool is gone: whatever ran is lost too
             running.clear()
+            deadline.clear()
             cause = _death_cause(pool)
             pool.shutdown(wait=True, cancel_futures=True)
             pool = _new_pool(jobs)
@@ -727,16 +866,14 @@ def execute_dask(tasks: Sequence[Task], address: str) -> Iterator[dict[str, Any]
 # -- the writer: per-input files, then the fleet ------------------------------------------
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+def _atomic_write(path: Path, data: bytes, root: Path | None = None) -> None:
+    """Write ``path`` atomically (:func:`vmanalyze.safeio.atomic_write`); with ``root``, its
+    missing directories below ``root`` are created and none may be a link or not ours."""
+    if root is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        make_dirs(path.parent, root)
+    atomic_write(path, data)
 
 
 _STATE_KEYS = (
@@ -850,17 +987,24 @@ class FleetWriter:
         self.version = version
         self.rules_key = rules_key
         self.state_dir = self.out / STATE_DIR
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.out.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.state_dir, self.out)
         self.failures: list[dict[str, Any]] = []
 
     # -- resume ---------------------------------------------------------------------------
     def _states(self) -> Iterator[dict[str, Any]]:
+        """The valid resume states (see :func:`state_problem`); any other is as if that
+        input was never done, so it is analyzed again and its state rewritten."""
         for path in sorted(self.state_dir.glob("*.json")):
             try:
-                state = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue  # a damaged state is as if that input was never done
-            if isinstance(state, dict) and _HASH.match(str(state.get("input_hash", ""))):
+                with open_regular(path, follow=False) as f:
+                    raw = f.read(MAX_STATE_BYTES + 1)
+                if len(raw) > MAX_STATE_BYTES:
+                    continue
+                state = json.loads(raw.decode("utf-8"))
+            except (OSError, ValueError, RecursionError):
+                continue
+            if state_problem(state, path.stem) is None:
                 yield state
 
     def _current(self, state: Mapping[str, Any]) -> bool:
@@ -928,14 +1072,16 @@ class FleetWriter:
         for table, data in result.get("parts", {}).items():
             if not re.fullmatch(r"[A-Za-z0-9_]+", table):
                 continue
-            _atomic_write(self.out / TABLES_DIR / table / partition / f"{input_hash}.parquet", data)
+            part = self.out / TABLES_DIR / table / partition / f"{input_hash}.parquet"
+            _atomic_write(part, data, self.out)
         if result.get("report_html") is not None and result.get("report"):
-            _atomic_write(self.out / str(result["report"]), result["report_html"].encode("utf-8"))
+            html = result["report_html"].encode("utf-8", "replace")
+            _atomic_write(self.out / str(result["report"]), html, self.out)
         state = {k: result.get(k) for k in _STATE_KEYS}
         state["tables"] = sorted(result.get("parts", {}))
         state["analyzed_at"] = _iso(pd.Timestamp.now(tz="UTC"))
         text = json.dumps(state, indent=1, sort_keys=True, allow_nan=False, default=str)
-        _atomic_write(self.state_dir / f"{input_hash}.json", text.encode("utf-8"))
+        _atomic_write(self.state_dir / f"{input_hash}.json", text.encode("utf-8"), self.out)
 
     # -- the fleet ------------------------------------------------------------------------
     def assemble(self, rules: Sequence[Mapping[str, Any]]) -> FleetFiles:
@@ -992,6 +1138,127 @@ class FleetWriter:
         files.fleet_html = self.out / "fleet.html"
         _atomic_write(files.fleet_html, html.encode("utf-8"))
         return files
+
+
+#: A resume state larger than this is not ours (a real one is a few KiB to a few MiB).
+MAX_STATE_BYTES = 64 << 20
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_]+")
+_SEVERITY_VALUES = frozenset(s.value for s in Severity)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _time_text(value: Any) -> bool:
+    """None, or text that :func:`_utc` reads as a time."""
+    if value is None:
+        return True
+    if not isinstance(value, str) or len(value) > 64:
+        return False
+    try:
+        return _utc(value) is not None
+    except (ValueError, TypeError, OverflowError):
+        return False
+
+
+def _opt(kind: type | tuple[type, ...]) -> Callable[[Any], bool]:
+    return lambda v: v is None or (isinstance(v, kind) and not isinstance(v, bool))
+
+
+def _list_of(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """None (read as empty) or a list whose items all pass ``check``."""
+    return lambda v: v is None or (isinstance(v, list) and all(check(item) for item in v))
+
+
+def _finding_ok(f: Any) -> bool:
+    return (
+        isinstance(f, dict)
+        and isinstance(f.get("code"), str)
+        and f.get("severity") in _SEVERITY_VALUES
+        and all(_opt(str)(f.get(k)) for k in ("name", "subject", "message", "remediation"))
+        and _time_text(f.get("start"))
+        and _time_text(f.get("end"))
+    )
+
+
+def _rule_ok(r: Any) -> bool:
+    return (
+        isinstance(r, dict)
+        and isinstance(r.get("code"), str)
+        and isinstance(r.get("status"), str)
+        and _opt(str)(r.get("reason"))
+    )
+
+
+def _timings_ok(t: Any) -> bool:
+    return (
+        t is None
+        or isinstance(t, dict)
+        and all(
+            isinstance(k, str)
+            and (v is None or (isinstance(v, int | float) and not isinstance(v, bool)))
+            and (v is None or math.isfinite(v))
+            for k, v in t.items()
+        )
+    )
+
+
+#: What each field of a resume state (``.state/<hash>.json``) must be.
+STATE_FIELDS: dict[str, Callable[[Any], bool]] = {
+    "input": _opt(str),
+    "name": _opt(str),
+    "status": lambda v: v == "ok",
+    "error": _opt(str),
+    "input_hash": lambda v: isinstance(v, str) and bool(_HASH.match(v)),
+    "host": _opt(str),
+    "host_partition": lambda v: isinstance(v, str) and bool(_SAFE_NAME.fullmatch(v)),
+    "kind": _opt(str),
+    "start": _time_text,
+    "end": _time_text,
+    "samples": lambda v: v is None or (_is_int(v) and v >= 0),
+    "collector_version": _opt(str),
+    "warnings": _list_of(lambda w: isinstance(w, str)),
+    "timings": _timings_ok,
+    "worker": _opt(str),
+    "peak_rss_bytes": lambda v: v is None or (_is_int(v) and v >= 0),
+    "analyzer_version": lambda v: isinstance(v, str),
+    "rules_key": lambda v: isinstance(v, str),
+    "attempts": lambda v: v is None or (_is_int(v) and v >= 0),
+    "findings": _list_of(_finding_ok),
+    "rules": _list_of(_rule_ok),
+    "report": lambda v: v is None or (isinstance(v, str) and bool(_REPORT.fullmatch(v))),
+    "tables": _list_of(lambda t: isinstance(t, str) and bool(_TABLE_NAME.fullmatch(t))),
+    "analyzed_at": _time_text,
+}
+
+
+def state_problem(state: Any, stem: str) -> str | None:
+    """Why a resume state read from ``.state/<stem>.json`` is not usable, or None.
+
+    Checked field by field (:data:`STATE_FIELDS`): a state that fails is as if its input
+    was never done. The report link must be ``reports/<safe name>.html``, relative.
+
+    >>> state_problem({"input": "/x.tar.gz", "status": "failed"}, "x")
+    'status: missing or malformed'
+    """
+    if not isinstance(state, dict):
+        return "not a JSON object"
+    for key, check in STATE_FIELDS.items():
+        if not check(state.get(key)):
+            return f"{key}: missing or malformed"
+    if state["input_hash"] != stem:
+        return "input_hash does not match the file name"
+    return None
+
+
+def _link(report: Any) -> str | None:
+    """A report link for fleet.html: only ``reports/<safe name>.html``, else none.
+
+    >>> _link("reports/db01-x.html"), _link("javascript:alert(1)"), _link("reports/../x.html")
+    ('reports/db01-x.html', None, None)
+    """
+    return report if isinstance(report, str) and _REPORT.fullmatch(report) else None
 
 
 def _input_row(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -1053,7 +1320,7 @@ def _page_row(state: Mapping[str, Any]) -> dict[str, Any]:
         "samples": state.get("samples"),
         "status": state.get("status"),
         "error": error_without_path(state.get("input"), state.get("error")),
-        "report": state.get("report"),
+        "report": _link(state.get("report")),
         "worst": worst_severity(state.get("findings") or []),
         "findings": len(state.get("findings") or []),
         "cells": cells,
@@ -1199,14 +1466,20 @@ def run_batch(
     force: bool = False,
     cache: bool = False,
     limits: Limits | None = None,
+    timeout: float | None = None,
     on_result: ProgressCallback | None = None,
 ) -> BatchResult:
     """Analyze ``inputs`` into ``out_dir`` (see the module doc); resumable, never aborted by
-    one input. ``scheduler``: a Dask scheduler address, else ``jobs`` local processes."""
+    one input. ``scheduler``: a Dask scheduler address, else ``jobs`` local processes.
+    ``timeout``: seconds each input may take (see :func:`time_limit`)."""
     started = time.perf_counter()
     registry = rules.registry()
     rules_key = rules.key(registry)
-    writer = FleetWriter(out_dir, version=__version__, rules_key=rules_key)
+    try:
+        writer = FleetWriter(out_dir, version=__version__, rules_key=rules_key)
+    except OSError as exc:
+        where = exc.filename or out_dir
+        raise BatchError(f"cannot use {where}: {exc.strerror or exc}") from None
     other = writer.other_rule_results()
     if other and not force:
         raise BatchError(
@@ -1227,6 +1500,8 @@ def run_batch(
             cache=cache,
             limits=limits or Limits(),
             crash_if=crash_if,
+            hang_if=os.environ.get(HANG_TEST_ENV) or None,
+            timeout=timeout,
         )
         for path in inputs
     ]

@@ -31,6 +31,7 @@ from typing import IO, Any, cast
 from vmanalyze.errors import InputError, UnsupportedFormatError
 from vmanalyze.packs import Pack, Packs
 from vmanalyze.parsers import match_sources
+from vmanalyze.safeio import file_kind, open_regular
 
 BUNDLE_FORMAT = "vmcollect-bundle"
 SUPPORTED_FORMAT_VERSIONS = (1,)
@@ -173,7 +174,7 @@ def _read_archive(
     members = 0
     is_bundle = saw_sos = False
     try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed by the with below
+        raw = open_regular(path)  # never blocks: a FIFO or device is refused unopened
     except OSError as exc:
         raise InputError(path, exc.strerror or str(exc)) from None
     with raw:
@@ -272,7 +273,7 @@ def _read_directory(path: str, limits: Limits) -> tuple[dict[str, tuple[bytes, f
             if not _wanted(rel):
                 continue
             try:
-                with open(full, "rb") as f:
+                with open_regular(full, follow=False) as f:
                     data = f.read(limits.max_bytes)
             except OSError:
                 continue
@@ -434,7 +435,8 @@ def read_input(path: str, limits: Limits | None = None) -> CapturedInput:
     elif os.path.isfile(path):
         files, digest, warnings, saw_sos = _read_archive(path, limits, packs)
     else:
-        raise InputError(path, "not a regular file or directory")
+        kind = file_kind(os.stat(path).st_mode)
+        raise InputError(path, f"{kind}, not a bundle, archive or directory")
     if "manifest.json" in files:
         return _load_bundle(path, files, digest, warnings, packs)
     kind = "sosreport" if saw_sos else "directory"

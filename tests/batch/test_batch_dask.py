@@ -104,3 +104,20 @@ def test_dask_worker_death_fails_that_input_only(
     row = frame.loc["crashme.tar.gz"]
     assert row["status"] == "failed"
     assert "KilledWorker" in row["error"] and "the worker died" in row["error"]
+
+
+def test_dask_timeout_fails_that_input_only(
+    batch_run: Any, inputs: dict[str, Path], cluster: Any, tmp_path: Path
+) -> None:
+    """Dask runs the task in a worker thread: --timeout must still stop it there."""
+    bundle = str(inputs["oom-kill"])
+    args = [bundle, "--scheduler", cluster.scheduler_address, "--timeout", "0.05"]
+    run = batch_run(args, tmp_path / "o")
+    assert run.returncode == 3, run.stderr
+    row = pd.read_parquet(tmp_path / "o" / "inputs.parquet").iloc[0]
+    assert row["status"] == "failed"
+    assert row["error"] == "timed out after 0.05 s (--timeout)"
+    assert row["worker"].rsplit(":", 1)[1] != str(os.getpid())  # it ran on a worker
+    # The worker is still usable afterwards: the same input, without a limit, is analyzed.
+    again = batch_run([bundle, "--scheduler", cluster.scheduler_address], tmp_path / "o")
+    assert again.returncode == 0, again.stderr

@@ -35,13 +35,13 @@ def test_discover_inputs(tmp_path: Path) -> None:
     (tmp_path / ".state").mkdir()
     (tmp_path / ".state" / "hidden.tar.gz").write_bytes(b"x")
     os.symlink(tmp_path / "a.tar.gz", tmp_path / "sub" / "link.tar.gz")
-    found, unmatched = discover_inputs([str(tmp_path)])
+    found, unmatched, refused = discover_inputs([str(tmp_path)])
     names = sorted(os.path.relpath(p, tmp_path) for p in found)
     assert names == ["a.tar.gz", "captured", "sos", "sub/b.tgz", "sub/c.tar.xz"]
-    assert unmatched == []
+    assert unmatched == [] and refused == []
     # Globs, explicit files whatever their name, duplicates, and missing paths.
     explicit = tmp_path / "sub" / "notes.txt"
-    found, unmatched = discover_inputs(
+    found, unmatched, refused = discover_inputs(
         [
             str(tmp_path / "sub" / "*.t*z"),
             str(explicit),

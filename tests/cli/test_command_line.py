@@ -88,7 +88,7 @@ def test_fail_on_is_status_1_and_bad_usage_status_2(tmp_path: Path) -> None:
     assert missing.returncode == 2
     assert (
         missing.stderr
-        == f"vmanalyze: error: {tmp_path / 'nope.tar.gz'}: no such file or directory\n"
+        == f"vmanalyze: error: {tmp_path / 'nope.tar.gz'}: No such file or directory\n"
     )
 
 

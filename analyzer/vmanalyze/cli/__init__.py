@@ -86,7 +86,7 @@ def _register_commands() -> None:
 
     if app.registered_commands:
         return
-    for name in ("analyze_cmd", "export_cmd", "rules_cmd", "batch_cmd"):
+    for name in ("analyze_cmd", "export_cmd", "rules_cmd", "batch_cmd", "cache_cmd"):
         try:
             module = import_module(f"vmanalyze.cli.{name}")
         except ModuleNotFoundError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -136,13 +135,12 @@ def analyze(
         if to_stdout:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
         else:
+            from vmanalyze.safeio import atomic_write
+
             target = Path(output) if output else default_report_path(input, fmt)
-            tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
             try:
-                tmp.write_text(text, encoding="utf-8")
-                os.replace(tmp, target)
+                atomic_write(target, text.encode("utf-8", "replace"))
             except OSError as exc:
-                tmp.unlink(missing_ok=True)
                 from vmanalyze.cli.common import fail
 
                 fail(f"cannot write {target}: {exc.strerror or exc}")

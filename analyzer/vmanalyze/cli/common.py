@@ -28,8 +28,6 @@ EXIT_BROKEN_PIPE = 141  # standard output closed early (`| head`), as shells rep
 _debug = False
 T = TypeVar("T")
 
-_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-
 
 def set_debug(value: bool) -> None:
     """``--debug``: the last-resort guard prints the traceback of an internal error."""
@@ -58,11 +56,10 @@ def parse_size(text: str) -> int:
     >>> parse_size("4G"), parse_size("512MiB"), parse_size("1000")
     (4294967296, 536870912, 1000)
     """
-    value = text.strip().upper().removesuffix("IB").removesuffix("B")
-    unit = value[-1] if value and value[-1] in _UNITS else ""
-    number = value[: -len(unit)] if unit else value
+    from vmanalyze.cache import parse_size as size_bytes
+
     try:
-        return int(float(number) * _UNITS[unit])
+        return size_bytes(text)
     except ValueError:
         fail(f"not a size: {text!r} (examples: 4G, 512M)")
 

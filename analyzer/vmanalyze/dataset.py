@@ -31,7 +31,8 @@ from vmanalyze.inputs import Limits, read_input
 from vmanalyze.tables import build_tables
 
 #: Bump when a table or column changes meaning: cached Parquet of older versions is ignored.
-SCHEMA_VERSION = 2  # 2: empty tables keep typed key columns; bad status values are null
+SCHEMA_VERSION = 3  # 2: empty tables keep typed key columns; bad status values are null
+# 3: sosreports: ps table, processes from ps, text kernel logs in oom_events, clock
 SOURCE_FILE = "source.json"
 
 

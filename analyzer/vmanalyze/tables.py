@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -23,10 +24,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from vmanalyze.clock import NS, local_to_ns
 from vmanalyze.errors import ParseError, SkipSource
 from vmanalyze.inputs import CapturedInput, split_member
 from vmanalyze.packs import Pack
 from vmanalyze.parsers import SOURCES, match_sources
+from vmanalyze.parsers.kernel_log import syslog_time
+from vmanalyze.parsers.sysctl_a import vm_settings
 from vmanalyze.parsers.zoneinfo import parse_zoneinfo_blocks
 from vmanalyze.pid_tables import (
     Columns,
@@ -185,8 +189,11 @@ class TableBuilder:
         t["pid_status"] = self.pid_status()
         t["pid_smaps_rollup"] = frame(self._rows("pid_smaps_rollup", self._pid_context))
         t["pid_numa_maps"] = self.pid_numa_maps()
+        t["ps"] = self.ps()
         t["process_samples"] = self.process_samples(t)
         t["processes"] = self.processes(t)
+        if t["pid_stat"].empty and not t["ps"].empty:  # a sosreport: ps is the process list
+            t["process_samples"], t["processes"] = ps_processes(t["ps"], self.page_size)
         t["oom_events"] = self.oom_events()
         t["host"] = self.host(t)
         t["collection_health"] = self.collection_health()
@@ -288,7 +295,15 @@ class TableBuilder:
 
     def sysctl_vm(self) -> pd.DataFrame:
         rows = []
-        for path, label, value in self._records("sysctl_vm"):
+        # sysctl -a (sosreports) gives the vm.* settings that no /proc/sys/vm file gave.
+        files = {path.rsplit("/", 1)[1] for path in self.by_source.get("sysctl_vm", ())}
+        from_command = [
+            (f"proc/sys/vm/{name}", label, value)
+            for _path, label, parsed in self._records("sysctl_a")
+            for name, value in vm_settings(parsed).items()
+            if name not in files
+        ]
+        for path, label, value in [*self._records("sysctl_vm"), *from_command]:
             text: str | None
             if isinstance(value, list):
                 text = " ".join(str(v) for v in value)
@@ -548,13 +563,115 @@ class TableBuilder:
     def oom_events(self) -> pd.DataFrame:
         seen: set[Any] = set()
         rows = []
-        for _path, label, parsed in self._records("kmsg"):
+        for path, label, parsed in self._records("kmsg"):
             for event in parsed:
                 key = event.get("seq") or json.dumps(event, sort_keys=True, default=str)
                 if key in seen:
                     continue
                 seen.add(key)
-                rows.append({"snapshot": label, "ts": self.ts.get(label), **event})
+                rows.append({"snapshot": label, "ts": self.ts.get(label), **event, "source": path})
+        rows.extend(self._text_log_events())
+        return frame(rows)
+
+    def _text_log_events(self) -> list[dict[str, Any]]:
+        """Events of a report's text logs (dmesg, journal, syslog), each record once.
+
+        ``dmesg`` comes first (exact kernel time stamps), then the journal and syslog files;
+        a record also in an earlier source (same event and message within 2 s) is dropped.
+        ``usec`` of a syslog line without kernel time stamp is derived from its wall time and
+        the boot time, so that every record converts to wall time the same way.
+        """
+        clock = self.captured.manifest.get("clock") or {}
+        offset, boot = clock.get("utc_offset_s"), clock.get("boot_ns")
+        snapshot = self.captured.snapshots[0]
+        year = self.ts.get(snapshot.label)
+        kept: dict[tuple[str, str], list[int | None]] = defaultdict(list)
+        rows = []
+        for source in ("dmesg", "syslog"):
+            for path, label, parsed in self._records(source):
+                for event in parsed:
+                    at = self._event_ns(event, offset, boot, year)
+                    if at is not None and event["usec"] is None and boot is not None:
+                        event["usec"] = max(0, (at - boot) // 1000)
+                    key = (event["event"], event["message"])
+                    if any(
+                        (at is None) == (seen is None) and (at is None or abs(at - seen) <= 2 * NS)  # type: ignore[operator]
+                        for seen in kept[key]
+                    ):
+                        continue
+                    kept[key].append(at)
+                    event.pop("log_time", None)
+                    rows.append(
+                        {"snapshot": label, "ts": self.ts.get(label), **event, "source": path}
+                    )
+        return rows
+
+    @staticmethod
+    def _event_ns(
+        event: dict[str, Any], offset: int | None, boot: int | None, now: pd.Timestamp | None
+    ) -> int | None:
+        """Wall time (ns) of a text-log event: its syslog time, else boot + kernel time."""
+        log_time = event.get("log_time")
+        if log_time and now is not None:
+            iso = syslog_time(log_time, now.year)
+            at = local_to_ns(iso, offset) if iso else None
+            if at is not None and at > now.value + 86400 * NS:  # December's lines in January
+                iso = syslog_time(log_time, now.year - 1)
+                at = local_to_ns(iso, offset) if iso else None
+            if at is not None:
+                return at
+        if event.get("usec") is not None and boot is not None:
+            return int(boot + event["usec"] * 1000)
+        return None
+
+    def ps(self) -> pd.DataFrame:
+        """One row per process of the report's ps listings, the variants merged by pid."""
+        merged: dict[int, dict[str, Any]] = {}
+        label = "0"
+        # ps auxwww first: its rss, vsz, user and command win over the other variants.
+        paths = sorted(self.by_source.get("ps", ()), key=lambda p: ("auxwww" not in p, p))
+        for path in paths:
+            for label, data in self.captured.files.get(path, []):
+                try:
+                    parsed = SOURCES["ps"].parse(data.decode("utf-8", "replace"))
+                except SkipSource:
+                    continue
+                except (ParseError, ValueError, IndexError, KeyError) as exc:
+                    self._parse_error(path, label, exc)
+                    continue
+                for row in parsed:
+                    into = merged.setdefault(row["pid"], {})
+                    for key, value in row.items():
+                        if into.get(key) is None:
+                            into[key] = value
+        if not merged:
+            return frame([], columns=key_columns("ps"))
+        ts = self.ts.get(label)
+        clock = self.captured.manifest.get("clock") or {}
+        offset, boot = clock.get("utc_offset_s"), clock.get("boot_ns")
+        rows = []
+        for pid in sorted(merged):
+            row = merged[pid]
+            start_ns = ps_start_ns(row.get("started"), row.get("start"), ts, offset)
+            ticks = (
+                max(0, (start_ns - boot) * USER_HZ // NS)
+                if start_ns is not None and boot is not None
+                else None
+            )
+            rows.append(
+                {
+                    "snapshot": label,
+                    "ts": ts,
+                    **row,
+                    "comm": row.get("comm") or comm_of(row.get("command")),
+                    "start_time": (
+                        pd.Timestamp(start_ns, unit="ns", tz="UTC")
+                        if start_ns is not None
+                        else None
+                    ),
+                    "starttime": ticks,
+                }
+            )
         return frame(rows)
 
     @property
@@ -641,6 +758,109 @@ class TableBuilder:
                 }
             )
         return frame(rows, columns=["path", "outcome", "count", "error"])
+
+
+#: Clock ticks per second of /proc/<pid>/stat's starttime (USER_HZ: 100 on Linux).
+USER_HZ = 100
+_PS_LSTART = "%a %b %d %H:%M:%S %Y"
+
+
+def ps_start_ns(
+    started: str | None, start: str | None, now: pd.Timestamp | None, offset: int | None
+) -> int | None:
+    """Start time (ns since the epoch) of a ps row: ``lstart``, else a same-day ``START``.
+
+    ``START`` as ``HH:MM`` (or ``HH:MM:SS``) is today's local time; a later one is yesterday's
+    (procps prints the time only for processes started in the last 24 hours). ``Dec05`` or a
+    year says too little: ``None``.
+
+    >>> now = pd.Timestamp("2026-12-06 06:18:13", tz="UTC")
+    >>> pd.Timestamp(ps_start_ns("Sun Dec 6 06:18:00 2026", None, now, 3600), tz="UTC")
+    Timestamp('2026-12-06 05:18:00+0000', tz='UTC')
+    >>> pd.Timestamp(ps_start_ns(None, "23:50", now, 0), tz="UTC")
+    Timestamp('2026-12-05 23:50:00+0000', tz='UTC')
+    >>> ps_start_ns(None, "Dec05", now, 0) is None
+    True
+    """
+    if offset is None:
+        return None
+    if started:
+        try:
+            moment = datetime.strptime(started, _PS_LSTART)
+        except ValueError:
+            return None
+        return local_to_ns(moment.isoformat(), offset)
+    if now is None or not start or not re.match(r"^\d\d:\d\d(:\d\d)?$", start):
+        return None
+    local_now = now.tz_localize(None) + pd.Timedelta(seconds=offset)
+    hms = start if start.count(":") == 2 else start + ":00"
+    moment = datetime.fromisoformat(f"{local_now.date().isoformat()}T{hms}")
+    if moment > local_now.to_pydatetime() + pd.Timedelta(minutes=1):
+        moment -= pd.Timedelta(days=1)
+    return local_to_ns(moment.isoformat(), offset)
+
+
+def comm_of(command: str | None) -> str | None:
+    """The 15-character comm a command line stands for (``[kthreadd]`` -> ``kthreadd``).
+
+    >>> comm_of("/usr/lib/postgresql/15/bin/postgres -D /data")
+    'postgres'
+    >>> comm_of("postgres: 15/main: walwriter"), comm_of("[kworker/0:1-events]")
+    ('postgres', 'kworker/0:1-eve')
+    """
+    if not command:
+        return None
+    if command.startswith("[") and command.endswith("]"):
+        return command[1:-1][:15]
+    first = command.split()[0].rsplit("/", 1)[-1].rstrip(":")
+    return first[:15] or None
+
+
+def _memory_cgroup(cgroups: str | None) -> str | None:
+    """The memory cgroup of ps's ``cgroup`` column (``4:memory:/a,0::/b``): v1, else v2."""
+    if not isinstance(cgroups, str) or cgroups in ("", "-"):
+        return None
+    entries = [entry.split(":", 2) for entry in cgroups.split(",") if entry.count(":") >= 2]
+    for wanted in ("memory", ""):
+        for entry in entries:
+            if wanted in entry[1].split(",") or (wanted == "" and entry[1] == ""):
+                return entry[2]
+    return None
+
+
+def ps_processes(ps: pd.DataFrame, page_size: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """process_samples and processes of a one-snapshot input whose process list is ps."""
+    samples = pd.DataFrame(
+        {
+            "snapshot": ps["snapshot"],
+            "ts": ps["ts"],
+            "pid": ps["pid"],
+            "starttime": ps["starttime"],
+            "comm": ps["comm"],
+            "state": ps["state"].map(lambda s: s[:1] if isinstance(s, str) else None),  # Ss -> S
+            "ppid": ps["ppid"],
+            "num_threads": ps["nlwp"],
+            "vsize": ps["vsz_bytes"],
+            "rss": ps["rss_bytes"] // page_size,
+            "rss_bytes": ps["rss_bytes"],
+        }
+    )
+    for col in ("minflt", "majflt", "utime", "stime", "processor", "cpu_node"):
+        samples[col] = pd.array([None] * len(samples), dtype="Int64")
+    processes = pd.DataFrame(
+        {
+            "pid": ps["pid"],
+            "starttime": ps["starttime"],
+            "comm": ps["comm"],
+            "first_seen": ps["ts"],
+            "last_seen": ps["ts"],
+            "snapshots": 1,
+            "max_rss_bytes": ps["rss_bytes"],
+            "cmdline": ps["command"],
+            "cgroup": ps["cgroup"].map(_memory_cgroup),
+        }
+    )
+    return frame_types(samples), frame_types(processes)
 
 
 def _lookup(keys: pd.Series, table: dict[int, int]) -> pd.arrays.IntegerArray:

@@ -31,7 +31,7 @@ class TableDoc:
 
 _TS = "snapshot, ts"
 #: Columns holding a UTC time, whatever the table.
-TIME_COLUMNS = ("ts", "first_seen", "last_seen", "start", "end")
+TIME_COLUMNS = ("ts", "first_seen", "last_seen", "start", "end", "start_time")
 TABLES: tuple[TableDoc, ...] = (
     TableDoc(
         "host",
@@ -216,6 +216,18 @@ TABLES: tuple[TableDoc, ...] = (
         "2.6.32",
     ),
     TableDoc(
+        "ps",
+        "The process list of a sosreport or Insights archive (one snapshot): one row "
+        "per process, the ps variants merged by pid: pid, ppid, user, uid, state, "
+        "vsz_bytes, rss_bytes, start (as printed), start_time (UTC, from lstart or a same-day "
+        "START), starttime (clock ticks after boot, like /proc/<pid>/stat's), nlwp, comm, "
+        "command, cgroup. process_samples and processes are built from it when the input "
+        "has no /proc/<pid>/stat.",
+        "sos_commands/process/ps_{auxwww,alxwww,axo_*}, insights_commands/ps_*",
+        f"{_TS}, pid",
+        "-",
+    ),
+    TableDoc(
         "pid_smaps_rollup",
         "Deep files of the largest processes at start and end: rollup of smaps (bytes).",
         "/proc/<pid>/smaps_rollup",
@@ -231,9 +243,12 @@ TABLES: tuple[TableDoc, ...] = (
     ),
     TableDoc(
         "oom_events",
-        "Kernel log records about OOM kills, allocation failures and hung "
-        "tasks, deduplicated by sequence number.",
-        "/dev/kmsg",
+        "Kernel log records about OOM kills (with their scope: cgroup or "
+        "global), allocation failures and hung tasks, deduplicated by sequence number; in a "
+        "sosreport from dmesg, the journal and syslog files (rotated copies too), a record in "
+        "several of them kept once, `usec` derived from the line's time where the kernel "
+        "printed none. `source` names the file.",
+        "/dev/kmsg; dmesg, journalctl, var/log/{messages,kern.log,syslog}*",
         "seq",
         "3.5",
     ),

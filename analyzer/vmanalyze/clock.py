@@ -10,7 +10,8 @@ report look a day old. So, in this order:
   manifest ``start_time`` with the offset of ``date`` against ``date --utc``; the file time of
   ``proc/meminfo`` only when none of these exists (with a warning);
 * UTC offset of the host: ``date`` against ``date --utc`` (to the quarter hour), else the zone
-  ``date`` prints when unambiguous;
+  ``date`` prints when unambiguous, else ``uptime``'s local time of day against ``date --utc``
+  (sos 3.x collects no plain ``date``);
 * boot time: ``btime`` of ``proc/stat`` (to the second), else the collection time minus
   ``uptime`` (to the minute).
 """
@@ -53,6 +54,22 @@ def _ns(moment: datetime) -> int:
     return int(round(moment.replace(tzinfo=UTC).timestamp() * 1e6)) * 1000
 
 
+def _offset_of_time_of_day(time_of_day: str, utc: datetime) -> int:
+    """UTC offset (to the quarter hour) of a local ``HH:MM:SS`` read moments from `utc`.
+
+    >>> _offset_of_time_of_day("08:54:32", datetime(2019, 10, 2, 2, 54, 30))
+    21600
+    >>> _offset_of_time_of_day("22:00:05", datetime(2019, 10, 2, 3, 0, 0))
+    -18000
+    """
+    hours, minutes, seconds = (int(part) for part in time_of_day.split(":"))
+    local = hours * 3600 + minutes * 60 + seconds
+    delta = (local - (utc.hour * 3600 + utc.minute * 60 + utc.second)) % 86400
+    if delta > 14 * 3600:  # offsets run from -12:00 to +14:00
+        delta -= 86400
+    return int(round(delta / 900.0)) * 900
+
+
 def collection_clock(
     by_path: dict[str, list[tuple[str, bytes]]], file_time: float | None
 ) -> tuple[int | None, dict[str, Any], list[str]]:
@@ -71,6 +88,9 @@ def collection_clock(
         offset = int(round(seconds / 900.0)) * 900
     elif local and local["utc_offset_s"] is not None:
         offset = int(local["utc_offset_s"])
+    up = _parsed(by_path, "uptime")
+    if offset is None and utc and up:  # uptime prints the local time of day
+        offset = _offset_of_time_of_day(str(up["time_of_day"]), _naive(str(utc["local"])))
     wall: int | None = None
     basis: str | None = None
     if utc:
@@ -104,7 +124,6 @@ def collection_clock(
                 boot, boot_basis = btime * NS, "proc/stat btime"
         except (ParseError, SkipSource, ValueError):
             pass
-    up = _parsed(by_path, "uptime")
     if boot is None and up and wall is not None:
         boot, boot_basis = wall - int(up["up_s"]) * NS, "uptime (to the minute)"
     facts = {"basis": basis, "utc_offset_s": offset, "boot_ns": boot, "boot_basis": boot_basis}

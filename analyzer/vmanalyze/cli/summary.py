@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, TextIO
 from rich.console import Console
 from rich.table import Table
 
+from vmanalyze.over_time import needs_capture_over_time
+
 if TYPE_CHECKING:
     from vmanalyze.analysis import Analysis
 
@@ -61,6 +63,12 @@ def print_summary(analysis: Analysis, stream: TextIO) -> None:
     console.print(f"{ran} rules ran, {skipped} skipped, {len(errors)} errors")
     for s in errors:
         console.print(f"[red]rule {s.code} failed:[/] {s.reason}")
+    over_time = needs_capture_over_time(analysis.result, analysis.dataset.sample_count)
+    if over_time is not None:
+        console.print(
+            f"one snapshot: {', '.join(over_time.codes)} need a capture over time; "
+            f"{over_time.howto}"
+        )
 
 
 def render_text(analysis: Analysis) -> str:

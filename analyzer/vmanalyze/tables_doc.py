@@ -216,6 +216,15 @@ TABLES: tuple[TableDoc, ...] = (
         "2.6.32",
     ),
     TableDoc(
+        "slabtop",
+        "A sosreport's slab caches as `slabtop -o` printed them: name, objects, active "
+        "objects, use %, object and cache size (bytes, from the printed KiB), slabs, objects "
+        "per slab.",
+        "sos_commands/memory/slabtop_-o",
+        f"{_TS}, name",
+        "-",
+    ),
+    TableDoc(
         "ps",
         "The process list of a sosreport or Insights archive (one snapshot): one row "
         "per process, the ps variants merged by pid: pid, ppid, user, uid, state, "

@@ -139,3 +139,16 @@ def test_insights_archive_is_recognised_and_read_through_the_same_parsers():
     # START 06:28 of today, local = UTC here
     assert ps.loc[13212, "start_time"] == _utc("2026-12-06 06:28:00")
     assert (tables["processes"]["comm"] == "postgres").sum() == 6
+
+
+def test_slabtop_lists_the_caches(debian12_tables):
+    slab = debian12_tables["slabtop"].set_index("name")
+    assert list(slab.index) == [
+        "buffer_head",
+        "extent_status",
+        "dentry",
+        "lsm_inode_cache",
+        "ext4_inode_cache",
+    ]
+    assert slab.loc["buffer_head", "cache_size_bytes"] == 208804 * 1024
+    assert slab.loc["dentry", "active_objects"] == 126438

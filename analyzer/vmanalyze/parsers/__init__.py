@@ -69,6 +69,7 @@ from vmanalyze.parsers import (
     pressure_memory,
     proc_stat,
     ps,
+    slabtop,
     sos_manifest,
     swaps,
     sys_kernel_mm_hugepages,
@@ -326,6 +327,7 @@ SOURCES: dict[str, Source] = dict(
             sos_manifest.parse_sos_manifest,
             "sos_reports/manifest.json",
         ),
+        _src("slabtop", "slabtop", slabtop.parse_slabtop, f"{_SOS}/memory/slabtop_-o"),
         _src(
             "sysctl_a",
             "sysctl_a",

@@ -274,6 +274,17 @@ class TableBuilder:
         for name, members in masks.items():
             for node in members:
                 nodes.setdefault(node, {"node": node})[name] = True
+        if not nodes:  # a sosreport without /sys/devices/system/node: numactl --hardware
+            for _path, _label, parsed in self._records("numactl"):
+                for item in parsed:
+                    nodes.setdefault(
+                        item["node"],
+                        {
+                            "node": item["node"],
+                            "cpus": item["cpus"],
+                            "distances": item["distances"],
+                        },
+                    )
         rows = sorted(nodes.values(), key=lambda r: r["node"])
         for row in rows:
             row["cpu_count"] = len(row.get("cpus") or [])

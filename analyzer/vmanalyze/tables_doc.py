@@ -137,7 +137,8 @@ TABLES: tuple[TableDoc, ...] = (
     TableDoc(
         "numa_topology",
         "One row per NUMA node: CPUs, distance row, CPU count.",
-        "/sys/devices/system/node/{online,possible,nodeN/cpulist,nodeN/distance}",
+        "/sys/devices/system/node/{online,possible,nodeN/cpulist,nodeN/distance}; "
+        "numactl --hardware of a sosreport without them",
         "node",
         "2.6.32",
     ),

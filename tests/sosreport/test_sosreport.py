@@ -125,6 +125,11 @@ def test_sos3_report_without_manifest_or_btime(tmp_path):
     assert ps.loc[1022, "user"] == "polkitd" and ps.loc[1022, "uid"] == 999
     # boot = 02:54:30 - 35 min = 02:19:30; etcd started 46 s later
     assert ps.loc[1472, "starttime"] == 46 * 100
+    # No /sys/devices/system/node in this report: the topology comes from numactl --hardware
+    topo = tables["numa_topology"].set_index("node")
+    assert list(topo.index) == [0, 1, 2, 3]
+    assert list(topo["cpu_count"]) == [14, 14, 14, 14]
+    assert list(topo.loc[2, "distances"]) == [31, 31, 10, 21]
 
 
 def test_insights_archive_is_recognised_and_read_through_the_same_parsers():

@@ -58,6 +58,7 @@ from vmanalyze.parsers import (
     kmsg,
     loadavg,
     meminfo,
+    numactl,
     os_release,
     pagetypeinfo,
     pid_cgroup,
@@ -326,6 +327,13 @@ SOURCES: dict[str, Source] = dict(
             "sos_manifest",
             sos_manifest.parse_sos_manifest,
             "sos_reports/manifest.json",
+        ),
+        _src(
+            "numactl",
+            "numactl",
+            numactl.parse_numactl_hardware,
+            f"{_SOS}/numa/numactl_--hardware",
+            f"{_INSIGHTS}/numactl_--hardware",
         ),
         _src("slabtop", "slabtop", slabtop.parse_slabtop, f"{_SOS}/memory/slabtop_-o"),
         _src(

@@ -179,6 +179,8 @@ class TableBuilder:
         node = self._node_context
         for name in ("sys_node_meminfo", "sys_node_numastat", "sys_node_vmstat"):
             t[name] = frame(self._rows(name, node))
+        if t["sys_node_numastat"].empty:  # a sosreport without the node directory
+            t["sys_node_numastat"] = frame(self._rows("numastat"))
         t["numa_topology"] = self.numa_topology()
         t["hugepages"] = self.hugepages()
         t["sysctl_vm"] = self.sysctl_vm()

@@ -123,7 +123,7 @@ TABLES: tuple[TableDoc, ...] = (
         "sys_node_numastat",
         "Per-node allocation counters in pages: numa_hit, numa_miss, "
         "numa_foreign, interleave_hit, local_node, other_node.",
-        "/sys/devices/system/node/nodeN/numastat",
+        "/sys/devices/system/node/nodeN/numastat; numastat of a sosreport without them",
         f"{_TS}, node",
         "2.6.32",
     ),

@@ -130,6 +130,9 @@ def test_sos3_report_without_manifest_or_btime(tmp_path):
     assert list(topo.index) == [0, 1, 2, 3]
     assert list(topo["cpu_count"]) == [14, 14, 14, 14]
     assert list(topo.loc[2, "distances"]) == [31, 31, 10, 21]
+    numastat = tables["sys_node_numastat"].set_index("node")
+    assert list(numastat["numa_hit"]) == [129600200, 60501102]
+    assert list(numastat["other_node"]) == [23652, 106041]
 
 
 def test_insights_archive_is_recognised_and_read_through_the_same_parsers():

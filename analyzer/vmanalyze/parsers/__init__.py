@@ -59,6 +59,7 @@ from vmanalyze.parsers import (
     loadavg,
     meminfo,
     numactl,
+    numastat,
     os_release,
     pagetypeinfo,
     pid_cgroup,
@@ -335,6 +336,7 @@ SOURCES: dict[str, Source] = dict(
             f"{_SOS}/numa/numactl_--hardware",
             f"{_INSIGHTS}/numactl_--hardware",
         ),
+        _src("numastat", "numastat", numastat.parse_numastat, f"{_SOS}/numa/numastat"),
         _src("slabtop", "slabtop", slabtop.parse_slabtop, f"{_SOS}/memory/slabtop_-o"),
         _src(
             "sysctl_a",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -123,8 +124,12 @@ class TableBuilder:
         for path in sorted(self.by_source.get(source, ())):
             records = files.pop(path, []) if consume else files.get(path, [])
             for label, data in records:
-                text = data.decode("utf-8", "replace")
                 try:
+                    text = (
+                        _gunzip(data).decode("utf-8", "replace")
+                        if path.endswith(".gz")
+                        else (data.decode("utf-8", "replace"))
+                    )
                     yield path, label, parse(text)
                 except SkipSource:
                     continue
@@ -592,8 +597,9 @@ class TableBuilder:
 
         ``dmesg`` comes first (exact kernel time stamps), then the journal and syslog files;
         a record also in an earlier source (same event and message within 2 s) is dropped.
-        ``usec`` of a syslog line without kernel time stamp is derived from its wall time and
-        the boot time, so that every record converts to wall time the same way.
+        ``usec`` of a syslog line without kernel time stamp, or of an earlier boot, is derived
+        from its wall time and this boot's time (negative before this boot), so that every
+        record converts to wall time the same way.
         """
         clock = self.captured.manifest.get("clock") or {}
         offset, boot = clock.get("utc_offset_s"), clock.get("boot_ns")
@@ -605,8 +611,9 @@ class TableBuilder:
             for path, label, parsed in self._records(source):
                 for event in parsed:
                     at = self._event_ns(event, offset, boot, year)
-                    if at is not None and event["usec"] is None and boot is not None:
-                        event["usec"] = max(0, (at - boot) // 1000)
+                    if at is not None and boot is not None and (event["usec"] is None or at < boot):
+                        # since this boot; negative for a record of an earlier boot
+                        event["usec"] = (at - boot) // 1000
                     key = (event["event"], event["message"])
                     if any(
                         (at is None) == (seen is None) and (at is None or abs(at - seen) <= 2 * NS)  # type: ignore[operator]
@@ -772,6 +779,30 @@ class TableBuilder:
                 }
             )
         return frame(rows, columns=["path", "outcome", "count", "error"])
+
+
+#: Largest decompressed rotated log read (``kern.log.2.gz``): more is refused, not read.
+GUNZIP_LIMIT = 256 << 20
+
+
+def _gunzip(data: bytes, limit: int = GUNZIP_LIMIT) -> bytes:
+    """A gzip member's content, at most `limit` bytes (a bomb raises ValueError).
+
+    >>> import gzip
+    >>> _gunzip(gzip.compress(b"x" * 10))
+    b'xxxxxxxxxx'
+    >>> _gunzip(gzip.compress(b"x" * 10), limit=5)
+    Traceback (most recent call last):
+    ValueError: decompresses to more than 5 bytes
+    """
+    inflate = zlib.decompressobj(wbits=47)  # gzip or zlib header
+    try:
+        out = inflate.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise ValueError(f"not gzip: {exc}") from None
+    if len(out) > limit:
+        raise ValueError(f"decompresses to more than {limit} bytes")
+    return out
 
 
 #: Clock ticks per second of /proc/<pid>/stat's starttime (USER_HZ: 100 on Linux).

@@ -102,6 +102,17 @@ def test_oom_history_from_dmesg_journal_and_syslog_once_each(debian12_tables):
     assert "06:18:06Z" in subjects["cgroup:/h13oom"]  # boot 06:11:27 + 399.013 s
 
 
+def test_compressed_rotated_log_is_read(debian12_tables):
+    ev = debian12_tables["oom_events"]
+    [hung] = ev[ev["event"] == "hung_task"].to_dict("records")
+    assert (hung["victim_name"], hung["victim_pid"], hung["blocked_seconds"]) == (
+        "jbd2/vda1-8",
+        312,
+        120,
+    )
+    assert hung["source"] == "var/log/kern.log.2.gz"
+
+
 def test_sysctl_a_fills_the_vm_settings(debian12_tables):
     sysctl = debian12_tables["sysctl_vm"].set_index("name")
     assert sysctl.loc["overcommit_memory", "value_int"] == 0

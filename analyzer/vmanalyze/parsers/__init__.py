@@ -113,7 +113,7 @@ _V2 = "sys/fs/cgroup/**/"
 _SOS = "sos_commands"
 _INSIGHTS = "insights_commands"
 _PS_LISTS = "{ps_auxwww,ps_auxww,ps_aux,ps_auxcww,ps_alxwww,ps_ef,ps_eo_pid_ppid_comm}"
-_ROTATED = "{,-[0-9]*,.[0-9]}"
+_ROTATED = "{,-[0-9]*,.[0-9],.[0-9].gz,.[0-9][0-9].gz}"
 
 
 def _src(
@@ -313,7 +313,7 @@ SOURCES: dict[str, Source] = dict(
             f"{_SOS}/{{logs,kernel}}/journalctl_*",
             f"{_INSIGHTS}/journalctl_*",
             f"var/log/{{messages,kern.log,syslog}}{_ROTATED}",
-            exclude=("var/log/*.{gz,xz,bz2,zst}",),
+            exclude=("var/log/*.{xz,bz2,zst}",),
         ),
         _src(
             "date",

@@ -260,7 +260,8 @@ TABLES: tuple[TableDoc, ...] = (
         "global), allocation failures and hung tasks, deduplicated by sequence number; in a "
         "sosreport from dmesg, the journal and syslog files (rotated copies too), a record in "
         "several of them kept once, `usec` (since this boot) derived from the line's time "
-        "where the kernel printed none or the record is of an earlier boot (then negative). `source` names the file.",
+        "where the kernel printed none or the record is of an earlier boot (then negative). "
+        "`source` names the file.",
         "/dev/kmsg; dmesg, journalctl, var/log/{messages,kern.log,syslog}*",
         "seq",
         "3.5",

@@ -7,8 +7,8 @@ when its inode was created, not when it was read; taking ``proc/meminfo``'s time
 report look a day old. So, in this order:
 
 * collection time: ``date --utc``; else ``date`` when its zone is UTC or numeric; else sos's
-  manifest ``start_time`` with the offset of ``date`` against ``date --utc``; the file time of
-  ``proc/meminfo`` only when none of these exists (with a warning);
+  manifest ``start_time`` read as UTC (its zone is unknown then; with a warning); the file time
+  of ``proc/meminfo`` only when none of these exists (with a warning);
 * UTC offset of the host: ``date`` against ``date --utc`` (to the quarter hour), else the zone
   ``date`` prints when unambiguous, else ``uptime``'s local time of day against ``date --utc``
   (sos 3.x collects no plain ``date``);
@@ -98,9 +98,6 @@ def collection_clock(
     elif local and offset is not None:
         wall = _ns(_naive(str(local["local"])) - timedelta(seconds=offset))
         basis = "date"
-    elif manifest and manifest["start_time"] and offset is not None:
-        wall = _ns(_naive(str(manifest["start_time"])) - timedelta(seconds=offset))
-        basis = "sos manifest start_time"
     elif manifest and manifest["start_time"]:
         wall = _ns(_naive(str(manifest["start_time"])))
         basis = "sos manifest start_time (zone unknown: read as UTC)"

@@ -36,27 +36,20 @@ def test_cet_host_offset_from_date_against_date_utc():
     assert _utc(clock["boot_ns"]) == pd.Timestamp("2019-10-02 02:19:30", tz="UTC")
 
 
+MANIFEST = '{"version": "4.5.0", "start_time": "2025-03-04 09:59:58.250000"}'
+
+
 def test_date_in_a_numeric_zone_gives_time_and_offset():
-    wall, clock, _ = collection_clock(
-        _files(
-            date="Tue Mar  4 10:00:05 -0500 2025\n",
-            manifest='{"version": "4.5.0", "start_time": "2025-03-04 09:59:58.250000"}',
-        ),
-        file_time=None,
-    )
+    files = _files(date="Tue Mar  4 10:00:05 -0500 2025\n", manifest=MANIFEST)
+    wall, clock, _ = collection_clock(files, file_time=None)
     assert clock["basis"] == "date" and clock["utc_offset_s"] == -18000
     assert _utc(wall) == pd.Timestamp("2025-03-04 15:00:05", tz="UTC")
 
 
 def test_manifest_alone_is_read_as_utc_with_a_warning():
     # date in an ambiguous zone (EST is also Australian) and no date --utc
-    wall, clock, warnings = collection_clock(
-        _files(
-            date="Tue Mar  4 10:00:05 EST 2025\n",
-            manifest='{"version": "4.5.0", "start_time": "2025-03-04 09:59:58.250000"}',
-        ),
-        file_time=None,
-    )
+    files = _files(date="Tue Mar  4 10:00:05 EST 2025\n", manifest=MANIFEST)
+    wall, clock, warnings = collection_clock(files, file_time=None)
     assert clock["utc_offset_s"] is None and clock["basis"].startswith("sos manifest")
     assert _utc(wall) == pd.Timestamp("2025-03-04 09:59:58.250000", tz="UTC")
     assert warnings and "read as UTC" in warnings[0]

@@ -34,7 +34,9 @@ from vmanalyze.safeio import PRIVATE, PUBLIC, atomic_write, atomic_writer, open_
 from vmanalyze.tables import build_tables
 
 #: Bump when a table or column changes meaning: cached Parquet of older versions is ignored.
-SCHEMA_VERSION = 3  # 3: snapshot is an integer (start -1, end last + 1); 2: typed empty tables
+#: 2: empty tables keep typed key columns; 3: snapshot is an integer (start -1, end last + 1);
+#: 4: sosreports: ps table, processes from ps, text kernel logs in oom_events, clock
+SCHEMA_VERSION = 4
 __all__ = ["Dataset", "content_hash", "load", "parse", "read_parquet", "write_parquet"]
 
 

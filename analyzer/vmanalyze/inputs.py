@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
+from vmanalyze.clock import collection_clock
 from vmanalyze.errors import InputError, UnsupportedFormatError
 from vmanalyze.packs import Pack, Packs
 from vmanalyze.parsers import match_sources
@@ -69,7 +70,7 @@ class CapturedInput:
     """Everything read from one input, before parsing."""
 
     path: str
-    kind: str  # "vmcollect-bundle" | "sosreport" | "directory"
+    kind: str  # "vmcollect-bundle" | "sosreport" | "insights" | "directory"
     sha256: str
     manifest: dict[str, Any]
     snapshots: list[Snapshot]
@@ -132,7 +133,16 @@ def _strip_root(rel: str) -> str:
     >>> _strip_root("sosreport-db01/proc/meminfo"), _strip_root("a/b/sys/kernel/mm/ksm/run")
     ('proc/meminfo', 'sys/kernel/mm/ksm/run')
     """
-    markers = ("proc/", "sys/", "etc/", "dev/kmsg", "sos_commands/", "sos_reports/")
+    markers = (
+        "proc/",
+        "sys/",
+        "etc/",
+        "dev/kmsg",
+        "sos_commands/",
+        "sos_reports/",
+        "insights_commands/",
+        "var/log/",
+    )
     if rel.startswith(markers):
         return rel
     best = -1
@@ -403,7 +413,8 @@ def _load_one_shot(
             "no /proc or /sys memory files found: not a vmcollect bundle, sosreport "
             "or captured directory",
         )
-    wall = int(mtimes[0] * 1e9) if mtimes and mtimes[0] > 0 else None
+    wall, clock, clock_warnings = collection_clock(by_path, mtimes[0] if mtimes else None)
+    warnings.extend(clock_warnings)
     hostname = None
     for candidate in ("proc/sys/kernel/hostname", "etc/hostname", "hostname"):
         if candidate in by_path:
@@ -414,8 +425,15 @@ def _load_one_shot(
         "host": {"hostname": hostname},
         "samples": 1,
         "files": {},
+        "clock": clock,
     }
-    return CapturedInput(path, kind, digest, manifest, [Snapshot("0", wall)], by_path, warnings)
+    # The monotonic clock at collection is the time since boot: kernel log timestamps (also
+    # since boot) then convert to wall time the way a bundle's do.
+    boot = clock.get("boot_ns")
+    mono = wall - boot if wall is not None and boot is not None and wall >= boot else None
+    return CapturedInput(
+        path, kind, digest, manifest, [Snapshot("0", wall, mono)], by_path, warnings
+    )
 
 
 def read_input(path: str, limits: Limits | None = None) -> CapturedInput:
@@ -440,6 +458,8 @@ def read_input(path: str, limits: Limits | None = None) -> CapturedInput:
     if "manifest.json" in files:
         return _load_bundle(path, files, digest, warnings, packs)
     kind = "sosreport" if saw_sos else "directory"
+    if any(_strip_root(name).startswith("insights_commands/") for name in files):
+        kind = "insights"
     return _load_one_shot(path, kind, files, digest, warnings)
 
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -23,10 +25,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from vmanalyze.clock import NS, local_to_ns
 from vmanalyze.errors import ParseError, SkipSource
 from vmanalyze.inputs import CapturedInput, split_member
 from vmanalyze.packs import Pack
 from vmanalyze.parsers import SOURCES, match_sources
+from vmanalyze.parsers.kernel_log import syslog_time
+from vmanalyze.parsers.sysctl_a import vm_settings
 from vmanalyze.parsers.zoneinfo import parse_zoneinfo_blocks
 from vmanalyze.pid_tables import (
     Columns,
@@ -119,8 +124,12 @@ class TableBuilder:
         for path in sorted(self.by_source.get(source, ())):
             records = files.pop(path, []) if consume else files.get(path, [])
             for label, data in records:
-                text = data.decode("utf-8", "replace")
                 try:
+                    text = (
+                        _gunzip(data).decode("utf-8", "replace")
+                        if path.endswith(".gz")
+                        else (data.decode("utf-8", "replace"))
+                    )
                     yield path, label, parse(text)
                 except SkipSource:
                     continue
@@ -175,6 +184,8 @@ class TableBuilder:
         node = self._node_context
         for name in ("sys_node_meminfo", "sys_node_numastat", "sys_node_vmstat"):
             t[name] = frame(self._rows(name, node))
+        if t["sys_node_numastat"].empty:  # a sosreport without the node directory
+            t["sys_node_numastat"] = frame(self._rows("numastat"))
         t["numa_topology"] = self.numa_topology()
         t["hugepages"] = self.hugepages()
         t["sysctl_vm"] = self.sysctl_vm()
@@ -185,8 +196,12 @@ class TableBuilder:
         t["pid_status"] = self.pid_status()
         t["pid_smaps_rollup"] = frame(self._rows("pid_smaps_rollup", self._pid_context))
         t["pid_numa_maps"] = self.pid_numa_maps()
+        t["slabtop"] = frame(self._rows("slabtop"))
+        t["ps"] = self.ps()
         t["process_samples"] = self.process_samples(t)
         t["processes"] = self.processes(t)
+        if t["pid_stat"].empty and not t["ps"].empty:  # a sosreport: ps is the process list
+            t["process_samples"], t["processes"] = ps_processes(t["ps"], self.page_size)
         t["oom_events"] = self.oom_events()
         t["host"] = self.host(t)
         t["collection_health"] = self.collection_health()
@@ -274,6 +289,17 @@ class TableBuilder:
         for name, members in masks.items():
             for node in members:
                 nodes.setdefault(node, {"node": node})[name] = True
+        if not nodes:  # a sosreport without /sys/devices/system/node: numactl --hardware
+            for _path, _label, parsed in self._records("numactl"):
+                for item in parsed:
+                    nodes.setdefault(
+                        item["node"],
+                        {
+                            "node": item["node"],
+                            "cpus": item["cpus"],
+                            "distances": item["distances"],
+                        },
+                    )
         rows = sorted(nodes.values(), key=lambda r: r["node"])
         for row in rows:
             row["cpu_count"] = len(row.get("cpus") or [])
@@ -296,7 +322,15 @@ class TableBuilder:
 
     def sysctl_vm(self) -> pd.DataFrame:
         rows = []
-        for path, label, value in self._records("sysctl_vm"):
+        # sysctl -a (sosreports) gives the vm.* settings that no /proc/sys/vm file gave.
+        files = {path.rsplit("/", 1)[1] for path in self.by_source.get("sysctl_vm", ())}
+        from_command = [
+            (f"proc/sys/vm/{name}", label, value)
+            for _path, label, parsed in self._records("sysctl_a")
+            for name, value in vm_settings(parsed).items()
+            if name not in files
+        ]
+        for path, label, value in [*self._records("sysctl_vm"), *from_command]:
             text: str | None
             if isinstance(value, list):
                 text = " ".join(str(v) for v in value)
@@ -556,13 +590,117 @@ class TableBuilder:
     def oom_events(self) -> pd.DataFrame:
         seen: set[Any] = set()
         rows = []
-        for _path, label, parsed in self._records("kmsg"):
+        for path, label, parsed in self._records("kmsg"):
             for event in parsed:
                 key = event.get("seq") or json.dumps(event, sort_keys=True, default=str)
                 if key in seen:
                     continue
                 seen.add(key)
-                rows.append({"snapshot": label, "ts": self.ts.get(label), **event})
+                rows.append({"snapshot": label, "ts": self.ts.get(label), **event, "source": path})
+        rows.extend(self._text_log_events())
+        return frame(rows)
+
+    def _text_log_events(self) -> list[dict[str, Any]]:
+        """Events of a report's text logs (dmesg, journal, syslog), each record once.
+
+        ``dmesg`` comes first (exact kernel time stamps), then the journal and syslog files;
+        a record also in an earlier source (same event and message within 2 s) is dropped.
+        ``usec`` of a syslog line without kernel time stamp, or of an earlier boot, is derived
+        from its wall time and this boot's time (negative before this boot), so that every
+        record converts to wall time the same way.
+        """
+        clock = self.captured.manifest.get("clock") or {}
+        offset, boot = clock.get("utc_offset_s"), clock.get("boot_ns")
+        snapshot = self.captured.snapshots[0]
+        year = self.ts.get(snapshot.label)
+        kept: dict[tuple[str, str], list[int | None]] = defaultdict(list)
+        rows = []
+        for source in ("dmesg", "syslog"):
+            for path, label, parsed in self._records(source):
+                for event in parsed:
+                    at = self._event_ns(event, offset, boot, year)
+                    if at is not None and boot is not None and (event["usec"] is None or at < boot):
+                        # since this boot; negative for a record of an earlier boot
+                        event["usec"] = (at - boot) // 1000
+                    key = (event["event"], event["message"])
+                    if any(
+                        (at is None) == (seen is None) and (at is None or abs(at - seen) <= 2 * NS)  # type: ignore[operator]
+                        for seen in kept[key]
+                    ):
+                        continue
+                    kept[key].append(at)
+                    event.pop("log_time", None)
+                    rows.append(
+                        {"snapshot": label, "ts": self.ts.get(label), **event, "source": path}
+                    )
+        return rows
+
+    @staticmethod
+    def _event_ns(
+        event: dict[str, Any], offset: int | None, boot: int | None, now: pd.Timestamp | None
+    ) -> int | None:
+        """Wall time (ns) of a text-log event: its syslog time, else boot + kernel time."""
+        log_time = event.get("log_time")
+        if log_time and now is not None:
+            iso = syslog_time(log_time, now.year)
+            at = local_to_ns(iso, offset) if iso else None
+            if at is not None and at > now.value + 86400 * NS:  # December's lines in January
+                iso = syslog_time(log_time, now.year - 1)
+                at = local_to_ns(iso, offset) if iso else None
+            if at is not None:
+                return at
+        if event.get("usec") is not None and boot is not None:
+            return int(boot + event["usec"] * 1000)
+        return None
+
+    def ps(self) -> pd.DataFrame:
+        """One row per process of the report's ps listings, the variants merged by pid."""
+        merged: dict[int, dict[str, Any]] = {}
+        label = "0"
+        # ps auxwww first: its rss, vsz, user and command win over the other variants.
+        paths = sorted(self.by_source.get("ps", ()), key=lambda p: ("auxwww" not in p, p))
+        for path in paths:
+            for label, data in self.captured.files.get(path, []):
+                try:
+                    parsed = SOURCES["ps"].parse(data.decode("utf-8", "replace"))
+                except SkipSource:
+                    continue
+                except (ParseError, ValueError, IndexError, KeyError) as exc:
+                    self._parse_error(path, label, exc)
+                    continue
+                for row in parsed:
+                    into = merged.setdefault(row["pid"], {})
+                    for key, value in row.items():
+                        if into.get(key) is None:
+                            into[key] = value
+        if not merged:
+            return frame([], columns=key_columns("ps"))
+        ts = self.ts.get(label)
+        clock = self.captured.manifest.get("clock") or {}
+        offset, boot = clock.get("utc_offset_s"), clock.get("boot_ns")
+        rows = []
+        for pid in sorted(merged):
+            row = merged[pid]
+            start_ns = ps_start_ns(row.get("started"), row.get("start"), ts, offset)
+            ticks = (
+                max(0, (start_ns - boot) * USER_HZ // NS)
+                if start_ns is not None and boot is not None
+                else None
+            )
+            rows.append(
+                {
+                    "snapshot": label,
+                    "ts": ts,
+                    **row,
+                    "comm": row.get("comm") or comm_of(row.get("command")),
+                    "start_time": (
+                        pd.Timestamp(start_ns, unit="ns", tz="UTC")
+                        if start_ns is not None
+                        else None
+                    ),
+                    "starttime": ticks,
+                }
+            )
         return frame(rows)
 
     @property
@@ -649,6 +787,133 @@ class TableBuilder:
                 }
             )
         return frame(rows, columns=["path", "outcome", "count", "error"])
+
+
+#: Largest decompressed rotated log read (``kern.log.2.gz``): more is refused, not read.
+GUNZIP_LIMIT = 256 << 20
+
+
+def _gunzip(data: bytes, limit: int = GUNZIP_LIMIT) -> bytes:
+    """A gzip member's content, at most `limit` bytes (a bomb raises ValueError).
+
+    >>> import gzip
+    >>> _gunzip(gzip.compress(b"x" * 10))
+    b'xxxxxxxxxx'
+    >>> _gunzip(gzip.compress(b"x" * 10), limit=5)
+    Traceback (most recent call last):
+    ValueError: decompresses to more than 5 bytes
+    """
+    inflate = zlib.decompressobj(wbits=47)  # gzip or zlib header
+    try:
+        out = inflate.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise ValueError(f"not gzip: {exc}") from None
+    if len(out) > limit:
+        raise ValueError(f"decompresses to more than {limit} bytes")
+    return out
+
+
+#: Clock ticks per second of /proc/<pid>/stat's starttime (USER_HZ: 100 on Linux).
+USER_HZ = 100
+_PS_LSTART = "%a %b %d %H:%M:%S %Y"
+
+
+def ps_start_ns(
+    started: str | None, start: str | None, now: pd.Timestamp | None, offset: int | None
+) -> int | None:
+    """Start time (ns since the epoch) of a ps row: ``lstart``, else a same-day ``START``.
+
+    ``START`` as ``HH:MM`` (or ``HH:MM:SS``) is today's local time; a later one is yesterday's
+    (procps prints the time only for processes started in the last 24 hours). ``Dec05`` or a
+    year says too little: ``None``.
+
+    >>> now = pd.Timestamp("2026-12-06 06:18:13", tz="UTC")
+    >>> pd.Timestamp(ps_start_ns("Sun Dec 6 06:18:00 2026", None, now, 3600), tz="UTC")
+    Timestamp('2026-12-06 05:18:00+0000', tz='UTC')
+    >>> pd.Timestamp(ps_start_ns(None, "23:50", now, 0), tz="UTC")
+    Timestamp('2026-12-05 23:50:00+0000', tz='UTC')
+    >>> ps_start_ns(None, "Dec05", now, 0) is None
+    True
+    """
+    if offset is None:
+        return None
+    if started:
+        try:
+            moment = datetime.strptime(started, _PS_LSTART)
+        except ValueError:
+            return None
+        return local_to_ns(moment.isoformat(), offset)
+    if now is None or not start or not re.match(r"^\d\d:\d\d(:\d\d)?$", start):
+        return None
+    local_now = now.tz_localize(None) + pd.Timedelta(seconds=offset)
+    hms = start if start.count(":") == 2 else start + ":00"
+    moment = datetime.fromisoformat(f"{local_now.date().isoformat()}T{hms}")
+    if moment > local_now.to_pydatetime() + pd.Timedelta(minutes=1):
+        moment -= pd.Timedelta(days=1)
+    return local_to_ns(moment.isoformat(), offset)
+
+
+def comm_of(command: str | None) -> str | None:
+    """The 15-character comm a command line stands for (``[kthreadd]`` -> ``kthreadd``).
+
+    >>> comm_of("/usr/lib/postgresql/15/bin/postgres -D /data")
+    'postgres'
+    >>> comm_of("postgres: 15/main: walwriter"), comm_of("[kworker/0:1-events]")
+    ('postgres', 'kworker/0:1-eve')
+    """
+    if not command:
+        return None
+    if command.startswith("[") and command.endswith("]"):
+        return command[1:-1][:15]
+    first = command.split()[0].rsplit("/", 1)[-1].rstrip(":")
+    return first[:15] or None
+
+
+def _memory_cgroup(cgroups: str | None) -> str | None:
+    """The memory cgroup of ps's ``cgroup`` column (``4:memory:/a,0::/b``): v1, else v2."""
+    if not isinstance(cgroups, str) or cgroups in ("", "-"):
+        return None
+    entries = [entry.split(":", 2) for entry in cgroups.split(",") if entry.count(":") >= 2]
+    for wanted in ("memory", ""):
+        for entry in entries:
+            if wanted in entry[1].split(",") or (wanted == "" and entry[1] == ""):
+                return entry[2]
+    return None
+
+
+def ps_processes(ps: pd.DataFrame, page_size: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """process_samples and processes of a one-snapshot input whose process list is ps."""
+    samples = pd.DataFrame(
+        {
+            "snapshot": ps["snapshot"],
+            "ts": ps["ts"],
+            "pid": ps["pid"],
+            "starttime": ps["starttime"],
+            "comm": ps["comm"],
+            "state": ps["state"].map(lambda s: s[:1] if isinstance(s, str) else None),  # Ss -> S
+            "ppid": ps["ppid"],
+            "num_threads": ps["nlwp"],
+            "vsize": ps["vsz_bytes"],
+            "rss": ps["rss_bytes"] // page_size,
+            "rss_bytes": ps["rss_bytes"],
+        }
+    )
+    for col in ("minflt", "majflt", "utime", "stime", "processor", "cpu_node"):
+        samples[col] = pd.array([None] * len(samples), dtype="Int64")
+    processes = pd.DataFrame(
+        {
+            "pid": ps["pid"],
+            "starttime": ps["starttime"],
+            "comm": ps["comm"],
+            "first_seen": ps["ts"],
+            "last_seen": ps["ts"],
+            "snapshots": 1,
+            "max_rss_bytes": ps["rss_bytes"],
+            "cmdline": ps["command"],
+            "cgroup": ps["cgroup"].map(_memory_cgroup),
+        }
+    )
+    return frame_types(samples), frame_types(processes)
 
 
 def _lookup(keys: pd.Series, table: dict[int, int]) -> pd.arrays.IntegerArray:

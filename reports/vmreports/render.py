@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
+from vmanalyze.over_time import OverTime, needs_capture_over_time
 
 from vmreports.charts import Chart, Mark, build_charts, chart_for_code, epoch_seconds
 from vmreports.sections import (
@@ -236,6 +237,8 @@ class ReportView:
     timings: dict[str, float] = field(default_factory=dict)
     incidents: list[IncidentView] = field(default_factory=list)
     unexplained: list[int] = field(default_factory=list)
+    #: One snapshot: the rules that need a capture over time, and how to take one.
+    over_time: OverTime | None = None
 
 
 def _value(host: Mapping[str, Any], key: str) -> Any:
@@ -707,6 +710,7 @@ def build_view(
             "processes_s": round(t_processes - t_charts, 3),
             "view_s": round(finished - started, 3),
         },
+        over_time=needs_capture_over_time(result, dataset.sample_count),
     )
 
 

@@ -321,6 +321,10 @@ DATABASES: tuple[Database, ...] = (
 )
 
 
+def _start_key(start: Any) -> int | None:
+    return None if start is None or pd.isna(start) else int(start)
+
+
 def database_processes(
     process_samples: pd.DataFrame | None,
     processes: pd.DataFrame | None,
@@ -346,23 +350,24 @@ def database_processes(
     if process_samples is None or process_samples.empty:
         return pd.DataFrame(columns=columns)
     extra = {c.strip() for c in extra_comms if c.strip()}
-    cmdlines: dict[tuple[int, int], str] = {}
+    cmdlines: dict[tuple[int, int | None], str] = {}
     if processes is not None and not processes.empty and "cmdline" in processes.columns:
         for pid, start, cmd in zip(
             processes["pid"], processes["starttime"], processes["cmdline"], strict=False
         ):
             if isinstance(cmd, str):
-                cmdlines[(int(pid), int(start))] = cmd
+                cmdlines[(int(pid), _start_key(start))] = cmd
     ps = ordered(process_samples)
     rows: list[dict[str, Any]] = []
-    for (pid, start), group in ps.groupby(["pid", "starttime"], sort=True):
+    # A sosreport's ps may not place a start (starttime null): such a process still counts.
+    for (pid, start), group in ps.groupby(["pid", "starttime"], sort=True, dropna=False):
         comm = str(group["comm"].iloc[-1])
         kind = None
         for db in DATABASES:
             if not db.comm.search(comm):
                 continue
             if db.cmdline is not None:
-                cmd = cmdlines.get((int(pid), int(start)))
+                cmd = cmdlines.get((int(pid), _start_key(start)))
                 if cmd is None or not db.cmdline.search(cmd):
                     continue
             kind = db.key
@@ -377,7 +382,7 @@ def database_processes(
             {
                 "db": kind,
                 "pid": int(pid),
-                "starttime": int(start),
+                "starttime": _start_key(start),
                 "comm": comm,
                 "first_seen": group["ts"].min(),
                 "last_seen": group["ts"].max(),

@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vmanalyze.cli.textsafe import visible
+from vmanalyze.over_time import needs_capture_over_time
 
 if TYPE_CHECKING:
     from vmanalyze.analysis import Analysis
@@ -267,6 +268,16 @@ def render_summary(
         message = Text(f"rule {visible(s.code)} failed: ", style="red")
         message.append(visible(s.reason or ""), style="")
         console.print(message)
+    over_time = needs_capture_over_time(analysis.result, analysis.dataset.sample_count)
+    if over_time is not None:
+        console.print(
+            Text(
+                visible(
+                    f"one snapshot: {', '.join(over_time.codes)} need a capture over time; "
+                    f"{over_time.howto}"
+                )
+            )
+        )
 
 
 def print_summary(

@@ -53,9 +53,13 @@ from vmanalyze.parsers import (
     cgroup_v1_memory,
     cgroup_v2_memory,
     cpuinfo,
+    date,
+    kernel_log,
     kmsg,
     loadavg,
     meminfo,
+    numactl,
+    numastat,
     os_release,
     pagetypeinfo,
     pid_cgroup,
@@ -66,6 +70,9 @@ from vmanalyze.parsers import (
     pid_status,
     pressure_memory,
     proc_stat,
+    ps,
+    slabtop,
+    sos_manifest,
     swaps,
     sys_kernel_mm_hugepages,
     sys_kernel_mm_ksm,
@@ -74,7 +81,9 @@ from vmanalyze.parsers import (
     sys_node_numastat,
     sys_node_topology,
     sys_node_vmstat,
+    sysctl_a,
     sysctl_vm,
+    uptime,
     version,
     vmstat,
     zoneinfo,
@@ -100,6 +109,11 @@ _POOL = (
     "nr_hugepages_mempolicy}"
 )
 _V2 = "sys/fs/cgroup/**/"
+# Command outputs of sosreports (sos 3.x and 4.x names) and Insights archives.
+_SOS = "sos_commands"
+_INSIGHTS = "insights_commands"
+_PS_LISTS = "{ps_auxwww,ps_auxww,ps_aux,ps_auxcww,ps_alxwww,ps_ef,ps_eo_pid_ppid_comm}"
+_ROTATED = "{,-[0-9]*,.[0-9],.[0-9].gz,.[0-9][0-9].gz}"
 
 
 def _src(
@@ -276,6 +290,61 @@ SOURCES: dict[str, Source] = dict(
             exclude=(f"{_V1}*",),
         ),
         _src("kmsg", "kmsg", kmsg.parse_kmsg, "dev/kmsg"),
+        _src(
+            "ps",
+            "ps",
+            ps.parse_ps,
+            f"{_SOS}/process/{_PS_LISTS}",
+            f"{_SOS}/process/ps_axo_*",
+            f"{_INSIGHTS}/{_PS_LISTS}",
+        ),
+        _src(
+            "dmesg",
+            "kernel_log",
+            kernel_log.parse_dmesg,
+            f"{_SOS}/kernel/dmesg",
+            f"{_INSIGHTS}/dmesg",
+            "var/log/dmesg",
+        ),
+        _src(
+            "syslog",
+            "kernel_log",
+            kernel_log.parse_syslog,
+            f"{_SOS}/{{logs,kernel}}/journalctl_*",
+            f"{_INSIGHTS}/journalctl_*",
+            f"var/log/{{messages,kern.log,syslog}}{_ROTATED}",
+            exclude=("var/log/*.{xz,bz2,zst}",),
+        ),
+        _src(
+            "date",
+            "date",
+            date.parse_date,
+            f"{_SOS}/date/{{date,date_--utc}}",
+            f"{_INSIGHTS}/{{date,date_--utc}}",
+        ),
+        _src("uptime", "uptime", uptime.parse_uptime, f"{_SOS}/host/uptime", f"{_INSIGHTS}/uptime"),
+        _src(
+            "sos_manifest",
+            "sos_manifest",
+            sos_manifest.parse_sos_manifest,
+            "sos_reports/manifest.json",
+        ),
+        _src(
+            "numactl",
+            "numactl",
+            numactl.parse_numactl_hardware,
+            f"{_SOS}/numa/numactl_--hardware",
+            f"{_INSIGHTS}/numactl_--hardware",
+        ),
+        _src("numastat", "numastat", numastat.parse_numastat, f"{_SOS}/numa/numastat"),
+        _src("slabtop", "slabtop", slabtop.parse_slabtop, f"{_SOS}/memory/slabtop_-o"),
+        _src(
+            "sysctl_a",
+            "sysctl_a",
+            sysctl_a.parse_sysctl_a,
+            f"{_SOS}/kernel/sysctl_-a",
+            f"{_INSIGHTS}/sysctl_-a",
+        ),
     ]
 )
 

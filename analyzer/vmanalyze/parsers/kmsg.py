@@ -22,7 +22,14 @@ Formats follow mm/oom_kill.c, mm/page_alloc.c (warn_alloc) and kernel/hung_task.
   (``oom_reaper``, 4.6+);
 * ``<comm>: page allocation failure: order:N, mode:0x...`` (``alloc_failure``; ``failure.``
   before 3.x);
-* ``INFO: task <comm>:<pid> blocked for more than N seconds.`` (``hung_task``).
+* ``INFO: task <comm>:<pid> blocked for more than N seconds.`` (``hung_task``);
+* ``Task in /a/b killed as a result of limit of /a`` (``oom_memcg_info``, memory cgroup OOMs
+  before 4.19, which have no ``oom-kill:`` line).
+
+``scope`` says whose limit was hit: ``cgroup`` (a memory cgroup's limit), ``global`` (the
+whole system, or a cpuset/mempolicy) or ``None`` when the record does not tell. Before 4.19
+the ``Killed process`` line of a memory cgroup OOM carries no prefix: it takes the scope of the
+``Kill process`` (victim selection) or ``Task in`` record before it for the same victim.
 
 See https://www.kernel.org/doc/Documentation/ABI/testing/dev-kmsg
 
@@ -40,7 +47,7 @@ microseconds since boot), ``level``, ``victim_pid``, ``victim_name``, ``total_vm
 ``anon_rss_bytes``, ``file_rss_bytes``, ``shmem_rss_bytes``, ``pgtables_bytes`` (bytes),
 ``uid``, ``oom_score_adj``, ``score``, ``memcg_oom`` (True for a memory cgroup OOM),
 ``constraint``, ``nodemask``, ``cpuset``, ``mems_allowed``, ``oom_memcg``, ``task_memcg``,
-``invoking_process``, ``gfp_mask``, ``order``, ``blocked_seconds``, ``message``.
+``invoking_process``, ``gfp_mask``, ``order``, ``blocked_seconds``, ``message``, ``scope``.
 
 Examples:
     >>> ev = parse_kmsg(SAMPLE)
@@ -51,6 +58,8 @@ Examples:
     >>> k = ev[1]
     >>> k["victim_pid"], k["victim_name"], k["anon_rss_bytes"], k["memcg_oom"], k["usec"]
     (5274, 'mem hog (x)', 74186752, True, 382652012)
+    >>> [e["scope"] for e in events_of_messages(OLD_MEMCG)]
+    ['cgroup', 'cgroup', 'cgroup']
 """
 
 from __future__ import annotations
@@ -69,6 +78,14 @@ SAMPLE = (
     "3,425,382652012,-;Memory cgroup out of memory: Killed process 5274 (mem hog (x))"
     " total-vm:82536kB, anon-rss:72448kB, file-rss:6784kB, shmem-rss:0kB, UID:0 pgtables:204kB"
     " oom_score_adj:0\n"
+)
+
+#: A memory cgroup OOM of a 3.10 kernel (RHEL 7): three records, no ``oom-kill:`` line.
+OLD_MEMCG = (
+    "Task in /system.slice/app.service killed as a result of limit of /system.slice/app.service",
+    "Memory cgroup out of memory: Kill process 4711 (java) score 1000 or sacrifice child",
+    "Killed process 4711 (java) total-vm:4216736kB, anon-rss:1046260kB, file-rss:1320kB,"
+    " shmem-rss:0kB",
 )
 
 EVENT_KEYS: tuple[str, ...] = (
@@ -98,6 +115,7 @@ EVENT_KEYS: tuple[str, ...] = (
     "order",
     "blocked_seconds",
     "message",
+    "scope",
 )
 
 _RECORD_RE = re.compile(r"^(\d+),(\d+),(\d+),[^;]*;(.*)$")
@@ -126,6 +144,9 @@ _REAPER_RE = re.compile(
 )
 _ALLOC_RE = re.compile(
     r"^(?P<comm>.*): page allocation failure[:.] order:(?P<order>\d+), mode:(?P<mode>[^,\s]+)"
+)
+_TASK_IN_RE = re.compile(
+    r"^Task in (?P<task_memcg>\S+) killed as a result of limit of (?P<oom_memcg>\S+)"
 )
 _HUNG_RE = re.compile(
     r"^INFO: task (?P<comm>.*):(?P<pid>\d+) blocked for more than (?P<secs>\d+) seconds\."
@@ -204,6 +225,13 @@ def _event(message: str) -> dict[str, Any] | None:
             "order": int(match["order"]),
             "gfp_mask": match["mode"],
         }
+    if match := _TASK_IN_RE.match(message):
+        return {
+            "event": "oom_memcg_info",
+            "task_memcg": match["task_memcg"],
+            "oom_memcg": match["oom_memcg"],
+            "memcg_oom": True,
+        }
     if match := _HUNG_RE.match(message):
         return {
             "event": "hung_task",
@@ -212,6 +240,47 @@ def _event(message: str) -> dict[str, Any] | None:
             "blocked_seconds": int(match["secs"]),
         }
     return None
+
+
+def memory_event(message: str) -> dict[str, Any] | None:
+    """The event of one kernel message (every key of :data:`EVENT_KEYS`), or ``None``.
+
+    >>> memory_event("Out of memory: Killed process 7 (x)")["scope"]
+    'global'
+    """
+    found = _event(message)
+    if found is None:
+        return None
+    event: dict[str, Any] = dict.fromkeys(EVENT_KEYS)
+    event.update(found)
+    event["message"] = message
+    if event["memcg_oom"] is not None:
+        event["scope"] = "cgroup" if event["memcg_oom"] else "global"
+    return event
+
+
+def carry_scope(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Give a ``Killed process`` record without scope the scope of the OOM that chose it.
+
+    The last scoped record before it (``Kill process`` of the same victim, ``Task in``,
+    ``oom-kill:``) decides; an ``oom_invoked`` record starts a new OOM and forgets it.
+    """
+    scope = None
+    for event in events:
+        if event["event"] == "oom_invoked":
+            scope = None
+        elif event["scope"] is not None:
+            scope = event["scope"]
+        elif event["event"] in ("oom_kill", "oom_reaper") and scope is not None:
+            event["scope"] = scope
+            event["memcg_oom"] = scope == "cgroup"
+    return events
+
+
+def events_of_messages(messages: list[str]) -> list[dict[str, Any]]:
+    """The events of kernel messages in log order, scope carried (see :func:`carry_scope`)."""
+    found = (memory_event(message) for message in messages)
+    return carry_scope([event for event in found if event is not None])
 
 
 def parse_kmsg(text: str) -> list[dict[str, Any]]:
@@ -223,14 +292,11 @@ def parse_kmsg(text: str) -> list[dict[str, Any]]:
         record = _RECORD_RE.match(line)
         if not record:
             raise ParseError(SOURCE, lineno, line, "expected 'prio,seq,usec,flags;message'")
-        found = _event(record.group(4))
-        if found is None:
+        event = memory_event(record.group(4))
+        if event is None:
             continue
-        event: dict[str, Any] = dict.fromkeys(EVENT_KEYS)
-        event.update(found)
         event["seq"] = int(record.group(2))
         event["usec"] = int(record.group(3))
         event["level"] = int(record.group(1)) & 7
-        event["message"] = record.group(4)
         events.append(event)
-    return events
+    return carry_scope(events)

@@ -8,6 +8,7 @@ import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
 from vmrules._common import fmt_bytes, ordered, stamp, sysctl_int, when
+from vmrules._common import page_size as host_page_size
 
 
 def dirty_thresholds(
@@ -128,8 +129,7 @@ def dirty_writeback_pressure(ctx: RuleContext) -> Iterator[Finding]:
     """
     meminfo = ctx.tables["meminfo"]
     sysctl = ctx.table("sysctl_vm")
-    page_size = int(ctx.host.get("page_size") or 4096)
-    t = dirty_thresholds(meminfo, ctx.table("vmstat"), sysctl, page_size)
+    t = dirty_thresholds(meminfo, ctx.table("vmstat"), sysctl, host_page_size(ctx.host))
     t = t[t["threshold"].notna() & (t["threshold"] > 0)]
     if t.empty:
         raise Skip("neither vmstat nr_dirty_threshold nor the vm.dirty_* sysctls were captured")

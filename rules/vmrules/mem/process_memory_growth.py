@@ -208,6 +208,7 @@ def process_memory_growth(ctx: RuleContext) -> Iterator[Finding]:
     - https://man7.org/linux/man-pages/man5/proc_pid_status.5.html (RssAnon, VmSwap)
     - https://docs.kernel.org/filesystems/proc.html
     """
+    ctx.require_samples(2)  # growth needs a time series: one snapshot says so, not silence
     procs = ctx.tables["process_samples"]
     if not timed(procs):
         return  # a single snapshot: no growth to see

@@ -160,7 +160,8 @@ def thp_always_on_database_host(ctx: RuleContext) -> Iterator[Finding]:
     enabled_note = "enabled=always" + (
         "" if (always["enabled"] == "always").all() else " (hugepages-2048kB/enabled=always)"
     )
-    setting = f"THP {enabled_note} (defrag={defrag})"
+    # sos copies `enabled` only: an unknown defrag is said so, not printed as None.
+    setting = f"THP {enabled_note} (defrag={defrag or 'not captured'})"
     base: dict[str, object] = {
         "thp_enabled": str(always["enabled"].iloc[-1]),
         "thp_defrag": defrag,

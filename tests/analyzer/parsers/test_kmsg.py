@@ -54,6 +54,7 @@ EXPECTED_DEBIAN12 = [
         uid=0,
         memcg_oom=True,
         message=CONSTRAINT,
+        scope="cgroup",
     ),
     _event(
         event="oom_kill",
@@ -71,6 +72,7 @@ EXPECTED_DEBIAN12 = [
         oom_score_adj=0,
         memcg_oom=True,
         message=KILLED,
+        scope="cgroup",
     ),
 ]
 
@@ -105,6 +107,7 @@ def test_global_oom_5x():
         "uid": 26,
         "oom_score_adj": -100,
         "memcg_oom": False,
+        "scope": "global",
     }
 
 
@@ -118,6 +121,7 @@ def test_older_kernel_formats():
         "victim_name": "qemu-kvm",
         "score": 922,
         "memcg_oom": False,
+        "scope": "global",
     }
     killed = _one(
         "Killed process 2887 (qemu-kvm) total-vm:3489016kB, anon-rss:1791012kB, file-rss:4224kB"
@@ -138,6 +142,41 @@ def test_older_kernel_formats():
         "java",
         "0x201da",
         0,
+    )
+
+
+def test_scope_before_4_19_comes_from_the_records_before_the_kill():
+    # 3.10 (RHEL 7): a memcg OOM names its cgroup only in "Task in"; the kill line has no prefix
+    text = "".join(
+        f"3,{seq},{1000 + seq},-;{message}\n"
+        for seq, message in enumerate(
+            [
+                "java invoked oom-killer: gfp_mask=0xd0, order=0, oom_score_adj=0",
+                "Task in /system.slice/app.service killed as a result of limit of /system.slice",
+                "Memory cgroup out of memory: Kill process 4711 (java) score 1000 or "
+                "sacrifice child",
+                "Killed process 4711 (java) total-vm:4216736kB, anon-rss:1046260kB, "
+                "file-rss:1320kB",
+                "sh invoked oom-killer: gfp_mask=0x201da, order=0, oom_score_adj=0",
+                "Out of memory: Kill process 99 (sh) score 5 or sacrifice child",
+                "Killed process 99 (sh) total-vm:1kB, anon-rss:1kB, file-rss:1kB",
+            ]
+        )
+    )
+    events = parse_kmsg(text)
+    kills = [e for e in events if e["event"] == "oom_kill"]
+    assert [(e["victim_pid"], e["scope"], e["memcg_oom"]) for e in kills] == [
+        (4711, "cgroup", True),
+        (99, "global", False),
+    ]
+    info = next(e for e in events if e["event"] == "oom_memcg_info")
+    assert (info["task_memcg"], info["oom_memcg"]) == ("/system.slice/app.service", "/system.slice")
+    # a kill line alone does not tell
+    assert (
+        parse_kmsg("3,1,1,-;Killed process 5 (x) total-vm:1kB, anon-rss:1kB, file-rss:1kB\n")[0][
+            "scope"
+        ]
+        is None
     )
 
 

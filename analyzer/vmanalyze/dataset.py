@@ -27,11 +27,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vmanalyze import __version__
+from vmanalyze.facts import HostFacts
 from vmanalyze.inputs import Limits, read_input
 from vmanalyze.tables import build_tables
 
 #: Bump when a table or column changes meaning: cached Parquet of older versions is ignored.
-SCHEMA_VERSION = 2  # 2: empty tables keep typed key columns; bad status values are null
+SCHEMA_VERSION = 3  # 3: host facts from every source (vmanalyze.facts)
 SOURCE_FILE = "source.json"
 
 
@@ -64,23 +65,18 @@ class Dataset:
         return list(self.source.get("warnings", []))
 
     @property
+    def facts(self) -> HostFacts:
+        """The host facts of this input (vmanalyze.facts): absent ones are ``None``."""
+        return HostFacts.from_tables(self.tables)
+
+    @property
     def host(self) -> dict[str, Any]:
-        """The one-row ``host`` table as a dict."""
-        df = self.tables.get("host")
-        if df is None or df.empty:
-            return {}
-        return {k: (None if _isna(v) else v) for k, v in df.iloc[0].to_dict().items()}
+        """The host facts as a dict (``None`` for absent facts)."""
+        return self.facts.as_dict()
 
     @property
     def sample_count(self) -> int:
         return int(self.source.get("samples") or 0)
-
-
-def _isna(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def content_hash(path: str) -> str:

@@ -26,6 +26,8 @@ from typing import Any, Literal
 import pandas as pd
 
 from vmanalyze.config import Config
+from vmanalyze.coverage import Coverage, coverage
+from vmanalyze.facts import HostFacts
 from vmanalyze.registry import PluginError, Registry
 from vmanalyze.results import to_jsonable
 from vmanalyze.rule import Finding, Rule, RuleContext, Severity, Skip, finding_sort_key
@@ -66,6 +68,11 @@ class AnalysisResult:
         return tuple(row for row in self.rules if row.status == status)
 
     @property
+    def coverage(self) -> Coverage:
+        """How many rules could not run and why (:mod:`vmanalyze.coverage`)."""
+        return coverage(self.rules)
+
+    @property
     def max_severity(self) -> Severity | None:
         """The highest severity among the findings, ``None`` when there are none."""
         return max((f.severity or Severity.INFO for f in self.findings), default=None)
@@ -93,12 +100,9 @@ def infer_sample_count(tables: Mapping[str, pd.DataFrame]) -> int:
 
 
 def host_facts(tables: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
-    """The first row of the ``host`` table as a dict (``{}`` without one)."""
-    host = tables.get("host")
-    if not _usable(host):
-        return {}
-    assert isinstance(host, pd.DataFrame)
-    return {str(k): v for k, v in host.iloc[0].items()}
+    """The host facts of the ``host`` table (:class:`~vmanalyze.facts.HostFacts`) as a dict;
+    absent facts are ``None``, never NaN."""
+    return HostFacts.from_tables(tables).as_dict()
 
 
 def _missing(rule: Rule, tables: Mapping[str, pd.DataFrame]) -> str | None:

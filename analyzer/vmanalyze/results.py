@@ -142,6 +142,7 @@ def to_json_dict(
             {"code": status.code, "status": status.status, "reason": status.reason}
             for status in result.rules
         ],
+        "coverage": result.coverage.to_dict(),
     }
 
 

@@ -51,6 +51,7 @@ from vmreports.units import (
 
 if TYPE_CHECKING:
     from vmanalyze.analysis import Analysis
+    from vmanalyze.coverage import Coverage
     from vmanalyze.registry import Registry
     from vmanalyze.rule import Finding
 
@@ -198,6 +199,8 @@ class ReportView:
     verdict: str
     verdict_detail: str
     verdict_level: str
+    #: What could not be checked: "11 of 17 rules could not run: one snapshot, ..." (or "").
+    verdict_coverage: str
     counts: dict[str, int]
     facts: list[Fact]
     findings: list[FindingView]
@@ -414,7 +417,9 @@ def _severity(finding: Finding) -> str:
     return finding.severity.value if finding.severity is not None else "info"
 
 
-def _verdict(findings: Sequence[FindingView], rules: Sequence[RuleRow]) -> tuple[str, str, str]:
+def _verdict(
+    findings: Sequence[FindingView], rules: Sequence[RuleRow], cover: Coverage
+) -> tuple[str, str, str]:
     ran = sum(1 for r in rules if r.status == "ran")
     serious = [f for f in findings if f.severity in ("critical", "warning")]
     if serious:
@@ -436,6 +441,14 @@ def _verdict(findings: Sequence[FindingView], rules: Sequence[RuleRow]) -> tuple
     detail = f"{ran} rule{'s' if ran != 1 else ''} ran"
     if informational:
         detail += f"; {informational} informational note{'s' if informational != 1 else ''}"
+    if not cover.core_ran:
+        # Quiet is not healthy when the rules that see the common problems did not run.
+        return (
+            "No problem found in what could be checked",
+            f"{detail}; not checked: {', '.join(cover.core_missing)} "
+            "(see Rules at the end for why).",
+            "unknown",
+        )
     return "No memory problem found", detail + ".", "ok"
 
 
@@ -530,7 +543,7 @@ def build_view(
     ]
     rule_counts = {s: sum(1 for r in rules if r.status == s) for s in ("ran", "skipped", "error")}
     counts = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
-    verdict, verdict_detail, verdict_level = _verdict(findings, rules)
+    verdict, verdict_detail, verdict_level = _verdict(findings, rules, result.coverage)
 
     processes = process_tables(tables)
     t_processes = time.perf_counter()
@@ -570,6 +583,7 @@ def build_view(
         verdict=verdict,
         verdict_detail=verdict_detail,
         verdict_level=verdict_level,
+        verdict_coverage=result.coverage.sentence if result.coverage.not_run else "",
         counts=counts,
         facts=host_facts(analysis),
         findings=findings,

@@ -59,6 +59,13 @@ def print_summary(analysis: Analysis, stream: TextIO) -> None:
     skipped = sum(1 for s in statuses if s.status == "skipped")
     errors = [s for s in statuses if s.status == "error"]
     console.print(f"{ran} rules ran, {skipped} skipped, {len(errors)} errors")
+    cover = analysis.result.coverage
+    if cover.not_run:
+        console.print(cover.sentence)
+    if not findings and not cover.core_ran:
+        console.print(
+            "not checked, not healthy: " + ", ".join(cover.core_missing) + " could not run"
+        )
     for s in errors:
         console.print(f"[red]rule {s.code} failed:[/] {s.reason}")
 
@@ -80,6 +87,7 @@ def render_text(analysis: Analysis) -> str:
         lines.append("")
     if not analysis.result.findings:
         lines.append("no findings")
+    lines.append(analysis.result.coverage.sentence)
     for s in analysis.result.rules:
         if s.status != "ran":
             lines.append(f"rule {s.code}: {s.status}: {s.reason}")

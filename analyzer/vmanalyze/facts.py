@@ -12,6 +12,7 @@ fact                   sources, in order
 ``kernel_release``     manifest; ``proc/version``; ``proc/sys/kernel/osrelease``; ``uname -a``
 ``kernel_version``     ``proc/version`` build string; ``uname -a``
 ``machine``            manifest; ``uname -a``
+``boot_time``          manifest (``boot_time_ns``); with ``clock_ticks`` dates process starts
 ``cpu_count``          manifest; ``processor`` blocks of ``proc/cpuinfo``
 ``page_size``          manifest; meminfo Mapped / vmstat nr_mapped (or Shmem / nr_shmem)
 ``mem_total_bytes``... first meminfo snapshot that has the line
@@ -77,6 +78,7 @@ _INT_FACTS = (
     "overcommit_kbytes",
     "swappiness",
     "zone_reclaim_mode",
+    "clock_ticks",
 )
 
 
@@ -113,8 +115,18 @@ class HostFacts:
     overcommit_kbytes: int | None = None
     swappiness: int | None = None
     zone_reclaim_mode: int | None = None
+    #: When the host booted (manifest ``boot_time_ns``) and the clock tick of /proc/PID/stat
+    #: times (``clock_ticks``, USER_HZ): together they date a process's ``starttime``.
+    boot_time: pd.Timestamp | None = None
+    clock_ticks: int | None = None
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
+
+    def process_start(self, starttime: float) -> pd.Timestamp | None:
+        """When a process with /proc/PID/stat ``starttime`` (ticks after boot) started."""
+        if self.boot_time is None or not self.clock_ticks or _missing(starttime):
+            return None
+        return self.boot_time + pd.Timedelta(seconds=float(starttime) / self.clock_ticks)
 
     def as_dict(self) -> dict[str, Any]:
         """The facts by name (what rules see as ``ctx.host``)."""
@@ -140,7 +152,7 @@ class HostFacts:
                     continue
             elif key == "interval_s":
                 value = float(value)
-            elif key in ("start", "end"):
+            elif key in ("start", "end", "boot_time"):
                 value = pd.Timestamp(value)
             elif not isinstance(value, str):
                 value = str(value)
@@ -240,7 +252,11 @@ def build_host_facts(
         "format_version": manifest.get("format_version"),
         "interval_s": opts.get("interval_s"),
         "samples": sample_count,
+        "clock_ticks": host.get("clock_ticks"),
     }
+    boot_ns = host.get("boot_time_ns")
+    if isinstance(boot_ns, int) and boot_ns > 0:
+        found["boot_time"] = pd.Timestamp(boot_ns, unit="ns", tz="UTC")
 
     def fill(key: str, value: Any) -> None:
         if found.get(key) in (None, "") and value not in (None, ""):

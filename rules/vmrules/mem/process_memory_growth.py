@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from vmanalyze.facts import HostFacts
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Subject, rule
 
 from vmrules._common import MIB, duration, mib, rnd, timed, when
@@ -168,6 +169,15 @@ def candidates(
         ),
         Setting("min_samples", 5, "Fewest samples of the process needed to fit a line."),
         Setting(
+            "min_age_s",
+            300.0,
+            "A process that started during the capture, or less than this many seconds "
+            "before it, is reported as info at most: growth since start is what warming up "
+            "looks like (imports, caches, a database being filled). Our choice: services "
+            "usually warm up within minutes; five minutes keeps a leak in a long-running "
+            "process a warning.",
+        ),
+        Setting(
             "max_exhaust_hours",
             24.0,
             "A process whose projected time to exhaust MemAvailable is longer than this "
@@ -186,6 +196,12 @@ def process_memory_growth(ctx: RuleContext) -> Iterator[Finding]:
     seen and fits with R² >= `min_r2`: slope, fit quality, start and end sizes, the share of
     intervals in which memory rose, and the time until MemAvailable (last snapshot) would be
     used up at that slope.
+
+    A process that started during the capture or less than `min_age_s` before it (its
+    `starttime` dated with the boot time and clock tick of the bundle; without them, a
+    process absent from the first snapshot) is at most info: "growing since it started: may be
+    warming up". So is growth measured on total RSS alone (no `RssAnon`): it may be shared
+    memory (a database touching its shared buffers), not private growth.
 
     ## Why is this bad?
     Memory that grows at a constant rate and never falls back is the signature of a leak or an
@@ -240,6 +256,9 @@ def process_memory_growth(ctx: RuleContext) -> Iterator[Finding]:
         found.append(growth)
 
     found.sort(key=lambda g: -g.slope_bytes_per_s)
+    facts = HostFacts.from_mapping(ctx.host)
+    window_start = procs["ts"].min()
+    min_age = float(ctx.settings["min_age_s"])
     limit_h = float(ctx.settings["max_exhaust_hours"])
     for g in found:
         rate = g.slope_bytes_per_s
@@ -277,6 +296,26 @@ def process_memory_growth(ctx: RuleContext) -> Iterator[Finding]:
             if exhaust_s > limit_h * 3600:
                 severity = Severity.INFO
                 reason = f"MemAvailable would last more than {limit_h:g} h at this rate"
+        started = facts.process_start(g.starttime)
+        if started is not None:
+            evidence["started"] = started.isoformat()
+            young = started >= window_start - pd.Timedelta(seconds=min_age)
+            age = (window_start - started).total_seconds()
+            since = (
+                f"{age:.0f} s before the capture began"
+                if age > 0
+                else f"{-age:.0f} s into the capture"
+            )
+        else:  # no boot time: the process was not there in the first snapshot
+            young = bool(g.first_ts > window_start)
+            since = "during the capture"
+        if young:
+            severity, reason = Severity.INFO, f"started {since}: may be warming up"
+            message += f"; growing since it started ({since}): may be warming up"
+        elif g.measure == "RSS":
+            severity = Severity.INFO
+            reason = "only total RSS is known: the growth may be shared memory"
+            message += "; only total RSS is known, which counts shared memory too"
         yield Finding(
             message=message,
             subject=Subject.process(g.pid, g.comm),

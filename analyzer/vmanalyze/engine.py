@@ -11,7 +11,8 @@
 - otherwise it ``ran``, and its findings get the rule's code and name, its severity unless
   the finding overrides it, and its ``## Remediation`` section unless the finding has one.
 
-Findings are sorted critical first, then by code (a rule's own order is kept).
+Findings are ranked by :func:`vmanalyze.ranking.rank`: severity, then evidence of harm, causes
+before the symptoms they explain; never by code order alone.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ import pandas as pd
 from vmanalyze.config import Config
 from vmanalyze.coverage import Coverage, coverage
 from vmanalyze.facts import HostFacts
+from vmanalyze.ranking import rank
 from vmanalyze.registry import PluginError, Registry
 from vmanalyze.results import to_jsonable
-from vmanalyze.rule import Finding, Rule, RuleContext, Severity, Skip, finding_sort_key
+from vmanalyze.rule import Finding, Rule, RuleContext, Severity, Skip
 
 __all__ = ["AnalysisResult", "RuleStatus", "run"]
 
@@ -51,7 +53,7 @@ class RuleStatus:
 
 @dataclass(frozen=True)
 class AnalysisResult:
-    """Findings (critical first, then by code) and one status row per selected rule."""
+    """Findings (most important first: vmanalyze.ranking) and one status row per rule."""
 
     findings: tuple[Finding, ...]
     rules: tuple[RuleStatus, ...]
@@ -229,6 +231,6 @@ def run(
         status, found = _run_one(rule, tables, config, facts, role, count)
         statuses.append(status)
         findings.extend(found)
-    findings.sort(key=finding_sort_key)
+    findings = rank(findings)
     statuses.sort(key=lambda s: s.code)
     return AnalysisResult(tuple(findings), tuple(statuses), registry.errors)

@@ -489,10 +489,10 @@ def build_view(
                     markdown_html(render_rule(entry, level=3)),
                 )
 
-    from vmanalyze.rule import finding_sort_key
+    from vmanalyze.ranking import rank
 
     findings: list[FindingView] = []
-    ordered = sorted(result.findings, key=finding_sort_key)
+    ordered = rank(result.findings)
     for index, finding in enumerate(ordered, 1):
         code = finding.code or "?"
         severity = _severity(finding)

@@ -78,7 +78,7 @@ def test_json_document_has_exactly_the_documented_shape(result: Any) -> None:
         {"hostname": "db01", "cpu_count": 64},
     )
     jsonschema.validate(doc, SCHEMA)
-    assert list(doc) == ["schema_version", "input", "host", "findings", "rules"]
+    assert list(doc) == ["schema_version", "input", "host", "findings", "rules", "coverage"]
     assert doc["schema_version"] == 1
     assert doc["input"] == {"path": "host.tar.gz", "format": "vmcollect-bundle", "samples": 120}
     assert doc["host"] == {"hostname": "db01", "cpu_count": 64}

@@ -33,6 +33,17 @@ def page_size(host: Mapping[str, Any]) -> int:
     return size if size > 0 else 4096
 
 
+def hugetlb_bytes(meminfo: pd.DataFrame) -> pd.Series:
+    """The hugetlb pool per snapshot: HugePages_Total x Hugepagesize (``Hugetlb`` if larger,
+    which also counts pools of the other page sizes)."""
+    pool = pd.Series(0.0, index=meminfo.index)
+    if "hugepages_total" in meminfo.columns and "hugepagesize_bytes" in meminfo.columns:
+        pool = (meminfo["hugepages_total"].astype(float) * meminfo["hugepagesize_bytes"]).fillna(0)
+    if "hugetlb_bytes" in meminfo.columns:
+        pool = pool.combine(meminfo["hugetlb_bytes"].astype(float).fillna(0), max)
+    return pool
+
+
 def mib(value: float) -> float:
     """Bytes to MiB, rounded to 0.1."""
     return round(float(value) / MIB, 1)

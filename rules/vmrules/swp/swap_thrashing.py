@@ -92,14 +92,15 @@ def swapping_processes(
         Setting(
             "min_swapout_pages_per_s",
             5.0,
-            "Swap-out rate (pages/s, vmstat pswpout + zswpout) at or above which an interval counts as "
-            "swapping out; PCP pmie's memory.exhausted rule uses 5 pages/s.",
+            "Swap-out rate (pages/s, vmstat pswpout + zswpout) at or above which an interval "
+            "counts as swapping out; PCP pmie's memory.exhausted rule uses 5 pages/s.",
         ),
         Setting(
             "min_swapin_pages_per_s",
             5.0,
-            "Swap-in rate (pages/s, vmstat pswpin + zswpin) at or above which an interval counts as "
-            "swapping in.",
+            "Swap-in rate (pages/s, vmstat pswpin + zswpin) at or above which an interval "
+            "counts as swapping in. Our choice: the same bar as swap-out, so that both "
+            "directions count alike.",
         ),
         Setting(
             "min_active_share",
@@ -116,9 +117,9 @@ def swap_thrashing(ctx: RuleContext) -> Iterator[Finding]:
     ## What it does
     Computes the swap-in (`pswpin` + `zswpin`) and swap-out (`pswpout` + `zswpout`) rates of
     every interval from `/proc/vmstat` (with zswap on, a page stored in or loaded from the
-    compressed pool counts in `zswpout`/`zswpin` only, not in `pswp*`), and flags the host when both reach `min_swapin_pages_per_s` and
-    `min_swapout_pages_per_s` in the same intervals for at least `min_active_share` of the
-    window's time. The finding gives the rates (mean and peak, with when), the PSI memory stall
+    compressed pool counts in `zswpout`/`zswpin` only, not in `pswp*`), and flags the host
+    when both reach `min_swapin_pages_per_s` and `min_swapout_pages_per_s` in the same
+    intervals for at least `min_active_share` of the window's time. The finding gives the rates (mean and peak, with when), the PSI memory stall
     share over those intervals, and the processes whose `VmSwap` grew the most.
 
     ## Why is this bad?

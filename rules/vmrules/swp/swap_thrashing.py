@@ -119,8 +119,9 @@ def swap_thrashing(ctx: RuleContext) -> Iterator[Finding]:
     every interval from `/proc/vmstat` (with zswap on, a page stored in or loaded from the
     compressed pool counts in `zswpout`/`zswpin` only, not in `pswp*`), and flags the host
     when both reach `min_swapin_pages_per_s` and `min_swapout_pages_per_s` in the same
-    intervals for at least `min_active_share` of the window's time. The finding gives the rates (mean and peak, with when), the PSI memory stall
-    share over those intervals, and the processes whose `VmSwap` grew the most.
+    intervals for at least `min_active_share` of the window's time. The finding gives the
+    rates (mean and peak, with when), the PSI memory stall share over those intervals, and
+    the processes whose `VmSwap` grew the most.
 
     ## Why is this bad?
     Swapping out alone is how the kernel parks cold anonymous memory. Swapping in *and* out at

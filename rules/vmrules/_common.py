@@ -93,6 +93,23 @@ def time_share(mask: pd.Series, interval_s: pd.Series) -> float:
     return float(interval_s[mask.fillna(False).astype(bool)].sum()) / total
 
 
+def psi_share(pressure: pd.DataFrame | None, ends: pd.Series) -> dict[str, float]:
+    """PSI memory some/full stall share (percent) over the intervals ending at ``ends``."""
+    if pressure is None or not timed(pressure):
+        return {}
+    rates = counter_rates(pressure, ["some_total_us", "full_total_us"])
+    rates = rates[rates["ts"].isin(set(ends)) & (rates["interval_s"] > 0)]
+    seconds = float(rates["interval_s"].sum())
+    out: dict[str, float] = {}
+    if seconds <= 0:
+        return out
+    for kind in ("some", "full"):
+        col = f"{kind}_total_us_delta"
+        if col in rates.columns and rates[col].notna().any():
+            out[f"psi_{kind}_pct"] = rnd(100.0 * rates[col].sum() / 1e6 / seconds, 1)
+    return out
+
+
 def sample_snapshots(samples: pd.DataFrame | None) -> list[str]:
     """The snapshot labels of the ``samples`` table, in time order (``[]`` without one)."""
     if samples is None or samples.empty or "snapshot" not in samples.columns:

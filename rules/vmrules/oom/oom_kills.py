@@ -29,9 +29,9 @@ def kills_from_log(events: pd.DataFrame, samples: pd.DataFrame | None) -> pd.Dat
 
     The constraint line (``oom-kill:constraint=...``, 4.19+) printed just before a kill is
     joined on the victim's pid; before 4.19, the "Task in A killed as a result of limit of B"
-    and "Kill process N (x) score S or sacrifice child" lines give the scope instead. ``at`` converts the record's kernel timestamp to UTC through
-    the bundle's first sample (its wall and monotonic clocks); without them, the time the
-    record was read. ``read_at`` is the snapshot that first read the record.
+    and "Kill process N (x) score S or sacrifice child" lines give the scope instead. ``at``
+    converts the record's kernel timestamp to UTC through the bundle's first sample (its wall
+    and monotonic clocks); without them, the time the record was read. ``read_at`` is the snapshot that first read the record.
     """
     kills = events[events["event"] == "oom_kill"].copy()
     if kills.empty:

@@ -31,7 +31,8 @@ def kills_from_log(events: pd.DataFrame, samples: pd.DataFrame | None) -> pd.Dat
     joined on the victim's pid; before 4.19, the "Task in A killed as a result of limit of B"
     and "Kill process N (x) score S or sacrifice child" lines give the scope instead. ``at``
     converts the record's kernel timestamp to UTC through the bundle's first sample (its wall
-    and monotonic clocks); without them, the time the record was read. ``read_at`` is the snapshot that first read the record.
+    and monotonic clocks); without them, the time the record was read. ``read_at`` is the
+    snapshot that first read the record.
     """
     kills = events[events["event"] == "oom_kill"].copy()
     if kills.empty:
@@ -161,7 +162,8 @@ def oom_kills(ctx: RuleContext) -> Iterator[Finding]:
     Counts OOM kills during the window from the `oom_kill` counter of `/proc/vmstat` (4.13+)
     and reads the kernel log (`/dev/kmsg`) records of each kill: victim pid and name, its
     anonymous RSS, and whether the OOM was confined to a memory cgroup (`CONSTRAINT_MEMCG`,
-    with the cgroup) or global. Kills in the window give one finding per OOM domain (the
+    with the cgroup; before 4.19, from the "Task in A killed as a result of limit of B" and
+    "Memory cgroup out of memory: Kill process" lines) or global. Kills in the window give one finding per OOM domain (the
     cgroup, or the host; a global OOM is critical). Kills the kernel log records from before
     the capture started are reported once, as info. On a single snapshot (a sosreport) there is
     no window, and every kill of this boot is reported at the rule's severity.

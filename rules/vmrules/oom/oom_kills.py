@@ -163,8 +163,8 @@ def oom_kills(ctx: RuleContext) -> Iterator[Finding]:
     and reads the kernel log (`/dev/kmsg`) records of each kill: victim pid and name, its
     anonymous RSS, and whether the OOM was confined to a memory cgroup (`CONSTRAINT_MEMCG`,
     with the cgroup; before 4.19, from the "Task in A killed as a result of limit of B" and
-    "Memory cgroup out of memory: Kill process" lines) or global. Kills in the window give one finding per OOM domain (the
-    cgroup, or the host; a global OOM is critical). Kills the kernel log records from before
+    "Memory cgroup out of memory: Kill process" lines) or global. Kills in the window give one
+    finding per OOM domain (the cgroup, or the host; a global OOM is critical). Kills the kernel log records from before
     the capture started are reported once, as info. On a single snapshot (a sosreport) there is
     no window, and every kill of this boot is reported at the rule's severity.
 

@@ -159,14 +159,15 @@ def oom_kills(ctx: RuleContext) -> Iterator[Finding]:
     """The kernel's OOM killer killed processes.
 
     ## What it does
-    Counts OOM kills during the window from the `oom_kill` counter of `/proc/vmstat` (4.13+)
-    and reads the kernel log (`/dev/kmsg`) records of each kill: victim pid and name, its
-    anonymous RSS, and whether the OOM was confined to a memory cgroup (`CONSTRAINT_MEMCG`,
-    with the cgroup; before 4.19, from the "Task in A killed as a result of limit of B" and
-    "Memory cgroup out of memory: Kill process" lines) or global. Kills in the window give one
-    finding per OOM domain (the cgroup, or the host; a global OOM is critical). Kills the kernel log records from before
-    the capture started are reported once, as info. On a single snapshot (a sosreport) there is
-    no window, and every kill of this boot is reported at the rule's severity.
+    Counts OOM kills during the window from the `oom_kill` counter of `/proc/vmstat` (4.13+) and
+    reads the kernel log (`/dev/kmsg`) records of each kill: victim pid and name, its anonymous
+    RSS, and whether the OOM was confined to a memory cgroup (`CONSTRAINT_MEMCG`, with the
+    cgroup; before 4.19, from the "Task in A killed as a result of limit of B" and "Memory
+    cgroup out of memory: Kill process" lines) or global. Kills in the window give one finding
+    per OOM domain (the cgroup, or the host; a global OOM is critical). Kills the kernel log
+    records from before the capture started are reported once, as info. On a single snapshot (a
+    sosreport) there is no window, and every kill of this boot is reported at the rule's
+    severity.
 
     ## Why is this bad?
     The OOM killer is the kernel's last resort: a process was killed without warning, losing

@@ -113,3 +113,30 @@ def test_json_format_example_matches_the_schema() -> None:
     schema = json.loads((ROOT / "docs" / "json-format.schema.json").read_text())
     (example,) = code_blocks(ROOT / "docs" / "json-format.md", "json")
     jsonschema.validate(json.loads(example), schema)
+
+
+#: Settings that are not thresholds: how much to list, which names or versions to match.
+NOT_THRESHOLDS = {
+    "top_processes",
+    "max_listed_victims",
+    "zones",
+    "extra_database_comms",
+    "mongodb_major_version",
+}
+#: What a threshold's doc cites: a kernel document or source, a peer tool's default, a vendor,
+#: or this project's own choice with its reason.
+SOURCES = ("Our choice", "our choice", "pmie", "atop", "kernel", "balance_dirty_pages", "psi.rst")
+
+
+def test_every_built_in_threshold_cites_its_source() -> None:
+    from vmanalyze.registry import discover
+
+    missing = [
+        f"{rule.code}.{setting.name}"
+        for rule in discover().rules
+        if rule.code[:3]
+        in {"CGR", "DRT", "FLT", "FRA", "HPG", "MEM", "NUM", "OOM", "OVC"} | {"PSI", "SWP", "THP"}
+        for setting in rule.settings
+        if setting.name not in NOT_THRESHOLDS and not any(s in setting.doc for s in SOURCES)
+    ]
+    assert missing == []

@@ -89,23 +89,28 @@ def members(processes: pd.DataFrame | None, cgroup: str, limit: int = 5) -> list
             "min_limit_hits_per_s",
             1.0,
             "Rate (per second, over the window) of limit hits (v1 `memory.failcnt`, v2 "
-            "`memory.events` max) at or above which the cgroup counts as hitting its limit.",
+            "`memory.events` max) at or above which the cgroup counts as hitting its limit. "
+            "Our choice: one hit per second is the limit hit again and again, not once.",
         ),
         Setting(
             "min_high_events_per_s",
             1.0,
             "Rate of v2 `memory.events` high (throttled above memory.high) at or above which "
-            "the cgroup counts as throttled.",
+            "the cgroup counts as throttled. "
+            "Our choice: the same bar as min_limit_hits_per_s.",
         ),
         Setting(
             "at_limit_pct",
             98.0,
-            "Usage (percent of the limit) at or above which a snapshot counts as at the limit.",
+            "Usage (percent of the limit) at or above which a snapshot counts as at the limit. "
+            "Our choice: within 2% of the limit is at it (usage moves by a few pages between "
+            "reads).",
         ),
         Setting(
             "min_at_limit_share",
             0.5,
-            "Share of the snapshots (0-1) at the limit that is enough on its own for a finding.",
+            "Share of the snapshots (0-1) at the limit that is enough on its own for a finding. "
+            "Our choice: half the capture, the same majority MEM001 asks for.",
         ),
         Setting(
             "min_anon_growth_pct",

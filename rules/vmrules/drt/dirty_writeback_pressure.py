@@ -76,7 +76,8 @@ def dirty_thresholds(
             "min_time_share",
             0.2,
             "Share (0-1) of the snapshots that must be near the threshold for the pressure "
-            "to count as sustained (any snapshot counts for a single-snapshot input).",
+            "to count as sustained (any snapshot counts for a single-snapshot input). "
+            "Our choice: 20%, a shorter burst is the background flusher catching up.",
         ),
         Setting(
             "writeback_bytes_per_s",
@@ -90,7 +91,10 @@ def dirty_thresholds(
             "max_flush_s",
             30.0,
             "Estimated seconds to flush the dirty threshold (threshold / writeback_bytes_per_s) "
-            "above which the dirty settings are reported as too large for this RAM size.",
+            "above which the dirty settings are reported as too large for this RAM size. "
+            "The kernel writes back dirty pages older than vm.dirty_expire_centisecs (30 s by "
+            "default, docs.kernel.org admin-guide/sysctl/vm.html): a threshold that takes longer "
+            "than that to flush outlives its own expiry.",
         ),
     ],
 )

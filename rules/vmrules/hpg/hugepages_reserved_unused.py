@@ -54,12 +54,15 @@ def pools_from_meminfo(meminfo: pd.DataFrame | None) -> pd.DataFrame | None:
             "min_unused_bytes",
             128 * 1024 * 1024,
             "Bytes of a hugepage pool that must stay free and unreserved (free - resv) in every "
-            "snapshot for the pool to be reported.",
+            "snapshot for the pool to be reported. "
+            "Our choice: 128 MiB, below it the waste is not worth a finding.",
         ),
         Setting(
             "min_unused_share",
             0.5,
-            "Share (0-1) of the pool that must stay free and unreserved in every snapshot.",
+            "Share (0-1) of the pool that must stay free and unreserved in every snapshot. "
+            "Our choice: half the pool unused in every snapshot is a pool sized for something that"
+            " does not run.",
         ),
     ],
 )

@@ -79,13 +79,16 @@ def estimate_available(meminfo: pd.DataFrame, low: pd.Series | None) -> tuple[pd
             "min_low_share",
             0.5,
             "Share of the snapshots (0-1) in which memory must be low for a finding; 1 "
-            "snapshot of 1 is enough on a single-snapshot input.",
+            "snapshot of 1 is enough on a single-snapshot input. "
+            "Our choice: a majority of the snapshots, so a single dip is not reported.",
         ),
         Setting(
             "critical_available_pct",
             5.0,
             "MemAvailable (percent of MemTotal) whose minimum at or below this makes the "
-            "finding critical.",
+            "finding critical. "
+            "Our choice: half of min_available_pct; atop's 'almost critical' is 80% of its "
+            "critical bar, we go the other way for a second step.",
         ),
     ],
 )

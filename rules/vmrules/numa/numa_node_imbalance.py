@@ -39,18 +39,22 @@ def _page_size(host: Mapping[str, Any]) -> int:
             "low_watermark_factor",
             1.25,
             "A node counts as exhausted while its free memory (all zones) is at or below this "
-            "many times its low watermark (kswapd wakes at the low watermark).",
+            "many times its low watermark (kswapd wakes at the low watermark). "
+            "Our choice: 25% above low, about the high watermark (where kswapd stops) with "
+            "the kernel's default watermark spacing (mm/page_alloc.c __setup_per_zone_wmarks).",
         ),
         Setting(
             "min_time_share",
             0.2,
-            "Share (0-1) of the snapshots in which a node must be exhausted to be reported.",
+            "Share (0-1) of the snapshots in which a node must be exhausted to be reported. "
+            "Our choice: as DRT001, 20%.",
         ),
         Setting(
             "min_other_free_share",
             0.2,
             "Share (0-1) of another node's managed memory that must be free at the same time "
-            "for the imbalance to be reported.",
+            "for the imbalance to be reported. "
+            "Our choice: a fifth of the other node free is room to place the memory.",
         ),
         Setting(
             "min_refaults_per_s",

@@ -69,19 +69,24 @@ def largest_virtual(process_samples: pd.DataFrame | None, at: object, top: int) 
             "near_limit_share",
             0.9,
             "Mode 2: Committed_AS / CommitLimit at or above which allocations are close to "
-            "failing with ENOMEM.",
+            "failing with ENOMEM. "
+            "Our choice: 90%, within reach of one large allocation or fork.",
         ),
         Setting(
             "min_limit_share_of_ram",
             0.75,
             "Mode 2: a CommitLimit below this share of MemTotal is reported as a "
-            "misconfiguration (memory that can never be committed).",
+            "misconfiguration (memory that can never be committed). "
+            "Our choice: 75%, the ratio 50 default leaves 50%, which the kernel docs' "
+            "overcommit-accounting describes.",
         ),
         Setting(
             "max_commit_share",
             1.5,
             "Modes 0 and 1: Committed_AS / (MemTotal + SwapTotal) above which the host is "
-            "exposed to the OOM killer if the commitments are used.",
+            "exposed to the OOM killer if the commitments are used. "
+            "atop colours the SWP line when committed exceeds the limit; our choice is 150% of RAM"
+            " + swap, as modes 0/1 do not enforce a limit.",
         ),
         Setting("top_processes", 5, "How many processes to list, by virtual size."),
     ],

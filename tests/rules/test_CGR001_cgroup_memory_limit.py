@@ -115,6 +115,7 @@ def test_unlimited_cgroup_with_global_oom_victims_is_not_flagged(sample_bundle):
 #: Reads a file once, sequentially, with read(): page cache only, each page read once.
 READER = """
 import sys, time
+time.sleep(1.5)  # the capture starts meanwhile: the interpreter's own memory is not growth
 with open(sys.argv[1], "rb") as f:
     while f.read(1 << 20):
         pass
@@ -149,14 +150,14 @@ def test_v1_limit_filled_by_page_cache_only_is_info(live_capture, tmp_path):
     reader = None
     try:
         (group / "memory.limit_in_bytes").write_text(str(64 << 20))
-        live_capture.start(interval="250ms", count=10)
-        time.sleep(0.5)
         reader = subprocess.Popen(
             [sys.executable, "-c", READER, str(data)],
             stdout=subprocess.PIPE,
             text=True,
             preexec_fn=lambda: (group / "cgroup.procs").write_text(str(os.getpid())),
         )
+        time.sleep(0.5)
+        live_capture.start(interval="250ms", count=14)
         t = live_capture.finish().tables
     finally:
         if reader is not None:

@@ -49,7 +49,7 @@ from vmanalyze.parsers.cpuinfo import count_processors
 from vmanalyze.parsers.hostname import parse_hostname
 from vmanalyze.parsers.uname import parse_uname
 
-__all__ = ["HostFacts", "build_host_facts", "page_size_from"]
+__all__ = ["HOST_DTYPES", "HostFacts", "build_host_facts", "page_size_from"]
 
 #: sos paths of ``uname -a`` (kernel plugin) and ``hostname`` (host plugin since sos 3.6, the
 #: general plugin before it), then the links sos puts at the report root.
@@ -80,6 +80,15 @@ _INT_FACTS = (
     "zone_reclaim_mode",
     "clock_ticks",
 )
+
+
+#: Column types of the ``host`` table: the same for every input, so that a fleet's host rows
+#: line up whichever facts each input held (an all-null column would otherwise be a string).
+HOST_DTYPES: dict[str, str] = {
+    **dict.fromkeys(_INT_FACTS, "Int64"),
+    "interval_s": "Float64",
+    **dict.fromkeys(("boot_time", "start", "end"), "datetime64[ns, UTC]"),
+}
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from vmanalyze.errors import ParseError, SkipSource
-from vmanalyze.facts import build_host_facts
+from vmanalyze.facts import HOST_DTYPES, build_host_facts
 from vmanalyze.inputs import CapturedInput, split_member
 from vmanalyze.packs import Pack
 from vmanalyze.parsers import SOURCES, match_sources
@@ -574,7 +574,7 @@ class TableBuilder:
             self._first,
             t,
         )
-        return frame([facts.row()])
+        return frame([facts.row()], dtypes=HOST_DTYPES)
 
     def _text(self, path: str) -> str | None:
         records = self.captured.files.get(path)

@@ -31,7 +31,7 @@ class TableDoc:
 
 _TS = "snapshot, ts"
 #: Columns holding a UTC time, whatever the table.
-TIME_COLUMNS = ("ts", "first_seen", "last_seen", "start", "end")
+TIME_COLUMNS = ("ts", "first_seen", "last_seen", "start", "end", "boot_time")
 TABLES: tuple[TableDoc, ...] = (
     TableDoc(
         "host",

@@ -118,3 +118,16 @@ def test_live_uname_parses() -> None:
         platform.machine(),
     )
     assert uname["kernel_version"] == platform.version()
+
+
+def test_host_table_types_do_not_depend_on_which_facts_an_input_held(
+    sos_root: Path, live_bundle: Path
+) -> None:
+    """A fleet's host rows line up: a sosreport without sysctls or boot time gives the same
+    column types as a bundle that has them (all-null columns are not strings)."""
+    sparse = parse(str(sos_root)).tables["host"]
+    full = parse(str(live_bundle)).tables["host"]
+    assert list(sparse.columns) == list(full.columns)
+    assert sparse.dtypes.to_dict() == full.dtypes.to_dict()
+    assert sparse["overcommit_memory"].isna().all() and full["overcommit_memory"].notna().all()
+    assert str(full["boot_time"].dtype) == "datetime64[ns, UTC]"

@@ -86,7 +86,7 @@ _INT_FACTS = (
 #: line up whichever facts each input held (an all-null column would otherwise be a string).
 HOST_DTYPES: dict[str, str] = {
     **dict.fromkeys(_INT_FACTS, "Int64"),
-    "interval_s": "Float64",
+    "interval_s": "float64",  # NaN is written as null (pyarrow from_pandas)
     **dict.fromkeys(("boot_time", "start", "end"), "datetime64[ns, UTC]"),
 }
 

@@ -67,7 +67,7 @@ test-py36: pyz
 test: lint typecheck pytest test-py36
 
 corpus: venv
-	$(PY) -m vmanalyze.corpus $(CORPUS)
+	$(PY) -m vmanalyze.corpus $(CORPUS) --bundles sample-bundles
 	$(VENV)/bin/pytest -q -m corpus tests/rules
 
 samples: pyz

@@ -15,8 +15,11 @@ checked against the parsed values. ``edited`` files are not checked (a parse err
 reported as known-odd, not as a failure) and ``empty`` files must be skipped or parse to an
 empty result.
 
-Exit status: 0 when every supported file parsed and agreed with the README, 1 otherwise (each
-failure is listed), 2 when the corpus cannot be read.
+Then every captured root, and every bundle of each ``--bundles`` directory, is analyzed as
+``vmanalyze`` would (every rule): a rule error is a failure (issue 12: a rule error is a bug).
+
+Exit status: 0 when every supported file parsed and agreed with the README and no rule failed
+on any input, 1 otherwise (each failure is listed), 2 when the corpus cannot be read.
 """
 
 from __future__ import annotations
@@ -451,39 +454,58 @@ def captured_roots(corpus: Path) -> list[Path]:
     return sorted(roots)
 
 
-def load_roots(corpus: Path, known_odd: set[str] | frozenset[str] = frozenset()) -> list[str]:
-    """Load every captured root as a one-sample input with the real loader; report failures."""
-    from vmanalyze.errors import VmanalyzeError
-    from vmanalyze.inputs import read_input
-    from vmanalyze.tables import build_tables
+def analyze_inputs(
+    inputs: list[tuple[str, Path]], known_odd: set[str] | frozenset[str] = frozenset()
+) -> list[str]:
+    """Load each input with the real loader and run the whole analysis, every rule, on it.
+
+    Failures: an input that cannot be loaded or crashes, a file the loader found unparsable
+    (unless known-odd), and any rule error (issue 12: a rule error is a bug). Prints one line
+    per input: its kernel release, what could not run, and the codes of its findings.
+    """
+    from vmanalyze.analysis import analyze
 
     failures = []
-    loaded = 0
     rows = 0
-    for root in captured_roots(corpus):
-        name = root.relative_to(corpus)
+    print(f"\nanalysis: every rule on {len(inputs)} inputs (captured roots as one-sample inputs)")
+    for name, path in inputs:
         try:
-            captured = read_input(str(root))
-            tables, warnings = build_tables(captured)
+            analysis = analyze(path, cache=False)
         except VmanalyzeError as exc:
-            failures.append(f"{name}: cannot load as a one-sample input: {exc}")
+            failures.append(f"{name}: cannot load: {exc}")
             continue
         except Exception as exc:  # noqa: BLE001 - a crash is the failure we look for
-            failures.append(f"{name}: loader crashed: {type(exc).__name__}: {exc}")
+            failures.append(f"{name}: crashed: {type(exc).__name__}: {exc}")
             continue
-        loaded += 1
+        tables = analysis.dataset.tables
         rows += sum(len(df) for df in tables.values())
         unparsable = tables["collection_health"]
         for _, bad in unparsable[unparsable["outcome"] == "unparsable"].iterrows():
             if f"{name}/{bad['path']}" not in known_odd:
                 failures.append(f"{name}/{bad['path']}: {bad['error']}")
-    print(f"\none-sample inputs: {loaded} captured roots loaded into {rows:,} table rows")
+        result = analysis.result
+        for status in result.by_status("error"):
+            failures.append(f"{name}: rule {status.code} error: {status.reason}")
+        facts = analysis.dataset.facts
+        codes = ",".join(sorted({f.code or "?" for f in result.findings})) or "-"
+        print(
+            f"  {name}: kernel {facts.kernel_release or '?'}; {result.coverage.sentence}; "
+            f"findings {codes}"
+        )
+    print(f"{len(inputs)} inputs loaded into {rows:,} table rows")
     return failures
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vmanalyze.corpus", description=__doc__)
     parser.add_argument("corpus", type=Path, help="corpus directory (with README.md)")
+    parser.add_argument(
+        "--bundles",
+        type=Path,
+        action="append",
+        default=[],
+        help="also analyze every *.tar.gz of this directory (e.g. sample-bundles)",
+    )
     args = parser.parse_args(argv)
     try:
         report = run(args.corpus)
@@ -508,14 +530,16 @@ def main(argv: list[str] | None = None) -> int:
         for line in report.known_odd:
             print(f"  {line}")
     known_odd = {line.split(": ", 1)[0] for line in report.known_odd}
-    load_failures = load_roots(args.corpus, known_odd)
-    report.failures.extend(load_failures)
+    inputs = [(str(root.relative_to(args.corpus)), root) for root in captured_roots(args.corpus)]
+    for directory in args.bundles:
+        inputs += [(str(path), path) for path in sorted(directory.glob("*.tar.gz"))]
+    report.failures.extend(analyze_inputs(inputs, known_odd))
     if report.failures:
         print(f"\n{len(report.failures)} FAILURES:")
         for line in report.failures:
             print(f"  {line}")
         return 1
-    print("\nOK: every supported file parsed and agreed with the README")
+    print("\nOK: every supported file parsed and agreed with the README; no rule failed")
     return 0
 
 

@@ -29,14 +29,16 @@ import pyarrow.parquet as pq
 from vmanalyze import __version__
 from vmanalyze import cache as _cache  # `load` has a parameter named cache
 from vmanalyze.cache import SOURCE_FILE, content_hash
+from vmanalyze.facts import HostFacts
 from vmanalyze.inputs import Limits, read_input
 from vmanalyze.safeio import PRIVATE, PUBLIC, atomic_write, atomic_writer, open_regular
 from vmanalyze.tables import build_tables
 
 #: Bump when a table or column changes meaning: cached Parquet of older versions is ignored.
 #: 2: empty tables keep typed key columns; 3: snapshot is an integer (start -1, end last + 1);
-#: 4: sosreports: ps table, processes from ps, text kernel logs in oom_events, clock
-SCHEMA_VERSION = 4
+#: 4: sosreports: ps table, processes from ps, text kernel logs in oom_events, clock;
+#: 5: host facts from every source (vmanalyze.facts)
+SCHEMA_VERSION = 5
 __all__ = ["Dataset", "content_hash", "load", "parse", "read_parquet", "write_parquet"]
 
 
@@ -69,12 +71,14 @@ class Dataset:
         return list(self.source.get("warnings", []))
 
     @property
+    def facts(self) -> HostFacts:
+        """The host facts of this input (vmanalyze.facts): absent ones are ``None``."""
+        return HostFacts.from_tables(self.tables)
+
+    @property
     def host(self) -> dict[str, Any]:
-        """The one-row ``host`` table as a dict."""
-        df = self.tables.get("host")
-        if df is None or df.empty:
-            return {}
-        return {k: (None if _isna(v) else v) for k, v in df.iloc[0].to_dict().items()}
+        """The host facts as a dict (``None`` for absent facts)."""
+        return self.facts.as_dict()
 
     @property
     def sample_count(self) -> int:

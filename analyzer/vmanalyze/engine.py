@@ -11,9 +11,10 @@
 - otherwise it ``ran``, and its findings get the rule's code and name, its severity unless
   the finding overrides it, and its ``## Remediation`` section unless the finding has one.
 
-Findings are sorted critical first, then by code (a rule's own order is kept). Then the
-packs' event sources and link types compose the findings into incidents
-(:mod:`vmanalyze.story`), kept in ``AnalysisResult.story``.
+Findings are ranked by :func:`vmanalyze.ranking.rank`: severity, then evidence of harm, causes
+before the symptoms they explain; never by code order alone. Then the packs'
+event sources and link types compose the findings into incidents (:mod:`vmanalyze.story`),
+kept in ``AnalysisResult.story``.
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ from typing import Any, Literal
 import pandas as pd
 
 from vmanalyze.config import Config
+from vmanalyze.coverage import Coverage, coverage
+from vmanalyze.facts import HostFacts
+from vmanalyze.ranking import rank
 from vmanalyze.registry import PluginError, Registry
 from vmanalyze.results import to_jsonable
-from vmanalyze.rule import Finding, Rule, RuleContext, Severity, Skip, finding_sort_key
+from vmanalyze.rule import Finding, Rule, RuleContext, Severity, Skip
 from vmanalyze.story import Story
 from vmanalyze.story import build as build_story
 
@@ -53,7 +57,7 @@ class RuleStatus:
 
 @dataclass(frozen=True)
 class AnalysisResult:
-    """Findings (critical first, then by code) and one status row per selected rule."""
+    """Findings (most important first: vmanalyze.ranking) and one status row per rule."""
 
     findings: tuple[Finding, ...]
     rules: tuple[RuleStatus, ...]
@@ -69,6 +73,11 @@ class AnalysisResult:
 
     def by_status(self, status: Status) -> tuple[RuleStatus, ...]:
         return tuple(row for row in self.rules if row.status == status)
+
+    @property
+    def coverage(self) -> Coverage:
+        """How many rules could not run and why (:mod:`vmanalyze.coverage`)."""
+        return coverage(self.rules)
 
     @property
     def max_severity(self) -> Severity | None:
@@ -98,12 +107,9 @@ def infer_sample_count(tables: Mapping[str, pd.DataFrame]) -> int:
 
 
 def host_facts(tables: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
-    """The first row of the ``host`` table as a dict (``{}`` without one)."""
-    host = tables.get("host")
-    if not _usable(host):
-        return {}
-    assert isinstance(host, pd.DataFrame)
-    return {str(k): v for k, v in host.iloc[0].items()}
+    """The host facts of the ``host`` table (:class:`~vmanalyze.facts.HostFacts`) as a dict;
+    absent facts are ``None``, never NaN."""
+    return HostFacts.from_tables(tables).as_dict()
 
 
 def _missing(rule: Rule, tables: Mapping[str, pd.DataFrame]) -> str | None:
@@ -230,7 +236,7 @@ def run(
         status, found = _run_one(rule, tables, config, facts, role, count)
         statuses.append(status)
         findings.extend(found)
-    findings.sort(key=finding_sort_key)
+    findings = rank(findings)
     statuses.sort(key=lambda s: s.code)
     story = build_story(
         tables,

@@ -43,7 +43,8 @@ _RECORD_HEADER = re.compile(rb"@@ vmcollect (start|end|[0-9]+) ([0-9]+)\n")
 _SOS_MARKERS = ("sos_commands/", "sos_reports/", "sos_logs/")
 _EXTRA_PATHS = re.compile(
     r"^(proc/[0-9]+/(comm|cmdline)|sos_commands/process/ps_[a-z]+|sos_commands/memory/[a-z_]+|sos_commands/kernel/"
-    r"dmesg[^/]*|var/log/dmesg|etc/hostname|hostname|uname|date|version\.txt|"
+    r"(dmesg[^/]*|uname_-a)|sos_commands/(host|general)/hostname|var/log/dmesg|etc/hostname|"
+    r"hostname|uname|date|version\.txt|"
     r"sos_reports/manifest\.json|proc/sys/kernel/hostname)$"
 )
 _MAGIC = (
@@ -415,14 +416,9 @@ def _load_one_shot(
         )
     wall, clock, clock_warnings = collection_clock(by_path, mtimes[0] if mtimes else None)
     warnings.extend(clock_warnings)
-    hostname = None
-    for candidate in ("proc/sys/kernel/hostname", "etc/hostname", "hostname"):
-        if candidate in by_path:
-            hostname = by_path[candidate][0][1].decode("utf-8", "replace").strip() or None
-            break
     manifest = {
         "format": kind,
-        "host": {"hostname": hostname},
+        "host": {},  # the facts come from the files: vmanalyze.facts
         "samples": 1,
         "files": {},
         "clock": clock,

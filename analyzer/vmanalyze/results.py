@@ -195,6 +195,7 @@ def to_json_dict(
             {"code": status.code, "status": status.status, "reason": status.reason}
             for status in result.rules
         ],
+        "coverage": result.coverage.to_dict(),
         "incidents": [incident_to_dict(i) for i in result.story.incidents],
         "story_errors": [{"name": e.name, "message": e.message} for e in result.story.errors],
     }

@@ -287,6 +287,9 @@ class Finding:
     severity_reason: str | None = None
     code: str | None = None
     name: str | None = None
+    #: The evidence of harm this finding shows, for ranking (vmanalyze.ranking): ``kill``,
+    #: ``stall``, ``measured`` or ``config``; ``None``: the rule's usual one.
+    harm: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.message, str) or not self.message.strip():
@@ -310,6 +313,10 @@ class Finding:
             object.__setattr__(self, "severity", Severity.parse(self.severity))
         elif self.severity_reason:
             raise ValueError("Finding.severity_reason given without Finding.severity")
+        if self.harm not in (None, "kill", "stall", "measured", "config"):
+            raise ValueError(
+                f"Finding.harm {self.harm!r} is not 'kill', 'stall', 'measured' or 'config'"
+            )
 
 
 def _parse_sections(doc: str) -> tuple[str, dict[str, str]]:
@@ -618,6 +625,7 @@ class RuleContext:
 
 
 def finding_sort_key(finding: Finding) -> tuple[int, str]:
-    """Critical first, then by code (stable within a code)."""
+    """Critical first, then by code (stable within a code). The analysis ranks findings with
+    :func:`vmanalyze.ranking.rank` instead, which also weighs harm and causes."""
     severity = finding.severity or Severity.INFO
     return (-severity.rank, finding.code or "")

@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from vmanalyze.clock import NS, local_to_ns
 from vmanalyze.errors import ParseError, SkipSource
+from vmanalyze.facts import HOST_DTYPES, build_host_facts
 from vmanalyze.inputs import CapturedInput, split_member
 from vmanalyze.packs import Pack
 from vmanalyze.parsers import SOURCES, match_sources
@@ -710,50 +711,20 @@ class TableBuilder:
         return int(size) if isinstance(size, int) and size > 0 else 4096
 
     def host(self, t: dict[str, pd.DataFrame]) -> pd.DataFrame:
-        m = self.captured.manifest
-        host = dict(m.get("host") or {})
-        opts = m.get("options") or {}
-        row: dict[str, Any] = {
-            "hostname": host.get("hostname"),
-            "input_kind": self.captured.kind,
-            "input_sha256": self.captured.sha256,
-            "kernel_release": host.get("kernel_release"),
-            "machine": host.get("machine"),
-            "page_size": host.get("page_size"),
-            "cpu_count": host.get("cpu_count"),
-            "collector_version": (m.get("collector") or {}).get("version"),
-            "format_version": m.get("format_version"),
-            "interval_s": opts.get("interval_s"),
-            "samples": self.captured.sample_count,
-        }
-        version = self._first("version")
-        if version:
-            row["kernel_release"] = row["kernel_release"] or version.get("release")
-            row["kernel_version"] = version.get("version") or version.get("full")
-        osr = self._first("os_release")
-        if osr:
-            row["os"] = osr.get("PRETTY_NAME") or osr.get("pretty_name") or osr.get("NAME")
-        cpu = self._first("cpuinfo")
-        if cpu:
-            row["cpu_model"] = cpu.get("model name") or cpu.get("model_name")
-        mem = t["meminfo"]
-        for col in ("mem_total_bytes", "swap_total_bytes", "hugepages_total", "hugepagesize_bytes"):
-            row[col] = mem[col].dropna().iloc[0] if col in mem and mem[col].notna().any() else None
-        topo = t["numa_topology"]
-        row["numa_nodes"] = int(len(topo)) if not topo.empty else host.get("numa_nodes")
-        thp = t["thp"]
-        for setting in ("enabled", "defrag"):
-            sel = thp[thp["setting"] == setting]["value"] if not thp.empty else pd.Series([])
-            row[f"thp_{setting}"] = sel.iloc[0] if len(sel) else None
-        sysctl = t["sysctl_vm"]
-        for name in ("overcommit_memory", "overcommit_ratio", "swappiness", "zone_reclaim_mode"):
-            values = sysctl[sysctl["name"] == name]["value_int"] if not sysctl.empty else None
-            first = values.iloc[0] if values is not None and len(values) else None
-            row[name] = int(first) if first is not None and pd.notna(first) else None
-        samples = t["samples"]
-        row["start"] = samples["ts"].min() if not samples.empty else None
-        row["end"] = samples["ts"].max() if not samples.empty else None
-        return frame([row])
+        facts = build_host_facts(
+            self.captured.manifest,
+            self.captured.kind,
+            self.captured.sha256,
+            self.captured.sample_count,
+            self._text,
+            self._first,
+            t,
+        )
+        return frame([facts.row()], dtypes=HOST_DTYPES)
+
+    def _text(self, path: str) -> str | None:
+        records = self.captured.files.get(path)
+        return records[0][1].decode("utf-8", "replace") if records else None
 
     def _first(self, source: str) -> dict[str, Any] | None:
         for _path, _label, parsed in self._records(source):

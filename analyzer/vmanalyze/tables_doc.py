@@ -35,13 +35,14 @@ class TableDoc:
 
 _TS = "snapshot, ts"
 #: Columns holding a UTC time, whatever the table.
-TIME_COLUMNS = ("ts", "first_seen", "last_seen", "start", "end", "start_time")
+TIME_COLUMNS = ("ts", "first_seen", "last_seen", "start", "end", "start_time", "boot_time")
 TABLES: tuple[TableDoc, ...] = (
     TableDoc(
         "host",
-        "One row of host facts: name, kernel, RAM, swap, NUMA nodes, THP and "
-        "overcommit settings, collection window.",
-        "manifest.json, proc/meminfo, proc/version, etc/os-release, proc/cpuinfo, sysctls, THP",
+        "One row of host facts (vmanalyze.facts.HostFacts, absent facts null): name, kernel, "
+        "RAM, swap, hugetlb pool, NUMA nodes, THP and overcommit settings, collection window.",
+        "manifest.json, proc/version, proc/sys/kernel/{osrelease,hostname}, sos uname_-a and "
+        "hostname, etc/hostname, etc/os-release, proc/cpuinfo, proc/meminfo, sysctls, THP",
         "-",
         "2.6.32",
     ),

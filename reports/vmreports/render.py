@@ -52,6 +52,7 @@ from vmreports.units import (
 
 if TYPE_CHECKING:
     from vmanalyze.analysis import Analysis
+    from vmanalyze.coverage import Coverage
     from vmanalyze.registry import Registry
     from vmanalyze.rule import Finding
 
@@ -221,6 +222,8 @@ class ReportView:
     verdict: str
     verdict_detail: str
     verdict_level: str
+    #: What could not be checked: "11 of 17 rules could not run: one snapshot, ..." (or "").
+    verdict_coverage: str
     counts: dict[str, int]
     facts: list[Fact]
     findings: list[FindingView]
@@ -455,10 +458,12 @@ def _severity(finding: Finding) -> str:
 def _verdict(
     findings: Sequence[FindingView],
     rules: Sequence[RuleRow],
+    cover: Coverage,
     root: FindingView | None = None,
 ) -> tuple[str, str, str]:
-    """The headline: the root cause of the first incident when there is one, else the most
-    severe finding."""
+    """The headline: the root cause of the first incident when there is one (docs/story.md),
+    else the most important finding (vmanalyze.ranking); never "no problem" when the rules
+    that see the common problems could not run."""
     ran = sum(1 for r in rules if r.status == "ran")
     serious = [f for f in findings if f.severity in ("critical", "warning")]
     if root is not None:
@@ -485,6 +490,14 @@ def _verdict(
     detail = f"{ran} rule{'s' if ran != 1 else ''} ran"
     if informational:
         detail += f"; {informational} informational note{'s' if informational != 1 else ''}"
+    if not cover.core_ran:
+        # Quiet is not healthy when the rules that see the common problems did not run.
+        return (
+            "No problem found in what could be checked",
+            f"{detail}; not checked: {', '.join(cover.core_missing)} "
+            "(see Rules at the end for why).",
+            "unknown",
+        )
     return "No memory problem found", detail + ".", "ok"
 
 
@@ -591,10 +604,10 @@ def build_view(
                     markdown_html(render_rule(entry, level=3)),
                 )
 
-    from vmanalyze.rule import finding_sort_key
+    from vmanalyze.ranking import rank
 
     findings: list[FindingView] = []
-    ordered = sorted(result.findings, key=finding_sort_key)
+    ordered = rank(result.findings)
     for index, finding in enumerate(ordered, 1):
         code = finding.code or "?"
         severity = _severity(finding)
@@ -650,7 +663,7 @@ def build_view(
     incidents, unexplained = _incidents(result, findings, by_id)
     first = result.story.incidents[0].root.index if result.story.incidents else None
     root = findings[first] if first is not None else None
-    verdict, verdict_detail, verdict_level = _verdict(findings, rules, root)
+    verdict, verdict_detail, verdict_level = _verdict(findings, rules, result.coverage, root)
 
     processes = process_tables(tables)
     t_processes = time.perf_counter()
@@ -690,6 +703,7 @@ def build_view(
         verdict=verdict,
         verdict_detail=verdict_detail,
         verdict_level=verdict_level,
+        verdict_coverage=result.coverage.sentence if result.coverage.not_run else "",
         counts=counts,
         facts=host_facts(analysis),
         findings=findings,

@@ -33,6 +33,17 @@ def page_size(host: Mapping[str, Any]) -> int:
     return size if size > 0 else 4096
 
 
+def hugetlb_bytes(meminfo: pd.DataFrame) -> pd.Series:
+    """The hugetlb pool per snapshot: HugePages_Total x Hugepagesize (``Hugetlb`` if larger,
+    which also counts pools of the other page sizes)."""
+    pool = pd.Series(0.0, index=meminfo.index)
+    if "hugepages_total" in meminfo.columns and "hugepagesize_bytes" in meminfo.columns:
+        pool = (meminfo["hugepages_total"].astype(float) * meminfo["hugepagesize_bytes"]).fillna(0)
+    if "hugetlb_bytes" in meminfo.columns:
+        pool = pool.combine(meminfo["hugetlb_bytes"].astype(float).fillna(0), max)
+    return pool
+
+
 def mib(value: float) -> float:
     """Bytes to MiB, rounded to 0.1."""
     return round(float(value) / MIB, 1)
@@ -80,6 +91,23 @@ def time_share(mask: pd.Series, interval_s: pd.Series) -> float:
     if total <= 0:
         return 0.0
     return float(interval_s[mask.fillna(False).astype(bool)].sum()) / total
+
+
+def psi_share(pressure: pd.DataFrame | None, ends: pd.Series) -> dict[str, float]:
+    """PSI memory some/full stall share (percent) over the intervals ending at ``ends``."""
+    if pressure is None or not timed(pressure):
+        return {}
+    rates = counter_rates(pressure, ["some_total_us", "full_total_us"])
+    rates = rates[rates["ts"].isin(set(ends)) & (rates["interval_s"] > 0)]
+    seconds = float(rates["interval_s"].sum())
+    out: dict[str, float] = {}
+    if seconds <= 0:
+        return out
+    for kind in ("some", "full"):
+        col = f"{kind}_total_us_delta"
+        if col in rates.columns and rates[col].notna().any():
+            out[f"psi_{kind}_pct"] = rnd(100.0 * rates[col].sum() / 1e6 / seconds, 1)
+    return out
 
 
 def sample_snapshots(samples: pd.DataFrame | None) -> list[str]:

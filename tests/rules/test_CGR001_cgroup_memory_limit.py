@@ -110,3 +110,71 @@ def test_unlimited_cgroup_with_global_oom_victims_is_not_flagged(sample_bundle):
     cg["oom_control_oom_kill"] = range(len(cg))
     t["cgroup_memory"] = cg
     assert run(t, [RULE]).findings == ()
+
+
+#: Reads a file once, sequentially, with read(): page cache only, each page read once.
+READER = """
+import sys, time
+time.sleep(1.5)  # the capture starts meanwhile: the interpreter's own memory is not growth
+with open(sys.argv[1], "rb") as f:
+    while f.read(1 << 20):
+        pass
+print("read", flush=True)
+time.sleep(30)
+"""
+
+
+@pytest.mark.root
+def test_v1_limit_filled_by_page_cache_only_is_info(live_capture, tmp_path):
+    """A live v1 cgroup (64 MiB limit) whose process reads a 256 MiB file once: the page cache
+    fills the limit and is reclaimed, with no anonymous growth, refault, swap or OOM."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path("/sys/fs/cgroup/memory")
+    if not (root / "memory.limit_in_bytes").exists():
+        pytest.skip("no cgroup v1 memory controller on this host")
+    data = tmp_path / "once.bin"
+    with open(data, "wb") as f:
+        for _ in range(256):
+            f.write(os.urandom(1 << 20))
+        f.flush()
+        os.fsync(f.fileno())
+        # out of the page cache, so that the reader's reads charge its cgroup
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    group = root / f"vmtriage-test-cgr001-{os.getpid()}"
+    group.mkdir()
+    reader = None
+    try:
+        (group / "memory.limit_in_bytes").write_text(str(64 << 20))
+        reader = subprocess.Popen(
+            [sys.executable, "-c", READER, str(data)],
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: (group / "cgroup.procs").write_text(str(os.getpid())),
+        )
+        time.sleep(0.5)
+        live_capture.start(interval="250ms", count=14)
+        t = live_capture.finish().tables
+    finally:
+        if reader is not None:
+            reader.kill()
+            reader.wait()
+        for _ in range(50):
+            try:
+                group.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+    path = "/" + group.name
+    rows = one_cgroup(t, path)
+    assert not rows.empty, "the capture did not see the test cgroup"
+    result = run({**t, "cgroup_memory": rows}, [RULE])
+    (finding,) = result.findings
+    assert finding.subject == f"cgroup:{path}"
+    assert finding.evidence["pressure"] == []
+    assert str(finding.severity) == "info" and finding.harm == "config"
+    assert "page cache only" in finding.message

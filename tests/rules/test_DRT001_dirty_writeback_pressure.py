@@ -88,3 +88,9 @@ def test_fires_on_a_dirty_ratio_too_large_for_this_ram(kernel_setting, live_capt
     assert finding.evidence["estimated_flush_s"] == round(last / speed, 1)
     assert finding.evidence["estimated_flush_s"] > RULE.setting("max_flush_s").default
     assert "vm.dirty_ratio=60%" in finding.message
+    # a static check at an assumed storage speed: info, and it says what it assumed
+    assert finding.severity is Severity.INFO and finding.harm == "config"
+    assert "assumed" in finding.message and "writeback_bytes_per_s" in finding.message
+    # the assumption is a setting: storage ten times faster flushes it in time
+    fast = Config(rule_settings={"DRT001": {"writeback_bytes_per_s": 100 * speed}})
+    assert run(t, [RULE], fast).findings == ()

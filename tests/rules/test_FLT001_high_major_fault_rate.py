@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 from vmanalyze.engine import run
@@ -75,3 +77,58 @@ def test_skipped_on_one_snapshot(sample_bundle):
     result = run(t, [RULE])
     assert result.status("FLT001").status == "skipped"
     assert "needs at least 2 samples" in result.status("FLT001").reason
+
+
+#: Maps a file that is not in the page cache and reads one byte per page, twice over.
+FIRST_TOUCH = """
+import mmap, os, sys, time
+path = sys.argv[1]
+fd = os.open(path, os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # out of the page cache: first touch
+m = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+m.madvise(mmap.MADV_RANDOM)  # no readahead: one major fault per page
+for i in range(0, len(m), 4096):
+    m[i]
+print("read", flush=True)
+time.sleep(30)
+"""
+
+
+@pytest.mark.root
+def test_first_touch_reads_without_stalls_are_info(live_capture, tmp_path):
+    """A live capture of a process reading a cold 256 MiB file through mmap: major faults
+    that neither swap-in nor refaults explain, and no memory stall: info."""
+    import subprocess
+    import sys
+    import time
+
+    from vmanalyze.config import Config
+
+    data = tmp_path / "cold.bin"
+    with open(data, "wb") as f:
+        for _ in range(256):
+            f.write(os.urandom(1 << 20))
+        f.flush()
+        os.fsync(f.fileno())
+    live_capture.start(interval="250ms", count=12)
+    time.sleep(0.5)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", FIRST_TOUCH, str(data)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        t = live_capture.finish().tables
+    finally:
+        reader.kill()
+        reader.wait()
+    config = Config(rule_settings={"FLT001": {"min_time_share": 0.05}})
+    result = run(t, [RULE], config)
+    if not result.findings:
+        pytest.skip("the cold reads were served faster than min_majflt_per_s this run")
+    (finding,) = result.findings
+    if finding.evidence["cause"] != "first-touch file reads":
+        pytest.skip("other work on this shared host swapped or refaulted during the capture")
+    assert finding.evidence["first_touch_pages"] > finding.evidence["swapin_pages"]
+    if finding.evidence.get("psi_some_pct", 0.0) >= RULE.setting("min_stall_pct").default:
+        pytest.skip("other work on this host stalled on memory during the capture")
+    assert finding.severity is Severity.INFO
+    assert "first-touch" in (finding.severity_reason or "")

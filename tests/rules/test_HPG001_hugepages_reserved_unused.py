@@ -41,6 +41,33 @@ def test_fires_on_a_pool_nobody_maps(kernel_setting, live_capture):
     assert "256.0 MiB" in finding.message
 
 
+@pytest.mark.root
+def test_falls_back_to_meminfo_without_the_sysfs_pools(kernel_setting, tmp_path):
+    """A sosreport has /proc/meminfo but not /sys/kernel/mm/hugepages: the same live pool,
+    read from a one-shot copy of this host's meminfo alone."""
+    from pathlib import Path
+
+    from vmanalyze.dataset import parse
+
+    kernel_setting("/proc/sys/vm/nr_hugepages", str(POOL_PAGES))
+    (tmp_path / "proc").mkdir()
+    text = Path("/proc/meminfo").read_text()
+    (tmp_path / "proc/meminfo").write_text(text)
+    t = parse(str(tmp_path)).tables
+    assert t["hugepages"].empty
+    result = run(t, [RULE])
+    (finding,) = result.findings
+    m = t["meminfo"].iloc[0]
+    assert m["hugepages_total"] == POOL_PAGES, "the kernel could not allocate the whole pool"
+    assert finding.evidence["page_size_kb"] == m["hugepagesize_bytes"] // 1024 == 2048
+    assert finding.evidence["nr_hugepages"] == POOL_PAGES
+    assert finding.evidence["unused_pages_min"] == m["hugepages_free"] - m["hugepages_rsvd"]
+    # neither source: skipped with the reason
+    t["meminfo"] = t["meminfo"].drop(columns=["hugepages_total"])
+    status = run(t, [RULE]).status("HPG001")
+    assert status is not None and status.status == "skipped" and "HugePages_" in status.reason
+
+
 def test_a_pool_in_use_is_quiet():
     import pandas as pd
 

@@ -15,7 +15,9 @@ from vmrules.mem.low_available_memory import low_available_memory as RULE
 
 
 def pct(meminfo: pd.DataFrame) -> pd.Series:
-    return 100.0 * meminfo["mem_available_bytes"] / meminfo["mem_total_bytes"]
+    """MemAvailable as a share of MemTotal minus the hugetlb pool (the samples have one)."""
+    pool = meminfo["hugepages_total"].astype(float) * meminfo["hugepagesize_bytes"].astype(float)
+    return 100.0 * meminfo["mem_available_bytes"] / (meminfo["mem_total_bytes"] - pool)
 
 
 def test_fires_on_the_memory_leak_capture_with_a_raised_threshold(sample_bundle):
@@ -71,3 +73,25 @@ def test_quiet_on_the_idle_host(sample_bundle):
     assert pct(t["meminfo"]).min() > 10
     result = run(t, [RULE])
     assert result.status("MEM001").status == "ran" and result.findings == ()
+
+
+@pytest.mark.root
+def test_measured_against_memtotal_minus_the_hugetlb_pool(kernel_setting, live_capture):
+    """A live capture with a 1 GiB hugetlb pool: the pool is not available memory, so the
+    share is MemAvailable / (MemTotal - pool)."""
+    kernel_setting("/proc/sys/vm/nr_hugepages", "512")
+    live_capture.start(interval="200ms", count=3)
+    t = live_capture.finish().tables
+    m = t["meminfo"].sort_values("ts")
+    pool = m["hugepages_total"].astype(float) * m["hugepagesize_bytes"].astype(float)
+    if pool.iloc[-1] < 512 * 2**21:
+        pytest.skip(f"the kernel found only {pool.iloc[-1] / 2**20:.0f} MiB for the pool")
+    usable = m["mem_total_bytes"].astype(float) - pool
+    share = 100.0 * m["mem_available_bytes"].astype(float) / usable
+    cfg = Config(rule_settings={"MEM001": {"min_available_pct": float(share.max()) + 0.5}})
+    (finding,) = run(t, [RULE], cfg).findings
+    ev = finding.evidence
+    assert ev["hugetlb_mib"] == pytest.approx(pool.iloc[-1] / 2**20, abs=0.1)
+    assert ev["usable_mib"] == pytest.approx(usable.iloc[-1] / 2**20, abs=0.1)
+    assert ev["min_available_pct"] == pytest.approx(share.min(), abs=0.01)
+    assert "MemTotal minus the hugetlb pool" in finding.message

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+from vmanalyze.config import Config
 from vmanalyze.engine import run
+from vmanalyze.facts import HostFacts
 from vmrules.mem.process_memory_growth import process_memory_growth as RULE
 
 
@@ -15,10 +18,17 @@ def test_fires_on_the_leaking_process_only(sample_bundle):
     procs = t["process_samples"]
     leaky = procs[procs["comm"] == "leaky-cache"].sort_values("ts")
     pid = int(leaky["pid"].iloc[0])
+    # leaky-cache started 4 s into the capture: growth since start may be warm-up, so info.
     assert [(f.code, f.subject, str(f.severity)) for f in result.findings] == [
-        ("MEM002", f"process:{pid}:leaky-cache", "warning")
+        ("MEM002", f"process:{pid}:leaky-cache", "info")
     ]
-    ev = result.findings[0].evidence
+    finding = result.findings[0]
+    facts = HostFacts.from_tables(t)
+    started = facts.process_start(int(leaky["starttime"].iloc[0]))
+    assert procs["ts"].min() < started < leaky["ts"].iloc[0]
+    assert finding.evidence["started"] == started.isoformat()
+    assert "may be warming up" in finding.message and "into the capture" in finding.message
+    ev = finding.evidence
 
     # Independent fit of anonymous RSS + swap against time.
     x = (leaky["ts"] - leaky["ts"].iloc[0]).dt.total_seconds().to_numpy()
@@ -33,6 +43,33 @@ def test_fires_on_the_leaking_process_only(sample_bundle):
     assert ev["last_mib"] == pytest.approx(y[-1] / 2**20, abs=0.1)
     available = t["meminfo"].sort_values("ts")["mem_available_bytes"].iloc[-1]
     assert ev["exhaust_seconds"] == pytest.approx(available / slope, rel=1e-3)
+
+
+def test_old_process_growing_is_a_warning_and_young_one_info(sample_bundle):
+    """The same real leak, with the boot time moved so that leaky-cache started long before
+    the capture (min_age_s ago and more): a warning. Without a boot time, a process absent
+    from the first snapshot counts as started during the capture."""
+    t = dict(sample_bundle("memory-leak").tables)
+    host = t["host"].copy()
+    host["boot_time"] = host["boot_time"] - pd.Timedelta(hours=1)  # started ~1 h before
+    assert [str(f.severity) for f in run({**t, "host": host}, [RULE]).findings] == ["warning"]
+    config = Config(rule_settings={"MEM002": {"min_age_s": 7200.0}})
+    assert [str(f.severity) for f in run({**t, "host": host}, [RULE], config).findings] == ["info"]
+    host["boot_time"] = pd.NaT
+    (finding,) = run({**t, "host": host}, [RULE]).findings
+    assert str(finding.severity) == "info" and "during the capture" in finding.message
+
+
+def test_total_rss_alone_is_info(sample_bundle):
+    """Without RssAnon (a kernel before 4.5, or no status file), RSS counts shared memory."""
+    t = dict(sample_bundle("memory-leak").tables)
+    host = t["host"].copy()
+    host["boot_time"] = host["boot_time"] - pd.Timedelta(hours=1)
+    procs = t["process_samples"].copy()
+    procs["rss_anon_bytes"] = pd.NA
+    (finding,) = run({**t, "host": host, "process_samples": procs}, [RULE]).findings
+    assert finding.evidence["measure"] == "RSS"
+    assert str(finding.severity) == "info" and "shared memory" in finding.severity_reason
 
 
 @pytest.mark.parametrize("name", ["healthy-idle", "oom-kill", "pagecache-thrash"])

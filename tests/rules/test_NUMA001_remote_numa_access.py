@@ -8,7 +8,7 @@ from vmanalyze.engine import run
 from vmrules.numa.remote_numa_access import misplaced_processes
 from vmrules.numa.remote_numa_access import remote_numa_access as RULE
 
-COUNTERS = ["numa_hit", "numa_miss", "numa_foreign", "local_node", "other_node"]
+COUNTERS = ["numa_hit", "numa_miss", "numa_foreign", "interleave_hit", "local_node", "other_node"]
 
 
 def node_deltas(numastat: pd.DataFrame) -> pd.DataFrame:
@@ -28,7 +28,7 @@ def test_fires_on_the_node_serving_remote_tasks(sample_bundle):
     (finding,) = result.findings
 
     d = node_deltas(t["sys_node_numastat"]).loc[1]
-    remote = d["other_node"] / (d["local_node"] + d["other_node"])
+    remote = (d["other_node"] - d["interleave_hit"]) / (d["local_node"] + d["other_node"])
     miss = d["numa_miss"] / (d["numa_hit"] + d["numa_miss"])
     assert remote > 0.9  # numa-remote runs on node 0 with --membind=1
     assert finding.evidence["remote_share"] == pytest.approx(remote, abs=1e-4)
@@ -50,7 +50,7 @@ def test_single_snapshot_uses_since_boot_ratios(sample_bundle):
     result = run(t, [RULE])
     (finding,) = result.findings
     row = last.set_index("node").loc[1]
-    boot = row["other_node"] / (row["local_node"] + row["other_node"])
+    boot = (row["other_node"] - row["interleave_hit"]) / (row["local_node"] + row["other_node"])
     assert finding.subject == "node:1"
     assert finding.evidence["basis"] == "since boot"
     assert finding.evidence["remote_share"] == pytest.approx(boot, abs=1e-4)
@@ -148,3 +148,30 @@ def test_real_two_socket_host_with_little_remote_traffic_is_quiet(corpus_capture
     result = run(ds.tables, [RULE])
     assert result.status("NUMA001").status == "ran"
     assert result.findings == ()
+
+
+def test_interleaved_allocations_are_not_remote_access(sample_bundle):
+    """The real numa-remote capture as `numactl --interleave=all` would count it: node 1's
+    allocations for node-0 tasks are interleave hits (numastat counts interleaved pages in
+    local_node/other_node too). Interleaving is NUMA001's own remedy: nothing to report."""
+    t = dict(sample_bundle("numa-remote").tables)
+    ns = t["sys_node_numastat"].copy()
+    ns["numa_miss"] = 0  # an interleave policy allocates where it means to
+    ns["interleave_hit"] = ns["interleave_hit"] + ns["other_node"]
+    result = run({**t, "sys_node_numastat": ns}, [RULE])
+    assert result.status("NUMA001").status == "ran"
+    assert result.findings == ()
+
+
+def test_home_node_comes_from_the_allowed_cpus_of_all_threads(sample_bundle):
+    """numa-remote is bound to node 0's CPU (Cpus_allowed_list 0) with its memory on node 1:
+    named. Allowed on both nodes' CPUs (an unbound or interleaved process), its memory on
+    node 1 is at home: not named, whatever CPU its main thread last ran on (field 39)."""
+    t = dict(sample_bundle("numa-remote").tables)
+    named = run(t, [RULE]).findings[0].evidence["misplaced_processes"]
+    pid = int(named[named["comm"] == "numa-remote"]["pid"].iloc[0])
+    assert named[named["pid"] == pid]["home_nodes"].iloc[0] == "0"
+    status = t["pid_status"].copy()
+    status.loc[status["pid"] == pid, "cpus_allowed_list"] = "0-1"
+    again = run({**t, "pid_status": status}, [RULE]).findings[0].evidence["misplaced_processes"]
+    assert pid not in set(again["pid"])

@@ -44,3 +44,26 @@ def test_quiet_when_the_other_node_must_be_almost_empty(sample_bundle):
 def test_skipped_on_one_node(sample_bundle, name):
     result = run(sample_bundle(name).tables, [RULE])
     assert result.status("NUMA002").status == "skipped"
+
+
+def test_node_reclaim_is_read_from_refaults_not_pgsteal(sample_bundle):
+    """Node vmstat files have no pgsteal (the parser gives None: the counter is global or per
+    cgroup). Node reclaim shows as the node's refaults: the real numa-remote capture, with
+    node 0's workingset_refault_file rising 500 pages/s (pages reclaimed and needed again, as
+    the spill workload would make them), while the watermark part is set aside."""
+    from vmanalyze.config import Config
+
+    t = dict(sample_bundle("numa-remote").tables)
+    nv = t["sys_node_vmstat"].copy()
+    assert nv["pgsteal"].isna().all()
+    node0 = nv["node"] == 0
+    seconds = (nv["ts"] - nv["ts"].min()).dt.total_seconds()
+    nv.loc[node0, "workingset_refault_file"] += (500 * seconds[node0]).round().astype("Int64")
+    config = Config(rule_settings={"NUMA002": {"low_watermark_factor": 0.0}})
+    result = run({**t, "sys_node_vmstat": nv}, [RULE], config)
+    (finding,) = result.findings
+    assert finding.subject == "node:0"
+    assert finding.evidence["refaults_per_s"] == pytest.approx(500, rel=0.02)
+    assert "refaulted" in finding.message
+    # the unchanged capture has no refault on either node: quiet
+    assert run(t, [RULE], config).findings == ()

@@ -87,3 +87,43 @@ def test_counter_without_kernel_log(sample_bundle):
 def test_skipped_without_either_source():
     result = run({"meminfo": pd.DataFrame({"snapshot": ["0"], "mem_total_bytes": [1]})}, [RULE])
     assert result.status("OOM001").status == "skipped"
+
+
+#: A global OOM as kernels before 4.19 (RHEL 7's 3.10, Ubuntu 18.04's 4.15) log it, written
+#: from mm/oom_kill.c's format strings of those kernels (RHEL 7 adds the UID after the name).
+GLOBAL_PRE_4_19 = (
+    "4,880,7301000000,-;mysqld invoked oom-killer: gfp_mask=0x201da, order=0,"
+    " oom_score_adj=0\n"
+    "3,881,7301000500,-;Out of memory: Kill process 999 (mysqld) score 811 or sacrifice child\n"
+    "3,882,7301001000,-;Killed process 999 (mysqld), UID 27, total-vm:8388608kB,"
+    " anon-rss:6291456kB, file-rss:1024kB, shmem-rss:0kB\n"
+)
+
+
+def test_reads_scope_and_sizes_from_pre_4_19_lines(tmp_path):
+    """A sosreport-shaped capture of a RHEL 7 host: this host's meminfo and vmstat, and a
+    kernel log with one global OOM kill and one memory-cgroup kill in the pre-4.19 format."""
+    from pathlib import Path
+
+    from vmanalyze.analysis import analyze
+    from vmanalyze.parsers.kmsg import SAMPLE_PRE_4_19
+
+    for rel in ("proc/meminfo", "proc/vmstat"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(Path("/", rel).read_text())
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev/kmsg").write_text(GLOBAL_PRE_4_19 + SAMPLE_PRE_4_19)
+    analysis = analyze(tmp_path, cache=False)
+    findings = [f for f in analysis.result.findings if f.code == "OOM001"]
+    by_subject = {f.subject: f for f in findings}
+    assert set(by_subject) == {"host", "cgroup:/app"}
+    memcg = by_subject["cgroup:/app"].evidence["victims"]
+    assert memcg["victim_name"].tolist() == ["java"]
+    assert memcg["oom_memcg"].tolist() == ["/app"]
+    assert memcg["task_memcg"].tolist() == ["/app/worker"]
+    assert memcg["anon_rss_mib"].tolist() == [246.0]  # 251904 kB
+    host = by_subject["host"]
+    glob = host.evidence["victims"]
+    assert glob["victim_name"].tolist() == ["mysqld"]
+    assert glob["anon_rss_mib"].tolist() == [6144.0] and glob["total_vm_mib"].tolist() == [8192.0]
+    assert "global" in host.message

@@ -102,15 +102,45 @@ def test_mode2_limit_is_swap_plus_ratio_of_ram_minus_hugetlb():
     # 64 GiB RAM, 16 GiB swap, a 32 GiB hugetlb pool, ratio 50: (64 - 32) x 0.5 + 16 = 32 GiB.
     t = tables(2, 30 * GIB, huge_pages=16384)
     result = run(t, [RULE])
-    near, misconfigured = result.findings
+    # CommitLimit 32 GiB is all of RAM minus the hugetlb pool (32 GiB): not misconfigured
+    (near,) = result.findings
     assert near.evidence["hugetlb_bytes"] == 32 * GIB
     assert near.evidence["commit_limit_computed_bytes"] == 32 * GIB
     assert near.evidence["commit_share_max"] == pytest.approx(30 / 32)
     assert "strict mode 2" in near.message
     assert near.severity is Severity.WARNING
-    # 32 GiB limit on 64 GiB RAM: half of the RAM can never be committed
-    assert misconfigured.evidence["unusable_bytes"] == 32 * GIB - 16 * GIB
-    assert "can never be committed" in misconfigured.message
+
+
+def test_mode2_low_limit_is_measured_against_ram_minus_hugetlb():
+    # 64 GiB RAM, no swap, ratio 50, no pool: CommitLimit 32 GiB, 50% of RAM
+    (low,) = run(tables(2, 1 * GIB, swap=0), [RULE]).findings
+    assert low.evidence["usable_ram_bytes"] == 64 * GIB
+    assert low.evidence["unusable_bytes"] == 64 * GIB - 32 * GIB  # RAM - CommitLimit
+    assert "can never be committed" in low.message
+    # a 16 GiB pool: CommitLimit (64 - 16) x 0.5 = 24 GiB, 50% of the 48 GiB left
+    (low,) = run(tables(2, 1 * GIB, swap=0, huge_pages=8192), [RULE]).findings
+    assert low.evidence["usable_ram_bytes"] == 48 * GIB
+    assert low.evidence["unusable_bytes"] == 64 * GIB - 24 * GIB
+    assert "50% of RAM minus the hugetlb pool" in low.message
+
+
+def test_mode2_without_the_ratio_or_commit_limit_is_skipped():
+    t = tables(2, 30 * GIB)
+    t["sysctl_vm"] = t["sysctl_vm"][t["sysctl_vm"]["name"] == "overcommit_memory"]
+    result = run(t, [RULE])
+    assert result.status("OVC001").status == "skipped"
+    assert "commit limit is unknown" in (result.status("OVC001").reason or "")
+    # with the kernel's CommitLimit, the ratio is not needed
+    t["meminfo"]["commit_limit_bytes"] = [48.0 * GIB]
+    assert run(t, [RULE]).status("OVC001").status == "ran"
+
+
+def test_missing_overcommit_memory_is_a_skip_not_an_error():
+    t = tables(0, 30 * GIB)
+    del t["sysctl_vm"]
+    result = run(t, [RULE], host={"overcommit_memory": None})
+    assert result.status("OVC001").status == "skipped"
+    assert result.status("OVC001").reason == "vm.overcommit_memory was not captured"
 
 
 def test_mode2_uses_the_kernel_commit_limit_and_flags_reaching_it():

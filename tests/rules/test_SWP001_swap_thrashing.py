@@ -92,3 +92,22 @@ def test_skipped_without_timestamps(sample_bundle):
     result = run(t, [RULE])
     assert result.status("SWP001").status == "skipped"
     assert "timestamped" in result.status("SWP001").reason
+
+
+def test_counts_zswap_traffic(sample_bundle):
+    """The real swap-thrash capture as a zswap host counts it: every page that went to the
+    swap device goes to the compressed pool instead (mm/page_io.c counts zswpout/zswpin and
+    not pswpout/pswpin for those), so pswp* stay flat."""
+    t = dict(sample_bundle("swap-thrash").tables)
+    device = run(t, [RULE]).findings[0].evidence
+    vm = t["vmstat"].copy()
+    vm["zswpin"], vm["zswpout"] = vm["pswpin"], vm["pswpout"]
+    vm["pswpin"] = vm["pswpout"] = vm["pswpin"].iloc[0]
+    (finding,) = run({**t, "vmstat": vm}, [RULE]).findings
+    ev = finding.evidence
+    assert (ev["pswpin_pages"], ev["pswpout_pages"]) == (0, 0)
+    assert ev["zswpin_pages"] == device["pswpin_pages"] > 0
+    assert ev["zswpout_pages"] == device["pswpout_pages"] > 0
+    assert ev["swapout_per_s_mean"] == device["swapout_per_s_mean"] == device["pswpout_per_s_mean"]
+    assert ev["active_intervals"] == device["active_intervals"]
+    assert "zswap" in finding.message

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from vmanalyze.config import Config
 from vmanalyze.engine import run
 from vmrules.thp.thp_defrag_stalls import thp_defrag_stalls as RULE
 
@@ -100,8 +101,7 @@ def test_single_snapshot_with_madvise_is_quiet(sample_bundle):
 
 @pytest.mark.root
 def test_single_snapshot_with_defrag_always_uses_the_since_boot_rate(kernel_setting, live_capture):
-    from vmanalyze.config import Config
-
+    kernel_setting(f"{THP}/enabled", "always")  # since boot: only counted when THP is on
     kernel_setting(f"{THP}/defrag", "always")
     live_capture.start(interval="200ms", count=1)
     t = live_capture.finish().tables
@@ -117,3 +117,30 @@ def test_single_snapshot_with_defrag_always_uses_the_since_boot_rate(kernel_sett
         row["compact_stall"] / uptime, 3
     )
     assert "since boot" in finding.message
+
+
+@pytest.mark.slow
+@pytest.mark.root
+def test_quiet_about_stalls_thp_did_not_cause(kernel_setting, live_capture):
+    """THP enabled=never, defrag=always: compaction stalls caused by something else (here the
+    hugetlb pool growing, which compacts to find 2 MiB blocks) are not THP's (FRAG001's)."""
+    kernel_setting(f"{THP}/enabled", "never")
+    kernel_setting(f"{THP}/defrag", "always")
+    kernel_setting("/proc/sys/vm/compaction_proactiveness", "0")
+    live_capture.start(interval="500ms", count=6)
+    time.sleep(0.6)
+    pool = Path("/proc/sys/vm/nr_hugepages")
+    kernel_setting(str(pool), str(int(pool.read_text()) + free_huge_blocks() + 512))
+    t = live_capture.finish().tables
+    enabled = t["thp"][t["thp"]["setting"] == "enabled"]["value"]
+    assert set(enabled) == {"never"}
+    vm = t["vmstat"].sort_values("ts")
+    stalls = float(vm["compact_stall"].iloc[-1] - vm["compact_stall"].iloc[0])
+    faults = float(vm["thp_fault_alloc"].iloc[-1] - vm["thp_fault_alloc"].iloc[0])
+    assert faults == 0
+    if stalls == 0:
+        pytest.skip("growing the hugetlb pool did not need direct compaction this run")
+    config = Config(rule_settings={"THP002": {"min_compact_stall_per_s": 1e-6}})
+    result = run(t, [RULE], config)
+    assert result.status("THP002").status == "ran"
+    assert [f for f in result.findings if "compaction" in f.message] == []

@@ -145,3 +145,30 @@ def test_writing_rules_guide_story_example_runs() -> None:
     story = build(tables, [high], link_types=[link_type], event_sources=[source])
     assert [e.text for e in story.events if e.kind == "swappiness"] == ["vm.swappiness was 100"]
     assert story.incidents == ()  # no swap-out event to explain in these tables
+
+
+#: Settings that are not thresholds: how much to list, which names or versions to match.
+NOT_THRESHOLDS = {
+    "top_processes",
+    "max_listed_victims",
+    "zones",
+    "extra_database_comms",
+    "mongodb_major_version",
+}
+#: What a threshold's doc cites: a kernel document or source, a peer tool's default, a vendor,
+#: or this project's own choice with its reason.
+SOURCES = ("Our choice", "our choice", "pmie", "atop", "kernel", "balance_dirty_pages", "psi.rst")
+
+
+def test_every_built_in_threshold_cites_its_source() -> None:
+    from vmanalyze.registry import discover
+
+    missing = [
+        f"{rule.code}.{setting.name}"
+        for rule in discover().rules
+        if rule.code[:3]
+        in {"CGR", "DRT", "FLT", "FRA", "HPG", "MEM", "NUM", "OOM", "OVC"} | {"PSI", "SWP", "THP"}
+        for setting in rule.settings
+        if setting.name not in NOT_THRESHOLDS and not any(s in setting.doc for s in SOURCES)
+    ]
+    assert missing == []

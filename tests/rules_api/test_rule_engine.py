@@ -9,6 +9,7 @@ import pytest
 from vmanalyze import Finding, RuleContext, Setting, Severity, Skip
 from vmanalyze.config import ConfigError, load_config
 from vmanalyze.engine import infer_sample_count, run
+from vmanalyze.facts import HostFacts
 from vmanalyze.registry import PluginError, Registry
 
 from .helpers import make_rule, vmstat_table
@@ -192,7 +193,7 @@ def test_settings_from_config_host_facts_role_and_sample_count(tmp_path) -> None
         "limit": 200.0,
         "other": 60,
         "role": "database",
-        "host": {"hostname": "db01", "kernel_release": "6.1.0"},
+        "host": {**HostFacts().as_dict(), "hostname": "db01", "kernel_release": "6.1.0"},
         "samples": 1,
     }
     samples = pd.DataFrame({"snapshot": ["start", "0", "1", "2", "3", "end"]})

@@ -84,6 +84,7 @@ def test_json_document_has_exactly_the_documented_shape(result: Any) -> None:
         "host",
         "findings",
         "rules",
+        "coverage",
         "incidents",
         "story_errors",
     ]

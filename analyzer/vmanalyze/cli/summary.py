@@ -264,6 +264,13 @@ def render_summary(
         console.print(Text("skipped:"))
         for text in _skipped_lines(statuses):
             console.print(text)
+    cover = analysis.result.coverage
+    if cover.not_run:
+        console.print(Text(visible(cover.sentence)))
+    if not findings and not cover.core_ran:
+        console.print(
+            Text("not checked, not healthy: " + ", ".join(cover.core_missing) + " could not run")
+        )
     for s in errors:
         message = Text(f"rule {visible(s.code)} failed: ", style="red")
         message.append(visible(s.reason or ""), style="")

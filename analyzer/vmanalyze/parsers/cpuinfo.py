@@ -19,7 +19,12 @@ Output: ``dict[str, str]`` of the first block, keys lower-case with ``_`` for sp
 (``model_name``, ``cache_size``, ``cpu_mhz``...), values as printed (stripped); blank values
 are ``""``.
 
+:func:`count_processors` counts the ``processor`` blocks of the whole file (the CPUs online
+when it was read), ``None`` when the file has none (some ARM kernels print one header block).
+
 Examples:
+    >>> count_processors(SAMPLE)
+    2
     >>> ci = parse_cpuinfo(SAMPLE)
     >>> ci["vendor_id"], ci["model_name"], ci["flags"].split()[-1]
     ('GenuineIntel', 'Intel(R) Xeon(R) CPU E5-2690 0 @ 2.90GHz', 'pdpe1gb')
@@ -57,3 +62,14 @@ def parse_cpuinfo(text: str) -> dict[str, str]:
             raise ParseError(SOURCE, lineno, line, "expected 'key : value'")
         out["_".join(key.lower().split())] = value.strip()
     return out
+
+
+def count_processors(text: str) -> int | None:
+    """How many ``processor : N`` lines /proc/cpuinfo has, ``None`` when it has none."""
+    count = sum(
+        1
+        for line in text.splitlines()
+        if line.partition(":")[0].strip().lower() == "processor"
+        and line.partition(":")[2].strip().isdigit()
+    )
+    return count or None

@@ -12,19 +12,22 @@ Formats follow mm/oom_kill.c, mm/page_alloc.c (warn_alloc) and kernel/hung_task.
   (``oom_invoked``; 2.6.x-3.x also print ``oom_adj=``);
 * ``Out of memory: Kill process 1234 (x) score 900 or sacrifice child``
   (``oom_victim_selected``, kernels before 5.0; ``Memory cgroup out of memory:`` for a memcg);
+* ``Task in /foo/bar killed as a result of limit of /foo`` (``oom_memcg_limit``, memory
+  cgroup OOMs of kernels before 4.19, mm/memcontrol.c ``mem_cgroup_print_oom_info``: the
+  cgroup whose limit was hit, and the victim's);
 * ``oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,
   oom_memcg=/foo,task_memcg=/foo/bar,task=name,pid=1234,uid=0`` (``oom_kill_constraint``, 4.19+;
   ``global_oom`` instead of ``oom_memcg=`` for a system-wide OOM);
 * ``Out of memory: Killed process 1234 (postgres) total-vm:..kB, anon-rss:..kB, file-rss:..kB,
   shmem-rss:..kB, UID:.. pgtables:..kB oom_score_adj:..`` (``oom_kill``; older kernels print
-  ``Killed process 1234 (x) total-vm:...`` alone, RHEL 6 ``Killed process 1234, UID 0, (x)``);
+  ``Killed process 1234 (x) total-vm:...`` alone, RHEL 6 ``Killed process 1234, UID 0, (x)``,
+  RHEL 7 ``Killed process 1234 (x), UID 0, total-vm:...``);
 * ``oom_reaper: reaped process 1234 (x), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB``
   (``oom_reaper``, 4.6+);
 * ``<comm>: page allocation failure: order:N, mode:0x...`` (``alloc_failure``; ``failure.``
   before 3.x);
 * ``INFO: task <comm>:<pid> blocked for more than N seconds.`` (``hung_task``);
-* ``Task in /a/b killed as a result of limit of /a`` (``oom_memcg_info``, memory cgroup OOMs
-  before 4.19, which have no ``oom-kill:`` line).
+* (``Task in ...`` above: memory cgroup OOMs before 4.19 have no ``oom-kill:`` line).
 
 ``scope`` says whose limit was hit: ``cgroup`` (a memory cgroup's limit), ``global`` (the
 whole system, or a cpuset/mempolicy) or ``None`` when the record does not tell. Before 4.19
@@ -60,6 +63,13 @@ Examples:
     (5274, 'mem hog (x)', 74186752, True, 382652012)
     >>> [e["scope"] for e in events_of_messages(OLD_MEMCG)]
     ['cgroup', 'cgroup', 'cgroup']
+    >>> old = parse_kmsg(SAMPLE_PRE_4_19)
+    >>> [e["event"] for e in old]
+    ['oom_memcg_limit', 'oom_victim_selected', 'oom_kill']
+    >>> old[0]["oom_memcg"], old[0]["task_memcg"], old[1]["memcg_oom"], old[1]["score"]
+    ('/app', '/app/worker', True, 972)
+    >>> old[2]["victim_pid"], old[2]["uid"], old[2]["anon_rss_bytes"], old[2]["total_vm_bytes"]
+    (4242, 1000, 257949696, 1346371584)
 """
 
 from __future__ import annotations
@@ -86,6 +96,17 @@ OLD_MEMCG = (
     "Memory cgroup out of memory: Kill process 4711 (java) score 1000 or sacrifice child",
     "Killed process 4711 (java) total-vm:4216736kB, anon-rss:1046260kB, file-rss:1320kB,"
     " shmem-rss:0kB",
+)
+
+#: A memory cgroup OOM as a RHEL 7 kernel (3.10) logs it: the lines of
+#: mem_cgroup_print_oom_info and oom_kill_process, with the UID after the name.
+SAMPLE_PRE_4_19 = (
+    "6,901,7302117391,-;Task in /app/worker killed as a result of limit of /app\n"
+    "6,902,7302117400,-;memory: usage 262144kB, limit 262144kB, failcnt 5821\n"
+    "3,903,7302118012,-;Memory cgroup out of memory: Kill process 4242 (java) score 972 or"
+    " sacrifice child\n"
+    "3,904,7302118950,-;Killed process 4242 (java), UID 1000, total-vm:1314816kB,"
+    " anon-rss:251904kB, file-rss:10236kB, shmem-rss:0kB\n"
 )
 
 EVENT_KEYS: tuple[str, ...] = (
@@ -122,6 +143,7 @@ _RECORD_RE = re.compile(r"^(\d+),(\d+),(\d+),[^;]*;(.*)$")
 _SCOPE = r"(?:(?P<scope>Out of memory|Memory cgroup out of memory)(?: \([a-z_]+\))?: )?"
 _KILLED_RE = re.compile(
     _SCOPE + r"Killed process (?P<pid>\d+)(?:, UID (?P<old_uid>\d+),)? \((?P<name>.*?)\)"
+    r"(?:, UID (?P<rhel7_uid>\d+),)?"
     r"(?:(?= total-vm:)|,|$)"
     r"(?: total-vm:(?P<total_vm>\d+)kB, anon-rss:(?P<anon>\d+)kB, file-rss:(?P<file>\d+)kB"
     r"(?:, shmem-rss:(?P<shmem>\d+)kB)?"
@@ -137,6 +159,7 @@ _CONSTRAINT_RE = re.compile(
     r"(?:,oom_memcg=(?P<oom_memcg>.*?)|,global_oom)?(?:,task_memcg=(?P<task_memcg>.*?))?"
     r",task=(?P<task>.*),pid=(?P<pid>\d+),uid=(?P<uid>\d+)$"
 )
+_TASK_IN_RE = re.compile(r"^Task in (?P<task>\S+) killed as a result of limit of (?P<limit>\S+)$")
 _INVOKED_RE = re.compile(r"^(?P<comm>.*) invoked oom-killer: (?P<args>.*)$")
 _REAPER_RE = re.compile(
     r"^oom_reaper: reaped process (?P<pid>\d+) \((?P<name>.*)\), now anon-rss:(?P<anon>\d+)kB,"
@@ -144,9 +167,6 @@ _REAPER_RE = re.compile(
 )
 _ALLOC_RE = re.compile(
     r"^(?P<comm>.*): page allocation failure[:.] order:(?P<order>\d+), mode:(?P<mode>[^,\s]+)"
-)
-_TASK_IN_RE = re.compile(
-    r"^Task in (?P<task_memcg>\S+) killed as a result of limit of (?P<oom_memcg>\S+)"
 )
 _HUNG_RE = re.compile(
     r"^INFO: task (?P<comm>.*):(?P<pid>\d+) blocked for more than (?P<secs>\d+) seconds\."
@@ -173,7 +193,7 @@ def _event(message: str) -> dict[str, Any] | None:
             "file_rss_bytes": _kib(match["file"]),
             "shmem_rss_bytes": _kib(match["shmem"]),
             "pgtables_bytes": _kib(match["pgtables"]),
-            "uid": _int(match["uid"] or match["old_uid"]),
+            "uid": _int(match["uid"] or match["old_uid"] or match["rhel7_uid"]),
             "oom_score_adj": _int(match["adj"]),
             "memcg_oom": match["scope"].startswith("Memory cgroup") if match["scope"] else None,
         }
@@ -198,6 +218,14 @@ def _event(message: str) -> dict[str, Any] | None:
             "victim_pid": int(match["pid"]),
             "uid": int(match["uid"]),
             "memcg_oom": match["constraint"] == "CONSTRAINT_MEMCG",
+        }
+    if match := _TASK_IN_RE.match(message):
+        return {
+            "event": "oom_memcg_limit",
+            "constraint": "CONSTRAINT_MEMCG",
+            "oom_memcg": match["limit"],
+            "task_memcg": match["task"],
+            "memcg_oom": True,
         }
     if match := _INVOKED_RE.match(message):
         args = dict(part.split("=", 1) for part in match["args"].split(", ") if "=" in part)
@@ -224,13 +252,6 @@ def _event(message: str) -> dict[str, Any] | None:
             "invoking_process": match["comm"],
             "order": int(match["order"]),
             "gfp_mask": match["mode"],
-        }
-    if match := _TASK_IN_RE.match(message):
-        return {
-            "event": "oom_memcg_info",
-            "task_memcg": match["task_memcg"],
-            "oom_memcg": match["oom_memcg"],
-            "memcg_oom": True,
         }
     if match := _HUNG_RE.match(message):
         return {

@@ -89,23 +89,35 @@ def members(processes: pd.DataFrame | None, cgroup: str, limit: int = 5) -> list
             "min_limit_hits_per_s",
             1.0,
             "Rate (per second, over the window) of limit hits (v1 `memory.failcnt`, v2 "
-            "`memory.events` max) at or above which the cgroup counts as hitting its limit.",
+            "`memory.events` max) at or above which the cgroup counts as hitting its limit. "
+            "Our choice: one hit per second is the limit hit again and again, not once.",
         ),
         Setting(
             "min_high_events_per_s",
             1.0,
             "Rate of v2 `memory.events` high (throttled above memory.high) at or above which "
-            "the cgroup counts as throttled.",
+            "the cgroup counts as throttled. "
+            "Our choice: the same bar as min_limit_hits_per_s.",
         ),
         Setting(
             "at_limit_pct",
             98.0,
-            "Usage (percent of the limit) at or above which a snapshot counts as at the limit.",
+            "Usage (percent of the limit) at or above which a snapshot counts as at the limit. "
+            "Our choice: within 2% of the limit is at it (usage moves by a few pages between "
+            "reads).",
         ),
         Setting(
             "min_at_limit_share",
             0.5,
-            "Share of the snapshots (0-1) at the limit that is enough on its own for a finding.",
+            "Share of the snapshots (0-1) at the limit that is enough on its own for a finding. "
+            "Our choice: half the capture, the same majority MEM001 asks for.",
+        ),
+        Setting(
+            "min_anon_growth_pct",
+            5.0,
+            "cgroup v1: growth of anonymous memory (memory.stat total_rss) over the capture, "
+            "as a percent of the limit, that counts as pressure. Our choice: below 5% of the "
+            "limit, anonymous memory is steady and what fills the limit is page cache.",
         ),
     ],
 )
@@ -120,7 +132,10 @@ def cgroup_memory_limit(ctx: RuleContext) -> Iterator[Finding]:
     `min_limit_hits_per_s`, v2 `high` events reach `min_high_events_per_s`, the OOM killer
     killed in it, or usage sits at `at_limit_pct` of the limit in `min_at_limit_share` of the
     snapshots. OOM kills make the finding critical. On a single snapshot, usage at the limit,
-    `under_oom` or OOM kills since the cgroup was created are reported.
+    `under_oom` or OOM kills since the cgroup was created are reported. A cgroup v1 charges
+    page cache to the cgroup and reclaims it at the limit: a v1 cgroup at its limit is a
+    warning only with a sign of pressure (anonymous memory growing by `min_anon_growth_pct`
+    of the limit, refaults, swap growing, OOM), and info when only page cache fills it.
 
     ## Why is this bad?
     A cgroup at its limit reclaims its own memory on every allocation: its page cache is
@@ -273,12 +288,67 @@ def judge(
     start = min(active) if active else rows["ts"].min()
     end = max(active) if active else rows["ts"].max()
     message += f" ({when(start)} to {when(end)})"
+    severity = Severity.CRITICAL if kills > 0 else None
+    reason = "the OOM killer killed processes in this cgroup" if kills > 0 else None
+    harm = "kill" if kills > 0 else "stall"
+    if version == "v1" and kills == 0 and not under_oom:
+        pressure = v1_pressure(rows, limit_bytes, float(ctx.settings["min_anon_growth_pct"]))
+        evidence["pressure"] = pressure
+        if not pressure:
+            # v1 charges page cache to the cgroup and reclaims it at the limit: by itself
+            # that is the limit working, not the workload short of memory.
+            severity, harm = Severity.INFO, "config"
+            reason = (
+                "v1 cgroup at its limit with page cache only: no anonymous growth, "
+                "refaults, swap or OOM"
+            )
+            message += "; page cache only (v1 charges it to the cgroup): no sign of pressure"
+        else:
+            message += "; pressure: " + ", ".join(pressure)
     return Finding(
         message=message,
         subject=Subject.cgroup(cgroup),
         start=start,
         end=end,
         evidence=evidence,
-        severity=Severity.CRITICAL if kills > 0 else None,
-        severity_reason="the OOM killer killed processes in this cgroup" if kills > 0 else None,
+        severity=severity,
+        severity_reason=reason,
+        harm=harm,
     )
+
+
+#: v1 memory.stat counters whose growth shows the workload short of memory in its cgroup.
+_V1_REFAULTS = (
+    "stat_total_workingset_refault_file",
+    "stat_total_workingset_refault_anon",
+    "stat_total_workingset_refault",
+    "stat_workingset_refault_file",
+    "stat_workingset_refault_anon",
+    "stat_workingset_refault",
+)
+
+
+def _growth(rows: pd.DataFrame, column: str) -> float:
+    values = pd.to_numeric(rows[column], errors="coerce").dropna()
+    return float(values.iloc[-1] - values.iloc[0]) if len(values) > 1 else 0.0
+
+
+def v1_pressure(rows: pd.DataFrame, limit: float | None, min_anon_pct: float) -> list[str]:
+    """What shows a v1 cgroup short of memory, beyond page cache filling its limit:
+    anonymous memory growing by ``min_anon_pct`` of the limit, refaults, swap growing."""
+    found: list[str] = []
+    anon = next((c for c in V1.anon if c in rows.columns), None)
+    if anon and limit:
+        grown = _growth(rows, anon)
+        if grown >= limit * min_anon_pct / 100.0:
+            found.append(f"anonymous memory +{mib(grown)} MiB")
+    refault = next((c for c in _V1_REFAULTS if c in rows.columns), None)
+    refaults = sum(_growth(rows, c) for c in _V1_REFAULTS[:2] if c in rows.columns)
+    if refault and not refaults:
+        refaults = _growth(rows, refault)
+    if refaults > 0:
+        found.append(f"{refaults:.0f} refaults")
+    swap = next((c for c in ("stat_total_swap", "stat_swap") if c in rows.columns), None)
+    if swap and _growth(rows, swap) > 0:
+        found.append(f"swap +{mib(_growth(rows, swap))} MiB")
+    return found

@@ -76,19 +76,25 @@ def dirty_thresholds(
             "min_time_share",
             0.2,
             "Share (0-1) of the snapshots that must be near the threshold for the pressure "
-            "to count as sustained (any snapshot counts for a single-snapshot input).",
+            "to count as sustained (any snapshot counts for a single-snapshot input). "
+            "Our choice: 20%, a shorter burst is the background flusher catching up.",
         ),
         Setting(
             "writeback_bytes_per_s",
             200_000_000,
             "Assumed storage write throughput (bytes/s) used to estimate how long flushing a "
-            "full dirty threshold takes.",
+            "full dirty threshold takes; set it to the storage's real speed. Our choice: "
+            "200 MB/s, a SATA SSD or a striped set of disks; the estimate is only as good as "
+            "this assumption, which is why the static finding is info.",
         ),
         Setting(
             "max_flush_s",
             30.0,
             "Estimated seconds to flush the dirty threshold (threshold / writeback_bytes_per_s) "
-            "above which the dirty settings are reported as too large for this RAM size.",
+            "above which the dirty settings are reported as too large for this RAM size. "
+            "The kernel writes back dirty pages older than vm.dirty_expire_centisecs (30 s by "
+            "default, docs.kernel.org admin-guide/sysctl/vm.html): a threshold that takes longer "
+            "than that to flush outlives its own expiry.",
         ),
     ],
 )
@@ -100,8 +106,10 @@ def dirty_writeback_pressure(ctx: RuleContext) -> Iterator[Finding]:
     vmstat's `nr_dirty_threshold` when captured, else `vm.dirty_bytes`, or `vm.dirty_ratio`%
     of the dirtyable memory (≈ MemFree + file pages). Reports when it is at or above
     `near_threshold_share` of the threshold in at least `min_time_share` of the snapshots,
-    with the peak and when. Separately reports dirty settings whose threshold would take more
-    than `max_flush_s` to write out at `writeback_bytes_per_s` (a ratio on a large-RAM host).
+    with the peak and when: pressure measured in the capture, a warning. Separately, as info,
+    reports dirty settings whose threshold would take more than `max_flush_s` to write out at
+    the assumed storage speed `writeback_bytes_per_s` (a ratio on a large-RAM host): a static
+    check of the settings, which nothing in the capture confirms.
 
     ## Why is this bad?
     At the threshold the kernel throttles every task that writes (`balance_dirty_pages`): they
@@ -160,6 +168,7 @@ def dirty_writeback_pressure(ctx: RuleContext) -> Iterator[Finding]:
             ),
             start=stamp(hot["ts"].min()),
             end=stamp(hot["ts"].max()),
+            harm="stall",
             evidence={
                 "dirty_max_bytes": float(t["dirty"].max()),
                 "writeback_max_bytes": float(t["writeback"].max()),
@@ -184,9 +193,13 @@ def dirty_writeback_pressure(ctx: RuleContext) -> Iterator[Finding]:
             subject=Subject.HOST,
             message=(
                 f"the dirty threshold is {fmt_bytes(threshold)} ({setting} on "
-                f"{fmt_bytes(float(mem_total))} RAM): flushing it takes about {flush_s:.0f} s at "
-                f"{fmt_bytes(speed)}/s, so an fsync or a throttled writer can stall that long"
+                f"{fmt_bytes(float(mem_total))} RAM): flushing it would take about "
+                f"{flush_s:.0f} s at an assumed {fmt_bytes(speed)}/s (setting "
+                "writeback_bytes_per_s), so an fsync or a throttled writer could stall that long"
             ),
+            severity=Severity.INFO,
+            severity_reason="a static check of the settings at an assumed storage speed",
+            harm="config",
             evidence={
                 "threshold_bytes": threshold,
                 "background_threshold_bytes": float(t["background"].iloc[-1]),

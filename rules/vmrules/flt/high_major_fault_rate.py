@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
-from vmrules._common import Window, fmt_rate, stamp, when, window_rates
+from vmrules._common import Window, fmt_rate, psi_share, stamp, when, window_rates
 
 CAUSES = {
     "swap-in": "swap-in of anonymous memory (pswpin, workingset_refault_anon)",
@@ -88,31 +88,44 @@ def top_faulting(
     name="high-major-fault-rate",
     severity=Severity.WARNING,
     requires=("vmstat",),
-    optional=("process_samples",),
+    optional=("process_samples", "pressure_memory"),
     settings=[
         Setting(
             "min_majflt_per_s",
             500.0,
             "System-wide major faults per second (vmstat pgmajfault) from which an interval "
-            "counts as faulting heavily.",
+            "counts as faulting heavily. "
+            "Our choice: 500/s is about 2 MiB/s of 4 KiB random reads, the order of a disk's "
+            "random IOPS (sar -B majflt/s has no threshold of its own).",
         ),
         Setting(
             "min_time_share",
             0.3,
             "Share of the capture's time (0-1) that must be spent at or above "
-            "min_majflt_per_s for the rate to count as sustained.",
+            "min_majflt_per_s for the rate to count as sustained. "
+            "As PCP pmie's memory.exhausted rule: 30% of the samples.",
         ),
         Setting(
             "critical_majflt_per_s",
             5000.0,
             "Mean major faults per second over the heavy intervals from which the finding "
-            "is critical.",
+            "is critical. "
+            "Our choice: ten times min_majflt_per_s, beyond what one SSD serves at low latency.",
         ),
         Setting(
             "min_cause_share",
             0.3,
             "Share (0-1) of the major faults that swap-in or page-cache refaults must explain "
-            "to be named the cause; below it the faults are first-touch file reads.",
+            "to be named the cause; below it the faults are first-touch file reads. "
+            "Our choice: the same 30% share as min_time_share.",
+        ),
+        Setting(
+            "min_stall_pct",
+            5.0,
+            "PSI memory `some` stall share (percent of the heavy intervals' time) from which "
+            "first-touch faults count as stalling tasks; below it (or without PSI) they are "
+            "info. Our choice: 5%, half of PSI001's min_some_pct, so that stalls too short "
+            "for PSI001 still make the faults count.",
         ),
         Setting("top_processes", 5, "How many processes to list, by major faults per second."),
     ],
@@ -127,6 +140,8 @@ def high_major_fault_rate(ctx: RuleContext) -> Iterator[Finding]:
     `workingset_refault_anon`), page-cache refaults (`workingset_refault_file`) or
     first-touch file reads (faults neither explains). Lists the processes with the most
     major faults per second (`majflt`, field 12 of `/proc/<pid>/stat`). Needs two samples.
+    First-touch reads are I/O, not a memory shortage: without memory stalls (PSI `some` below
+    `min_stall_pct` over the heavy intervals, or no PSI) that finding is info.
 
     ## Why is this bad?
     Every major fault blocks the faulting thread on a disk read. Thousands per second mean
@@ -199,12 +214,27 @@ def high_major_fault_rate(ctx: RuleContext) -> Iterator[Finding]:
             f"{100 * pages['first_touch_pages'] / mf:.0f}%)"
         )
     critical = mean >= float(ctx.settings["critical_majflt_per_s"])
+    psi = psi_share(ctx.table("pressure_memory"), rates["ts"][heavy])
+    min_stall = float(ctx.settings["min_stall_pct"])
+    stalled = psi.get("psi_some_pct", 0.0) >= min_stall
+    severity: Severity | None = Severity.CRITICAL if critical else None
+    reason = f"mean {mean:.0f}/s is at or above critical_majflt_per_s" if critical else None
+    stalls = f"; PSI memory some {psi['psi_some_pct']:g}%" if "psi_some_pct" in psi else ""
+    if cause == "first-touch file reads" and not stalled:
+        # Reading files for the first time is I/O, not a memory problem, unless tasks stall.
+        severity = Severity.INFO
+        reason = (
+            f"first-touch reads without memory stalls (PSI some below {min_stall:g}%)"
+            if psi
+            else "first-touch reads, and no PSI to show stalls"
+        )
     yield Finding(
         subject=Subject.HOST,
         message=(
             f"major faults {fmt_rate(mean)} during {heavy_seconds:.0f} of {window.seconds:.0f} s "
-            f"(peak {fmt_rate(peak)} at {when(peak_at)}); cause: {cause}{detail}{named}"
+            f"(peak {fmt_rate(peak)} at {when(peak_at)}); cause: {cause}{detail}{stalls}{named}"
         ),
+        harm="stall" if stalled or cause != "first-touch file reads" else "measured",
         start=stamp(rates["ts_start"][heavy].min()),
         end=stamp(rates["ts"][heavy].max()),
         evidence={
@@ -217,10 +247,9 @@ def high_major_fault_rate(ctx: RuleContext) -> Iterator[Finding]:
             "cause": cause,
             "cause_detail": CAUSES[cause],
             **{k: float(v) for k, v in pages.items()},
+            **psi,
             "top_processes": top,
         },
-        severity=Severity.CRITICAL if critical else None,
-        severity_reason=(
-            f"mean {mean:.0f}/s is at or above critical_majflt_per_s" if critical else None
-        ),
+        severity=severity,
+        severity_reason=reason,
     )

@@ -50,31 +50,37 @@ def compaction_rates(vmstat: pd.DataFrame | None) -> dict[str, float]:
             "min_order",
             4,
             "Lowest buddy order counted as high-order (order 4 = 16 contiguous pages, 64 KiB "
-            "with 4 KiB pages; THP needs order 9).",
+            "with 4 KiB pages; THP needs order 9). "
+            "PAGE_ALLOC_COSTLY_ORDER is 3 in the kernel (include/linux/mmzone.h): orders above it "
+            "are the costly ones compaction serves.",
         ),
         Setting(
             "max_high_order_blocks",
             0,
             "A zone counts as exhausted when it has at most this many free blocks of order "
-            ">= min_order.",
+            ">= min_order. "
+            "Our choice: none free means every such allocation needs compaction.",
         ),
         Setting("zones", "Normal", "Comma-separated zone names checked (buddyinfo names)."),
         Setting(
             "min_exhausted_share",
             0.5,
-            "Share of the snapshots (0-1) in which the zone must be exhausted.",
+            "Share of the snapshots (0-1) in which the zone must be exhausted. "
+            "Our choice: half the capture, as MEM001.",
         ),
         Setting(
             "min_compact_stall_per_s",
             0.1,
             "Direct compaction stalls per second (vmstat compact_stall) over the window at "
-            "or above which compaction counts as active.",
+            "or above which compaction counts as active. "
+            "Our choice: one stall every 10 s is more than an idle host shows.",
         ),
         Setting(
             "min_compact_fail_per_s",
             0.1,
             "Failed compactions per second (vmstat compact_fail) over the window at or above "
-            "which compaction counts as failing.",
+            "which compaction counts as failing. "
+            "Our choice: the same bar as min_compact_stall_per_s.",
         ),
     ],
 )

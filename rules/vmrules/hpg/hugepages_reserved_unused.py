@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Subject, rule
+from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
 from vmrules._common import fmt_bytes, ordered, stamp
 
@@ -17,23 +17,52 @@ def _counts(rows: pd.DataFrame, column: str) -> pd.Series:
     return pd.to_numeric(rows[column], errors="coerce").astype(float).fillna(0.0)
 
 
+#: meminfo's HugePages_* lines (the default huge page size only) as sysfs pool columns.
+_MEMINFO_POOL = {
+    "hugepages_total": "nr_hugepages",
+    "hugepages_free": "free_hugepages",
+    "hugepages_rsvd": "resv_hugepages",
+    "hugepages_surp": "surplus_hugepages",
+}
+
+
+def pools_from_meminfo(meminfo: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The default-size pool from meminfo (``HugePages_Total/Free/Rsvd/Surp`` and
+    ``Hugepagesize``), shaped like the ``hugepages`` table; ``None`` without those lines
+    (sosreports and old kernels have meminfo but not /sys/kernel/mm/hugepages)."""
+    needed = ["hugepagesize_bytes", *_MEMINFO_POOL]
+    if meminfo is None or any(c not in meminfo.columns for c in needed):
+        return None
+    rows = meminfo.dropna(subset=needed)
+    if rows.empty:
+        return None
+    pools = rows[["snapshot", "ts"]].copy()
+    pools["page_size_kb"] = (rows["hugepagesize_bytes"].astype(float) // 1024).astype(int)
+    for column, pool_column in _MEMINFO_POOL.items():
+        pools[pool_column] = rows[column].astype(float)
+    pools["node"] = float("nan")
+    return pools.reset_index(drop=True)
+
+
 @rule(
     code="HPG001",
     name="hugepages-reserved-unused",
     severity=Severity.WARNING,
-    requires=("hugepages",),
-    optional=("process_samples",),
+    optional=("hugepages", "meminfo", "process_samples"),
     settings=[
         Setting(
             "min_unused_bytes",
             128 * 1024 * 1024,
             "Bytes of a hugepage pool that must stay free and unreserved (free - resv) in every "
-            "snapshot for the pool to be reported.",
+            "snapshot for the pool to be reported. "
+            "Our choice: 128 MiB, below it the waste is not worth a finding.",
         ),
         Setting(
             "min_unused_share",
             0.5,
-            "Share (0-1) of the pool that must stay free and unreserved in every snapshot.",
+            "Share (0-1) of the pool that must stay free and unreserved in every snapshot. "
+            "Our choice: half the pool unused in every snapshot is a pool sized for something that"
+            " does not run.",
         ),
     ],
 )
@@ -46,7 +75,10 @@ def hugepages_reserved_unused(ctx: RuleContext) -> Iterator[Finding]:
     reserved (free − resv) are used by no mapping and promised to none. When the smallest such
     count over the whole capture is at least `min_unused_bytes` and `min_unused_share` of the
     pool, reports it in bytes, with the per-node split and the processes that do hold hugetlb
-    pages (`HugetlbPages` in their status). Works on a single snapshot.
+    pages (`HugetlbPages` in their status). Works on a single snapshot. Without the sysfs
+    pools (a sosreport, an old kernel), it reads the default-size pool from meminfo's
+    `HugePages_Total`, `HugePages_Free`, `HugePages_Rsvd`, `HugePages_Surp` and
+    `Hugepagesize`.
 
     ## Why is this bad?
     A hugetlb pool is taken out of the normal page allocator at boot or when
@@ -71,7 +103,12 @@ def hugepages_reserved_unused(ctx: RuleContext) -> Iterator[Finding]:
     - https://docs.kernel.org/admin-guide/mm/hugetlbpage.html
     - https://www.postgresql.org/docs/current/kernel-resources.html#LINUX-HUGE-PAGES
     """
-    pools = ordered(ctx.tables["hugepages"])
+    pools = ctx.table("hugepages")
+    if pools is None:
+        pools = pools_from_meminfo(ctx.table("meminfo"))
+    if pools is None:
+        raise Skip("neither the sysfs hugepages pools nor meminfo HugePages_* were captured")
+    pools = ordered(pools)
     min_bytes = float(ctx.settings["min_unused_bytes"])
     min_share = float(ctx.settings["min_unused_share"])
     glob = pools[pools["node"].isna()] if "node" in pools.columns else pools

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, rule
 
-from vmrules._common import mib, page_size, rnd, when
+from vmrules._common import hugetlb_bytes, mib, page_size, rnd, when
 
 
 def low_watermark_bytes(
@@ -79,13 +79,16 @@ def estimate_available(meminfo: pd.DataFrame, low: pd.Series | None) -> tuple[pd
             "min_low_share",
             0.5,
             "Share of the snapshots (0-1) in which memory must be low for a finding; 1 "
-            "snapshot of 1 is enough on a single-snapshot input.",
+            "snapshot of 1 is enough on a single-snapshot input. "
+            "Our choice: a majority of the snapshots, so a single dip is not reported.",
         ),
         Setting(
             "critical_available_pct",
             5.0,
             "MemAvailable (percent of MemTotal) whose minimum at or below this makes the "
-            "finding critical.",
+            "finding critical. "
+            "Our choice: half of min_available_pct; atop's 'almost critical' is 80% of its "
+            "critical bar, we go the other way for a second step.",
         ),
     ],
 )
@@ -97,8 +100,10 @@ def low_available_memory(ctx: RuleContext) -> Iterator[Finding]:
     which lack it, estimates it as the kernel does: MemFree + Active(file) + Inactive(file) +
     SReclaimable, less the zones' low watermarks from `/proc/zoneinfo` or
     `vm.min_free_kbytes`). It flags the host when available memory is below
-    `min_available_pct` of `MemTotal` in at least `min_low_share` of the snapshots, and makes the
-    finding critical when its minimum reaches `critical_available_pct`.
+    `min_available_pct` of `MemTotal` minus the hugetlb pool (HugePages_Total x Hugepagesize,
+    or `Hugetlb`: reserved for hugetlb users, never available to others, and not counted in
+    MemAvailable) in at least `min_low_share` of the snapshots, and makes the finding critical
+    when its minimum reaches `critical_available_pct`.
 
     ## Why is this bad?
     `MemAvailable` is the kernel's estimate of how much memory can be given to applications
@@ -138,7 +143,9 @@ def low_available_memory(ctx: RuleContext) -> Iterator[Finding]:
         available, fields = estimate_available(meminfo, low)
         source = "estimate"
         detail = {"estimate_fields": fields, "low_watermark_source": origin}
-    total = meminfo["mem_total_bytes"].astype(float)
+    # The hugetlb pool is reserved: never available to anything but hugetlb users.
+    hugetlb = hugetlb_bytes(meminfo)
+    total = meminfo["mem_total_bytes"].astype(float) - hugetlb
     pct = 100.0 * available / total
     threshold = float(ctx.settings["min_available_pct"])
     below = pct < threshold
@@ -160,14 +167,17 @@ def low_available_memory(ctx: RuleContext) -> Iterator[Finding]:
         "min_available_pct": rnd(min_pct, 2),
         "min_at": meminfo.loc[at, "ts"],
         "mean_available_mib_below": mib(available[below].mean()),
-        "mem_total_mib": mib(total.iloc[-1]),
+        "mem_total_mib": mib(float(meminfo["mem_total_bytes"].iloc[-1])),
+        "hugetlb_mib": mib(float(hugetlb.iloc[-1])),
+        "usable_mib": mib(total.iloc[-1]),
         "first_below": low_rows["ts"].min(),
         "last_below": low_rows["ts"].max(),
     }
     if "swap_free_bytes" in meminfo.columns:
         evidence["swap_free_mib_at_min"] = mib(meminfo.loc[at, "swap_free_bytes"])
+    of = "MemTotal" if not hugetlb.iloc[-1] else "MemTotal minus the hugetlb pool"
     message = (
-        f"{name} below {threshold:g}% of MemTotal ({evidence['threshold_mib']} MiB) in "
+        f"{name} below {threshold:g}% of {of} ({evidence['threshold_mib']} MiB) in "
         f"{int(below.sum())} of {len(meminfo)} snapshots ({share:.0%}), "
         f"{when(low_rows['ts'].min())} to {when(low_rows['ts'].max())}; minimum "
         f"{evidence['min_available_mib']} MiB ({min_pct:.1f}%) at {when(meminfo.loc[at, 'ts'])}"
@@ -177,7 +187,7 @@ def low_available_memory(ctx: RuleContext) -> Iterator[Finding]:
     reason = None
     if min_pct <= critical:
         severity = Severity.CRITICAL
-        reason = f"available memory reached {min_pct:.1f}% of MemTotal (<= {critical:g}%)"
+        reason = f"available memory reached {min_pct:.1f}% of {of} (<= {critical:g}%)"
     yield Finding(
         message=message,
         start=low_rows["ts"].min(),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from vmanalyze.facts import HostFacts
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Subject, rule
 
 from vmrules._common import MIB, duration, mib, rnd, timed, when
@@ -151,27 +152,45 @@ def candidates(
             "min_growth_mib",
             64.0,
             "Growth of the fitted line over the process's observed time (MiB) below which "
-            "a process is not reported.",
+            "a process is not reported. "
+            "Our choice: 64 MiB, below it growth is noise on a server.",
         ),
         Setting(
             "min_r2",
             0.9,
             "Coefficient of determination (R², 0-1) of the linear fit at or above which the "
             "growth counts as steady (a leak draws a straight line, R² close to 1). Lower it "
-            "for garbage-collected heaps whose sawtooth hides the trend.",
+            "for garbage-collected heaps whose sawtooth hides the trend. "
+            "Our choice: 0.9, a straight line.",
         ),
         Setting(
             "min_coverage",
             0.8,
             "Share of the window (0-1) the process must be seen for: growth across the "
-            "bundle, not a process that starts and exits inside it.",
+            "bundle, not a process that starts and exits inside it. "
+            "Our choice: 80% of the window.",
         ),
-        Setting("min_samples", 5, "Fewest samples of the process needed to fit a line."),
+        Setting(
+            "min_samples",
+            5,
+            "Fewest samples of the process needed to fit a line. Our choice: five points, "
+            "so that one outlier cannot make a line.",
+        ),
+        Setting(
+            "min_age_s",
+            300.0,
+            "A process that started during the capture, or less than this many seconds "
+            "before it, is reported as info at most: growth since start is what warming up "
+            "looks like (imports, caches, a database being filled). Our choice: services "
+            "usually warm up within minutes; five minutes keeps a leak in a long-running "
+            "process a warning.",
+        ),
         Setting(
             "max_exhaust_hours",
             24.0,
             "A process whose projected time to exhaust MemAvailable is longer than this "
-            "(hours) is reported as info, not warning.",
+            "(hours) is reported as info, not warning. "
+            "Our choice: a day, longer than a capture can extrapolate.",
         ),
     ],
 )
@@ -186,6 +205,12 @@ def process_memory_growth(ctx: RuleContext) -> Iterator[Finding]:
     seen and fits with R² >= `min_r2`: slope, fit quality, start and end sizes, the share of
     intervals in which memory rose, and the time until MemAvailable (last snapshot) would be
     used up at that slope.
+
+    A process that started during the capture or less than `min_age_s` before it (its
+    `starttime` dated with the boot time and clock tick of the bundle; without them, a
+    process absent from the first snapshot) is at most info: "growing since it started: may be
+    warming up". So is growth measured on total RSS alone (no `RssAnon`): it may be shared
+    memory (a database touching its shared buffers), not private growth.
 
     ## Why is this bad?
     Memory that grows at a constant rate and never falls back is the signature of a leak or an
@@ -241,6 +266,9 @@ def process_memory_growth(ctx: RuleContext) -> Iterator[Finding]:
         found.append(growth)
 
     found.sort(key=lambda g: -g.slope_bytes_per_s)
+    facts = HostFacts.from_mapping(ctx.host)
+    window_start = procs["ts"].min()
+    min_age = float(ctx.settings["min_age_s"])
     limit_h = float(ctx.settings["max_exhaust_hours"])
     for g in found:
         rate = g.slope_bytes_per_s
@@ -278,6 +306,26 @@ def process_memory_growth(ctx: RuleContext) -> Iterator[Finding]:
             if exhaust_s > limit_h * 3600:
                 severity = Severity.INFO
                 reason = f"MemAvailable would last more than {limit_h:g} h at this rate"
+        started = facts.process_start(g.starttime)
+        if started is not None:
+            evidence["started"] = started.isoformat()
+            young = started >= window_start - pd.Timedelta(seconds=min_age)
+            age = (window_start - started).total_seconds()
+            since = (
+                f"{age:.0f} s before the capture began"
+                if age > 0
+                else f"{-age:.0f} s into the capture"
+            )
+        else:  # no boot time: the process was not there in the first snapshot
+            young = bool(g.first_ts > window_start)
+            since = "during the capture"
+        if young:
+            severity, reason = Severity.INFO, f"started {since}: may be warming up"
+            message += f"; growing since it started ({since}): may be warming up"
+        elif g.measure == "RSS":
+            severity = Severity.INFO
+            reason = "only total RSS is known: the growth may be shared memory"
+            message += "; only total RSS is known, which counts shared memory too"
         yield Finding(
             message=message,
             subject=Subject.process(g.pid, g.comm),

@@ -39,24 +39,31 @@ def _page_size(host: Mapping[str, Any]) -> int:
             "low_watermark_factor",
             1.25,
             "A node counts as exhausted while its free memory (all zones) is at or below this "
-            "many times its low watermark (kswapd wakes at the low watermark).",
+            "many times its low watermark (kswapd wakes at the low watermark). "
+            "Our choice: 25% above low, about the high watermark (where kswapd stops) with "
+            "the kernel's default watermark spacing (mm/page_alloc.c __setup_per_zone_wmarks).",
         ),
         Setting(
             "min_time_share",
             0.2,
-            "Share (0-1) of the snapshots in which a node must be exhausted to be reported.",
+            "Share (0-1) of the snapshots in which a node must be exhausted to be reported. "
+            "Our choice: as DRT001, 20%.",
         ),
         Setting(
             "min_other_free_share",
             0.2,
             "Share (0-1) of another node's managed memory that must be free at the same time "
-            "for the imbalance to be reported.",
+            "for the imbalance to be reported. "
+            "Our choice: a fifth of the other node free is room to place the memory.",
         ),
         Setting(
-            "min_reclaim_pages_per_s",
+            "min_refaults_per_s",
             100.0,
-            "Pages reclaimed per second on a node (pgsteal of its node vmstat) from which it "
-            "counts as reclaiming while another node has free memory.",
+            "Refaults per second on a node (workingset_refault_anon + _file of its node "
+            "vmstat: its pages were reclaimed and needed again) from which it counts as "
+            "reclaiming while another node has free memory. Our choice: 100 pages/s (0.4 "
+            "MiB/s) is well above the trickle of an idle node and the same bar as NUMA001's "
+            "min_pages_per_s.",
         ),
     ],
 )
@@ -69,8 +76,10 @@ def numa_node_imbalance(ctx: RuleContext) -> Iterator[Finding]:
     or below `low_watermark_factor` times its low watermark. When that holds in at least
     `min_time_share` of the snapshots while another node has at least `min_other_free_share`
     of its memory free, reports the node with the lowest free memory, when, and the other
-    nodes' free memory. Also reports a node that reclaims (per-node `pgsteal`) at
-    `min_reclaim_pages_per_s` or more while another node is that free. Works on one snapshot
+    nodes' free memory. Also reports a node that reclaims while another node is that free,
+    seen as refaults of that node (`workingset_refault_anon` + `workingset_refault_file` of
+    its node vmstat; node vmstat files have no `pgsteal`/`pgscan`, which are global or
+    per-cgroup) at `min_refaults_per_s` or more. Works on one snapshot
     for the watermark part.
 
     ## Why is this bad?
@@ -149,18 +158,27 @@ def numa_node_imbalance(ctx: RuleContext) -> Iterator[Finding]:
         )
 
     node_vmstat = ctx.table("sys_node_vmstat")
-    if node_vmstat is None or not ctx.multi_sample or "pgsteal" not in node_vmstat.columns:
+    if node_vmstat is None or not ctx.multi_sample:
         return
-    window = window_rates(node_vmstat, ["pgsteal"], by=("node",))
+    parts = [c for c in ("workingset_refault_anon", "workingset_refault_file") if c in node_vmstat]
+    if not parts and "workingset_refault" not in node_vmstat.columns:
+        return  # a kernel before 4.? without per-node refault counters: nothing to read
+    node_vmstat = node_vmstat.copy()
+    node_vmstat["refaults"] = (
+        node_vmstat[parts].astype(float).sum(axis=1)
+        if parts
+        else node_vmstat["workingset_refault"].astype(float)
+    )
+    window = window_rates(node_vmstat, ["refaults"], by=("node",))
     if window.seconds <= 0:
         return
-    min_rate = float(ctx.settings["min_reclaim_pages_per_s"])
+    min_rate = float(ctx.settings["min_refaults_per_s"])
     rates = window.intervals
     free_at = per.set_index(["ts", "node"])["free_share"]
     for node, rows in rates.groupby("node"):
         if int(node) in reported:
             continue
-        busy = rows[rows["pgsteal_per_s"] >= min_rate]
+        busy = rows[rows["refaults_per_s"] >= min_rate]
         hits = []
         for ts in busy["ts"]:
             others = [free_at.get((ts, n)) for n in per["node"].unique() if n != node]
@@ -172,19 +190,19 @@ def numa_node_imbalance(ctx: RuleContext) -> Iterator[Finding]:
         seconds = float(steal["interval_s"].sum())
         if seconds / window.seconds < float(ctx.settings["min_time_share"]):
             continue
-        mean = float(steal["pgsteal_delta"].sum()) / seconds
+        mean = float(steal["refaults_delta"].sum()) / seconds
         yield Finding(
             subject=Subject.node(int(node)),
             message=(
-                f"node {node} reclaimed {fmt_rate(mean)} pages for {seconds:.0f} of "
-                f"{window.seconds:.0f} s while another node had at least "
+                f"node {node} refaulted {fmt_rate(mean)} pages (reclaimed and needed again) "
+                f"for {seconds:.0f} of {window.seconds:.0f} s while another node had at least "
                 f"{100 * other_free:.0f}% of its memory free"
             ),
             start=stamp(steal["ts_start"].min()),
             end=stamp(steal["ts"].max()),
             evidence={
                 "node": int(node),
-                "pgsteal_per_s": round(mean, 1),
+                "refaults_per_s": round(mean, 1),
                 "reclaim_seconds": round(seconds, 1),
                 "window_s": round(window.seconds, 1),
             },

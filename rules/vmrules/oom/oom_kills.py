@@ -28,9 +28,11 @@ def kills_from_log(events: pd.DataFrame, samples: pd.DataFrame | None) -> pd.Dat
     """One row per ``oom_kill`` record, with its constraint and its wall-clock time.
 
     The constraint line (``oom-kill:constraint=...``, 4.19+) printed just before a kill is
-    joined on the victim's pid. ``at`` converts the record's kernel timestamp to UTC through
-    the bundle's first sample (its wall and monotonic clocks); without them, the time the
-    record was read. ``read_at`` is the snapshot that first read the record.
+    joined on the victim's pid; before 4.19, the "Task in A killed as a result of limit of B"
+    and "Kill process N (x) score S or sacrifice child" lines give the scope instead. ``at``
+    converts the record's kernel timestamp to UTC through the bundle's first sample (its wall
+    and monotonic clocks); without them, the time the record was read. ``read_at`` is the
+    snapshot that first read the record.
     """
     kills = events[events["event"] == "oom_kill"].copy()
     if kills.empty:
@@ -48,6 +50,7 @@ def kills_from_log(events: pd.DataFrame, samples: pd.DataFrame | None) -> pd.Dat
         for col in ("constraint", "oom_memcg", "task_memcg"):
             if col in by_pid.columns:
                 kills[col] = kills[col].fillna(kills["victim_pid"].map(by_pid[col]))
+    kills = _pre_4_19_scope(kills, events)
     kills["at"] = kills["ts"]
     if samples is not None and {"mono_s", "ts"} <= set(samples.columns) and "usec" in kills:
         first = samples.sort_values("ts").iloc[0]
@@ -58,6 +61,41 @@ def kills_from_log(events: pd.DataFrame, samples: pd.DataFrame | None) -> pd.Dat
             kills["at"] = (first["ts"] + offset).where(kills["usec"].notna(), kills["ts"])
     kills["read_at"] = kills["snapshot"]
     return kills.sort_values("seq" if "seq" in kills.columns else "at").reset_index(drop=True)
+
+
+def _pre_4_19_scope(kills: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Kernels before 4.19 print no constraint line. A memory cgroup OOM there logs "Task in A
+    killed as a result of limit of B" (``oom_memcg_limit``) before its kill, and "Memory
+    cgroup out of memory: Kill process N (x) score S or sacrifice child" (the selected
+    victim, with its scope), while the "Killed process N (x)..." line has no scope. Each kill
+    without a constraint takes the last such limit line since the previous kill, and the
+    scope of the selection of the same pid since then."""
+    if "seq" not in kills.columns or kills["seq"].isna().all():
+        return kills
+    limits = events[events["event"] == "oom_memcg_limit"].dropna(subset=["seq"])
+    selected = events[events["event"] == "oom_victim_selected"].dropna(subset=["seq"])
+    if limits.empty and selected.empty:
+        return kills
+    kills = kills.sort_values("seq").copy()
+    previous = -1
+    for index, kill in kills.iterrows():
+        seq = kill["seq"]
+        if pd.isna(seq):
+            continue
+        since = (events["seq"] > previous) & (events["seq"] < seq)
+        previous = seq
+        limit = limits[since.reindex(limits.index, fill_value=False)]
+        if not limit.empty and (pd.isna(kill["constraint"]) or kill["constraint"] is None):
+            last = limit.sort_values("seq").iloc[-1]
+            for col in ("constraint", "oom_memcg", "task_memcg"):
+                kills.at[index, col] = last[col]
+            kills.at[index, "memcg_oom"] = True
+        pick = selected[since.reindex(selected.index, fill_value=False)]
+        pick = pick[pick["victim_pid"] == kill["victim_pid"]]
+        flagged = kill.get("memcg_oom")
+        if not pick.empty and (flagged is None or pd.isna(flagged)):
+            kills.at[index, "memcg_oom"] = bool(pick.iloc[-1]["memcg_oom"])
+    return kills
 
 
 def victims(kills: pd.DataFrame) -> pd.DataFrame:
@@ -121,13 +159,15 @@ def oom_kills(ctx: RuleContext) -> Iterator[Finding]:
     """The kernel's OOM killer killed processes.
 
     ## What it does
-    Counts OOM kills during the window from the `oom_kill` counter of `/proc/vmstat` (4.13+)
-    and reads the kernel log (`/dev/kmsg`) records of each kill: victim pid and name, its
-    anonymous RSS, and whether the OOM was confined to a memory cgroup (`CONSTRAINT_MEMCG`,
-    with the cgroup) or global. Kills in the window give one finding per OOM domain (the
-    cgroup, or the host; a global OOM is critical). Kills the kernel log records from before
-    the capture started are reported once, as info. On a single snapshot (a sosreport) there is
-    no window, and every kill of this boot is reported at the rule's severity.
+    Counts OOM kills during the window from the `oom_kill` counter of `/proc/vmstat` (4.13+) and
+    reads the kernel log (`/dev/kmsg`) records of each kill: victim pid and name, its anonymous
+    RSS, and whether the OOM was confined to a memory cgroup (`CONSTRAINT_MEMCG`, with the
+    cgroup; before 4.19, from the "Task in A killed as a result of limit of B" and "Memory
+    cgroup out of memory: Kill process" lines) or global. Kills in the window give one finding
+    per OOM domain (the cgroup, or the host; a global OOM is critical). Kills the kernel log
+    records from before the capture started are reported once, as info. On a single snapshot (a
+    sosreport) there is no window, and every kill of this boot is reported at the rule's
+    severity.
 
     ## Why is this bad?
     The OOM killer is the kernel's last resort: a process was killed without warning, losing

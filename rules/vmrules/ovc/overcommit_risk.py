@@ -10,6 +10,7 @@ from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subjec
 from vmrules._common import (
     database_processes,
     fmt_bytes,
+    hugetlb_bytes,
     last_value,
     ordered,
     stamp,
@@ -19,17 +20,6 @@ from vmrules._common import (
 )
 
 MODES = {0: "heuristic", 1: "always overcommit", 2: "strict (never overcommit)"}
-
-
-def hugetlb_bytes(meminfo: pd.DataFrame) -> pd.Series:
-    """The hugetlb pool per snapshot: HugePages_Total x Hugepagesize (``Hugetlb`` if larger,
-    which also counts pools of the other page sizes)."""
-    pool = pd.Series(0.0, index=meminfo.index)
-    if "hugepages_total" in meminfo.columns and "hugepagesize_bytes" in meminfo.columns:
-        pool = (meminfo["hugepages_total"].astype(float) * meminfo["hugepagesize_bytes"]).fillna(0)
-    if "hugetlb_bytes" in meminfo.columns:
-        pool = pool.combine(meminfo["hugetlb_bytes"].astype(float).fillna(0), max)
-    return pool
 
 
 def commit_limit(
@@ -79,19 +69,24 @@ def largest_virtual(process_samples: pd.DataFrame | None, at: object, top: int) 
             "near_limit_share",
             0.9,
             "Mode 2: Committed_AS / CommitLimit at or above which allocations are close to "
-            "failing with ENOMEM.",
+            "failing with ENOMEM. "
+            "Our choice: 90%, within reach of one large allocation or fork.",
         ),
         Setting(
             "min_limit_share_of_ram",
             0.75,
             "Mode 2: a CommitLimit below this share of MemTotal is reported as a "
-            "misconfiguration (memory that can never be committed).",
+            "misconfiguration (memory that can never be committed). "
+            "Our choice: 75%, the ratio 50 default leaves 50%, which the kernel docs' "
+            "overcommit-accounting describes.",
         ),
         Setting(
             "max_commit_share",
             1.5,
             "Modes 0 and 1: Committed_AS / (MemTotal + SwapTotal) above which the host is "
-            "exposed to the OOM killer if the commitments are used.",
+            "exposed to the OOM killer if the commitments are used. "
+            "atop colours the SWP line when committed exceeds the limit; our choice is 150% of RAM"
+            " + swap, as modes 0/1 do not enforce a limit.",
         ),
         Setting("top_processes", 5, "How many processes to list, by virtual size."),
     ],
@@ -105,7 +100,10 @@ def overcommit_risk(ctx: RuleContext) -> Iterator[Finding]:
     (MemTotal − hugetlb pool) × `overcommit_ratio` / 100, plus SwapTotal; the hugetlb pool is
     HugePages_Total × Hugepagesize), compares it with meminfo's `CommitLimit`, and reports
     `Committed_AS` at or above `near_limit_share` of it, and a limit below
-    `min_limit_share_of_ram` of RAM (ratio 50 without swap leaves half the RAM unusable). In
+    `min_limit_share_of_ram` of RAM minus the hugetlb pool (ratio 50 without swap leaves half
+    the RAM unusable; what can never be committed is RAM − CommitLimit). Without
+    `vm.overcommit_memory`, or in mode 2 without the ratio, `overcommit_kbytes` and
+    meminfo's CommitLimit, it is skipped with the reason. In
     modes 0 and 1 the limit is not enforced: it reports `Committed_AS` above
     `max_commit_share` × (MemTotal + SwapTotal). Mode 1 is expected on Redis and MongoDB 8
     hosts (their vendors set it), so that finding is informational there (MongoDB counts as 8
@@ -139,8 +137,8 @@ def overcommit_risk(ctx: RuleContext) -> Iterator[Finding]:
     meminfo = ordered(ctx.tables["meminfo"]).reset_index(drop=True)
     sysctl = ctx.table("sysctl_vm")
     mode = sysctl_int(sysctl, "overcommit_memory")
-    if mode is None and ctx.host.get("overcommit_memory") is not None:
-        mode = int(ctx.host["overcommit_memory"])
+    if mode is None:
+        mode = ctx.host.get("overcommit_memory")  # a host fact: an int or None, never NaN
     if mode is None:
         raise Skip("vm.overcommit_memory was not captured")
     needed = ["mem_total_bytes", "committed_as_bytes"]
@@ -157,14 +155,27 @@ def overcommit_risk(ctx: RuleContext) -> Iterator[Finding]:
 
     if mode == 2:
         ratio = sysctl_int(sysctl, "overcommit_ratio")
-        kbytes = sysctl_int(sysctl, "overcommit_kbytes") or 0
-        ratio = 50 if ratio is None else ratio
+        if ratio is None:
+            ratio = ctx.host.get("overcommit_ratio")
+        kbytes = sysctl_int(sysctl, "overcommit_kbytes")
+        if kbytes is None:
+            kbytes = ctx.host.get("overcommit_kbytes")
         hugetlb = hugetlb_bytes(meminfo)
-        computed = commit_limit(mem_total, swap, hugetlb, ratio, kbytes)
         kernel = meminfo.get("commit_limit_bytes")
-        limit = computed
-        if kernel is not None:
-            limit = pd.to_numeric(kernel, errors="coerce").astype(float).fillna(computed)
+        kernel_limit = (
+            pd.to_numeric(kernel, errors="coerce").astype(float)
+            if kernel is not None
+            else pd.Series(float("nan"), index=meminfo.index)
+        )
+        if ratio is None and not kbytes and kernel_limit.isna().all():
+            raise Skip(
+                "strict mode 2, but neither vm.overcommit_ratio/overcommit_kbytes nor "
+                "meminfo CommitLimit was captured: the commit limit is unknown"
+            )
+        ratio = 50 if ratio is None else int(ratio)  # the kernel default, when CommitLimit is
+        kbytes = int(kbytes or 0)
+        computed = commit_limit(mem_total, swap, hugetlb, ratio, kbytes)
+        limit = kernel_limit.fillna(computed)
         share = committed / limit
         i = int(share.idxmax())
         formula = (
@@ -211,19 +222,24 @@ def overcommit_risk(ctx: RuleContext) -> Iterator[Finding]:
             )
         low = float(ctx.settings["min_limit_share_of_ram"])
         last = len(meminfo) - 1
-        if limit.iloc[last] < low * mem_total.iloc[last]:
-            unusable = (
-                mem_total.iloc[last] - hugetlb.iloc[last] - (limit.iloc[last] - swap.iloc[last])
-            )
+        # The hugetlb pool is never committed through CommitLimit: compare with the rest.
+        usable = mem_total.iloc[last] - hugetlb.iloc[last]
+        if usable > 0 and limit.iloc[last] < low * usable:
+            unusable = mem_total.iloc[last] - limit.iloc[last]
             yield Finding(
                 subject=Subject.HOST,
                 message=(
                     f"CommitLimit is {fmt_bytes(limit.iloc[last])} ({formula}), "
-                    f"{100 * limit.iloc[last] / mem_total.iloc[last]:.0f}% of RAM "
-                    f"{fmt_bytes(mem_total.iloc[last])}, in strict mode 2: about "
-                    f"{fmt_bytes(max(0.0, unusable))} of RAM can never be committed"
+                    f"{100 * limit.iloc[last] / usable:.0f}% of RAM minus the hugetlb pool "
+                    f"{fmt_bytes(usable)}, in strict mode 2: about "
+                    f"{fmt_bytes(max(0.0, unusable))} of RAM (RAM - CommitLimit) can never be "
+                    "committed"
                 ),
-                evidence={**evidence, "unusable_bytes": float(max(0.0, unusable))},
+                evidence={
+                    **evidence,
+                    "usable_ram_bytes": float(usable),
+                    "unusable_bytes": float(max(0.0, unusable)),
+                },
                 remediation=(
                     "Raise `vm.overcommit_ratio` so that swap + (RAM − hugetlb) × ratio/100 "
                     "covers the RAM the workload may use (e.g. 90-100 without swap), or set "

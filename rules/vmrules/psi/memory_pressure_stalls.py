@@ -39,13 +39,15 @@ def stall_shares(pressure: pd.DataFrame) -> pd.DataFrame:
             "min_some_pct",
             10.0,
             "Share of an interval (percent) during which some task stalled on memory "
-            "(PSI `some`) at or above which the interval counts as stalled.",
+            "(PSI `some`) at or above which the interval counts as stalled. "
+            "Our choice: 10% of the time; the kernel's psi.rst gives no threshold.",
         ),
         Setting(
             "min_full_pct",
             5.0,
             "Share of an interval (percent) during which all non-idle tasks stalled on "
-            "memory at once (PSI `full`) at or above which the interval counts as stalled.",
+            "memory at once (PSI `full`) at or above which the interval counts as stalled. "
+            "Our choice: half of min_some_pct, full stalls being the thrashing kind (psi.rst).",
         ),
         Setting(
             "min_stalled_share",
@@ -57,7 +59,8 @@ def stall_shares(pressure: pd.DataFrame) -> pd.DataFrame:
             "critical_full_pct",
             20.0,
             "PSI `full` share (percent) over the stalled intervals at or above which the "
-            "finding is critical.",
+            "finding is critical. "
+            "Our choice: a fifth of the time all tasks wait on memory.",
         ),
     ],
 )

@@ -8,24 +8,7 @@ import pandas as pd
 from vmanalyze.rates import counter_rates
 from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, rule
 
-from vmrules._common import MIB, mib, page_size, rnd, time_share, timed, when
-
-
-def psi_share(pressure: pd.DataFrame | None, ends: pd.Series) -> dict[str, float]:
-    """PSI memory some/full stall share (percent) over the intervals ending at ``ends``."""
-    if pressure is None or not timed(pressure):
-        return {}
-    rates = counter_rates(pressure, ["some_total_us", "full_total_us"])
-    rates = rates[rates["ts"].isin(set(ends)) & (rates["interval_s"] > 0)]
-    seconds = float(rates["interval_s"].sum())
-    out: dict[str, float] = {}
-    if seconds <= 0:
-        return out
-    for kind in ("some", "full"):
-        col = f"{kind}_total_us_delta"
-        if col in rates.columns and rates[col].notna().any():
-            out[f"psi_{kind}_pct"] = rnd(100.0 * rates[col].sum() / 1e6 / seconds, 1)
-    return out
+from vmrules._common import MIB, mib, page_size, psi_share, rnd, time_share, timed, when
 
 
 def swapping_processes(
@@ -92,14 +75,15 @@ def swapping_processes(
         Setting(
             "min_swapout_pages_per_s",
             5.0,
-            "Swap-out rate (pages/s, vmstat pswpout) at or above which an interval counts as "
-            "swapping out; PCP pmie's memory.exhausted rule uses 5 pages/s.",
+            "Swap-out rate (pages/s, vmstat pswpout + zswpout) at or above which an interval "
+            "counts as swapping out; PCP pmie's memory.exhausted rule uses 5 pages/s.",
         ),
         Setting(
             "min_swapin_pages_per_s",
             5.0,
-            "Swap-in rate (pages/s, vmstat pswpin) at or above which an interval counts as "
-            "swapping in.",
+            "Swap-in rate (pages/s, vmstat pswpin + zswpin) at or above which an interval "
+            "counts as swapping in. Our choice: the same bar as swap-out, so that both "
+            "directions count alike.",
         ),
         Setting(
             "min_active_share",
@@ -114,11 +98,13 @@ def swap_thrashing(ctx: RuleContext) -> Iterator[Finding]:
     """Pages are swapped out and swapped back in during the same intervals, for much of the window.
 
     ## What it does
-    Computes the swap-in (`pswpin`) and swap-out (`pswpout`) rates of every interval from
-    `/proc/vmstat`, and flags the host when both reach `min_swapin_pages_per_s` and
-    `min_swapout_pages_per_s` in the same intervals for at least `min_active_share` of the
-    window's time. The finding gives the rates (mean and peak, with when), the PSI memory stall
-    share over those intervals, and the processes whose `VmSwap` grew the most.
+    Computes the swap-in (`pswpin` + `zswpin`) and swap-out (`pswpout` + `zswpout`) rates of
+    every interval from `/proc/vmstat` (with zswap on, a page stored in or loaded from the
+    compressed pool counts in `zswpout`/`zswpin` only, not in `pswp*`), and flags the host
+    when both reach `min_swapin_pages_per_s` and `min_swapout_pages_per_s` in the same
+    intervals for at least `min_active_share` of the window's time. The finding gives the
+    rates (mean and peak, with when), the PSI memory stall share over those intervals, and
+    the processes whose `VmSwap` grew the most.
 
     ## Why is this bad?
     Swapping out alone is how the kernel parks cold anonymous memory. Swapping in *and* out at
@@ -139,6 +125,7 @@ def swap_thrashing(ctx: RuleContext) -> Iterator[Finding]:
 
     ## References
     - https://man7.org/linux/man-pages/man5/proc_vmstat.5.html (pswpin, pswpout)
+    - https://docs.kernel.org/admin-guide/mm/zswap.html (zswpin, zswpout since 6.1)
     - PCP pmie rule memory.exhausted (src/pmieconf/memory/exhausted):
       https://github.com/performancecopilot/pcp
     - https://docs.kernel.org/accounting/psi.html
@@ -148,38 +135,52 @@ def swap_thrashing(ctx: RuleContext) -> Iterator[Finding]:
         raise Skip("vmstat has no pswpin/pswpout counters")
     if not timed(vmstat):
         raise Skip("swap rates need at least two timestamped snapshots of vmstat")
-    rates = counter_rates(vmstat, ["pswpin", "pswpout"])
-    rates = rates[(rates["interval_s"] > 0) & rates["pswpin_per_s"].notna()]
-    rates = rates[rates["pswpout_per_s"].notna()].reset_index(drop=True)
+    # zswap: a page stored in (or loaded from) the compressed pool counts in zswpout/zswpin,
+    # not in pswpout/pswpin (mm/page_io.c): the swap traffic is both.
+    vmstat = vmstat.copy()
+    for counter in ("zswpin", "zswpout"):
+        if counter not in vmstat.columns:
+            vmstat[counter] = 0
+        vmstat[counter] = vmstat[counter].astype(float).fillna(0.0)
+    vmstat["swapin"] = vmstat["pswpin"].astype(float) + vmstat["zswpin"]
+    vmstat["swapout"] = vmstat["pswpout"].astype(float) + vmstat["zswpout"]
+    counters = ["swapin", "swapout", "pswpin", "pswpout", "zswpin", "zswpout"]
+    rates = counter_rates(vmstat, counters)
+    rates = rates[(rates["interval_s"] > 0) & rates["swapin_per_s"].notna()]
+    rates = rates[rates["swapout_per_s"].notna()].reset_index(drop=True)
     if rates.empty:
         raise Skip("swap rates need at least two snapshots of vmstat")
     min_in = float(ctx.settings["min_swapin_pages_per_s"])
     min_out = float(ctx.settings["min_swapout_pages_per_s"])
-    both = (rates["pswpin_per_s"] >= min_in) & (rates["pswpout_per_s"] >= min_out)
+    both = (rates["swapin_per_s"] >= min_in) & (rates["swapout_per_s"] >= min_out)
     share = time_share(both, rates["interval_s"])
     if share < float(ctx.settings["min_active_share"]) or not both.any():
         return
     active = rates[both]
     seconds = float(active["interval_s"].sum())
     start, end = active["ts_start"].min(), active["ts"].max()
-    in_rate = float(active["pswpin_delta"].sum()) / seconds
-    out_rate = float(active["pswpout_delta"].sum()) / seconds
+    in_rate = float(active["swapin_delta"].sum()) / seconds
+    out_rate = float(active["swapout_delta"].sum()) / seconds
     peak_in = active.loc[active["pswpin_per_s"].idxmax()]
-    peak_out = active.loc[active["pswpout_per_s"].idxmax()]
+    peak_out = active.loc[active["swapout_per_s"].idxmax()]
     page = page_size(ctx.host)
     evidence: dict[str, object] = {
         "active_intervals": int(both.sum()),
         "intervals": len(rates),
         "active_share": rnd(share, 3),
         "active_seconds": rnd(seconds, 1),
-        "pswpin_per_s_mean": rnd(in_rate, 1),
-        "pswpout_per_s_mean": rnd(out_rate, 1),
+        "pswpin_per_s_mean": rnd(float(active["pswpin_delta"].sum()) / seconds, 1),
+        "pswpout_per_s_mean": rnd(float(active["pswpout_delta"].sum()) / seconds, 1),
         "pswpin_per_s_peak": rnd(peak_in["pswpin_per_s"], 1),
         "pswpin_peak_at": peak_in["ts"],
-        "pswpout_per_s_peak": rnd(peak_out["pswpout_per_s"], 1),
-        "pswpout_peak_at": peak_out["ts"],
+        "pswpout_per_s_peak": rnd(active["pswpout_per_s"].max(), 1),
+        "pswpout_peak_at": active.loc[active["pswpout_per_s"].idxmax(), "ts"],
         "pswpin_pages": int(active["pswpin_delta"].sum()),
         "pswpout_pages": int(active["pswpout_delta"].sum()),
+        "zswpin_pages": int(active["zswpin_delta"].sum()),
+        "zswpout_pages": int(active["zswpout_delta"].sum()),
+        "swapin_per_s_mean": rnd(in_rate, 1),
+        "swapout_per_s_mean": rnd(out_rate, 1),
         "page_size": page,
     }
     psi = psi_share(ctx.table("pressure_memory"), active["ts"])
@@ -194,9 +195,12 @@ def swap_thrashing(ctx: RuleContext) -> Iterator[Finding]:
         f"{int(both.sum())} of {len(rates)} intervals ({share:.0%} of the window), "
         f"{when(start)} to {when(end)}: mean {in_rate:.0f} pages/s in "
         f"({mib(in_rate * page)} MiB/s) and {out_rate:.0f} pages/s out "
-        f"({mib(out_rate * page)} MiB/s); peak {peak_out['pswpout_per_s']:.0f} pages/s out "
+        f"({mib(out_rate * page)} MiB/s); peak {peak_out['swapout_per_s']:.0f} pages/s out "
         f"at {when(peak_out['ts'])}"
     )
+    zswap = evidence["zswpin_pages"], evidence["zswpout_pages"]
+    if any(zswap):
+        message += f" (zswap: {zswap[0]} pages in, {zswap[1]} out of those)"
     if psi:
         parts = [f"{k.split('_')[1]} {v:g}%" for k, v in psi.items()]
         message += f"; PSI memory stall {', '.join(parts)} of that time"

@@ -46,13 +46,15 @@ def _khugepaged_cpu(process_samples: pd.DataFrame | None) -> tuple[float, float,
             "min_compact_stall_per_s",
             0.5,
             "Direct compaction stalls per second (vmstat compact_stall), averaged over the "
-            "capture, from which THP defrag is reported as stalling allocations.",
+            "capture, from which THP defrag is reported as stalling allocations. "
+            "Our choice: one stall every 2 s of the capture.",
         ),
         Setting(
             "max_khugepaged_cpu",
             0.25,
             "khugepaged CPU use, as a share of one CPU averaged over the capture, above which "
-            "it is reported.",
+            "it is reported. "
+            "Our choice: a quarter of a CPU; DataStax reports khugepaged near 100% as the problem.",
         ),
     ],
 )
@@ -60,13 +62,16 @@ def thp_defrag_stalls(ctx: RuleContext) -> Iterator[Finding]:
     """THP defrag makes page faults stall in direct compaction, or khugepaged uses a lot of CPU.
 
     ## What it does
-    Reads `transparent_hugepage/defrag` and the `compact_stall` rate (direct compaction
-    entries per second) over the capture. With `defrag=always` every THP fault may compact
-    synchronously; with `madvise` or `defer+madvise` only madvised regions do, so those count
-    only when THP faults (`thp_fault_alloc` + `thp_fault_fallback`) happen in the window. With
-    `defer` or `never` THP faults never stall, and the rule stays quiet about compaction. It
-    also measures khugepaged's CPU time (utime + stime of the `khugepaged` thread). On a
-    single snapshot it uses the since-boot average (`compact_stall` / uptime), and only with
+    Reads `transparent_hugepage/enabled`, `defrag` and the `compact_stall` rate (direct
+    compaction entries per second) over the capture. Compaction stalls are THP's only when THP
+    is in use: `enabled=always`, or `madvise` with THP faults (`thp_fault_alloc` +
+    `thp_fault_fallback`) in the window; with `enabled=never`, or no THP fault in the window,
+    the stalls come from other allocations and belong to FRAG001, so this rule stays quiet
+    about them. With `defrag=always` every THP fault may compact synchronously; with `madvise`
+    or `defer+madvise` only madvised regions do, so those count only when THP faults happen in
+    the window. With `defer` or `never` THP faults never stall. It also measures khugepaged's
+    CPU time (utime + stime of the `khugepaged` thread). On a single snapshot it uses the
+    since-boot average (`compact_stall` / uptime), and only with `enabled=always` and
     `defrag=always`.
 
     ## Why is this bad?
@@ -111,7 +116,7 @@ def thp_defrag_stalls(ctx: RuleContext) -> Iterator[Finding]:
         row = ordered(vmstat).iloc[-1]
         rate = float(row["compact_stall"]) / float(uptime)
         # since boot, stalls of madvised regions cannot be told from other ones: always only
-        if defrag == "always" and rate >= min_stalls:
+        if enabled == "always" and defrag == "always" and rate >= min_stalls:
             yield Finding(
                 subject=Subject.HOST,
                 message=(
@@ -141,7 +146,9 @@ def thp_defrag_stalls(ctx: RuleContext) -> Iterator[Finding]:
         "thp_fault_alloc_per_s": round(window.mean_rate("thp_fault_alloc"), 3),
         "thp_fault_fallback_per_s": round(window.mean_rate("thp_fault_fallback"), 3),
     }
-    stalling = defrag == "always" or (defrag in STALLING_DEFRAG and thp_faults > 0)
+    # THP only causes the stalls when it is on and faulted in the window (else: FRAG001).
+    thp_in_use = enabled == "always" or (enabled == "madvise" and thp_faults > 0)
+    stalling = thp_in_use and thp_faults > 0 and defrag in STALLING_DEFRAG
     if stalling and stalls >= min_stalls and defrag is not None:
         done = window.total("compact_fail") + window.total("compact_success")
         failed = f", {100 * window.total('compact_fail') / done:.0f}% failed" if done else ""

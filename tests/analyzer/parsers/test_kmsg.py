@@ -169,7 +169,7 @@ def test_scope_before_4_19_comes_from_the_records_before_the_kill():
         (4711, "cgroup", True),
         (99, "global", False),
     ]
-    info = next(e for e in events if e["event"] == "oom_memcg_info")
+    info = next(e for e in events if e["event"] == "oom_memcg_limit")
     assert (info["task_memcg"], info["oom_memcg"]) == ("/system.slice/app.service", "/system.slice")
     # a kill line alone does not tell
     assert (

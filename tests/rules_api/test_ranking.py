@@ -1,0 +1,59 @@
+"""The headline is the most important finding (vmanalyze.ranking), on the real samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from vmanalyze.analysis import analyze
+from vmanalyze.engine import run
+from vmanalyze.ranking import RULE_HARM, rank
+from vmanalyze.registry import discover
+from vmanalyze.rule import Finding, Severity
+from vmreports.render import build_view
+
+BUNDLES = Path(__file__).resolve().parents[2] / "sample-bundles"
+
+
+def test_thp_postgres_headline_is_thp001() -> None:
+    analysis = analyze(BUNDLES / "thp-always-postgres.tar.gz", cache=False)
+    codes = [f.code for f in analysis.result.findings]
+    assert codes[0] == "THP001"
+    # redis-server's growth since it started is a symptom THP always explains: below it
+    assert codes.index("MEM002") > codes.index("THP001")
+    view = build_view(analysis)
+    assert view.verdict.startswith("thp-always-on-database-host")
+    assert analysis.to_json_dict()["findings"][0]["code"] == "THP001"
+
+
+def test_order_does_not_depend_on_rule_order() -> None:
+    dataset = analyze(BUNDLES / "swap-thrash.tar.gz", cache=False).dataset
+    rules = list(discover().rules)
+    forward = run(dataset.tables, rules).findings
+    backward = run(dataset.tables, list(reversed(rules))).findings
+    assert [(f.code, f.subject) for f in forward] == [(f.code, f.subject) for f in backward]
+    # the cgroup limit explains the swapping inside it: cause first, among the warnings
+    warnings = [f.code for f in forward if f.severity == Severity.WARNING]
+    assert warnings.index("CGR001") < warnings.index("SWP001")
+
+
+@pytest.mark.parametrize(
+    ("harmful", "configured"),
+    [("OOM001", "THP001"), ("PSI001", "OVC001"), ("SWP001", "NUMA003")],
+)
+def test_harm_ranks_above_configuration_alone(harmful: str, configured: str) -> None:
+    """Same severity, unrelated rules: kills, stalls and swapping come before configuration,
+    whatever their codes' alphabetical order."""
+    assert RULE_HARM[configured] == "config"
+    a = Finding("seen", code=configured, severity=Severity.WARNING)
+    b = Finding("seen", code=harmful, severity=Severity.WARNING)
+    assert [f.code for f in rank([a, b])] == [harmful, configured]
+    assert [f.code for f in rank([b, a])] == [harmful, configured]
+
+
+def test_a_finding_can_state_its_own_harm() -> None:
+    static = Finding("threshold large", code="DRT001", severity=Severity.WARNING, harm="config")
+    growth = Finding("grew", code="MEM002", severity=Severity.WARNING)
+    assert [f.code for f in rank([static, growth])] == ["MEM002", "DRT001"]
+    with pytest.raises(ValueError, match="harm"):
+        Finding("x", harm="bad")

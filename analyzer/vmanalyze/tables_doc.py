@@ -351,14 +351,16 @@ def unit(table: str, column: str) -> str:
         return "bytes"
     if column.endswith(("_us", "usec")):
         return "µs"
-    if column.endswith("_s"):
+    if column.endswith("_s") or column == "blocked_seconds":
         return "s"
-    if column.endswith("_kb"):
+    if column.endswith(("_kb", "_kbytes")):
         return "KiB"
     if column.endswith(("avg10", "avg60", "avg300", "_pct")) or column == "overcommit_ratio":
         return "%"
     if table == "proc_stat" and column in CPU_FIELDS or column in _CLOCK_TICKS:
         return "clock ticks"
+    if column == "clock_ticks":
+        return "ticks per second"
     if column == "nice":
         return "nice value"
     if column in _FAULTS:

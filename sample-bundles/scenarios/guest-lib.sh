@@ -147,10 +147,10 @@ pick_accel() {
     esac
 }
 
-# new_share: an empty 9p share (guest /host) with its out/ folder, removed at exit.
+# new_share: an empty 9p share (guest /host) with its out/ folder. It stays until the next run,
+# so what a failed or killed guest left (bundle, logs) can still be read.
 new_share() {
     rm -rf "$RUN"
-    on_restore rm -rf "$RUN"
     mkdir -p "$RUN/out"
 }
 

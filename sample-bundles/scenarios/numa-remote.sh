@@ -14,7 +14,7 @@
 # build/numa-guest/image/) a minimal Debian root of the host's release with python3, numactl and the
 # distribution kernel; boot it with -kernel/-initrd (no init system: /sbin/vmt-init), under KVM
 # when /dev/kvm works, else TCG; pass the collector in and the bundle out through a 9p share
-# (build/numa-guest/run/, removed at exit); check the bundle and move it to
+# (build/numa-guest/run/, kept until the next run); check the bundle and move it to
 # sample-bundles/numa-remote.tar.gz; write the scenario's README line.
 #
 # Usage: numa-remote.sh [--probe] [--rebuild]

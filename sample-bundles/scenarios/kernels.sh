@@ -13,7 +13,9 @@
 # go to tests/data/kernels/<release>/ with a PROVENANCE.md (the tests in tests/kernels/ read them).
 # The shared QEMU code is guest-lib.sh (numa-remote.sh uses it too).
 #
-# Usage: kernels.sh [--rebuild] [RELEASE...]    (default: bullseye bookworm trixie)
+# Usage: kernels.sh [--rebuild] [--publish-only] [RELEASE...]    (default: bullseye bookworm trixie)
+#   --publish-only   no guest: copy what the last guest left in build/kernels/<release>/run/
+#                    (kept after a failure) to tests/data/kernels/<release>/
 # Environment:
 #   KERNELS_ACCEL=auto|kvm|tcg   accelerator (auto: KVM if usable)
 #   DURATION=60                  collection window in seconds (INTERVAL from lib.sh, default 1s)
@@ -27,11 +29,13 @@ SCENARIO=kernels
 . "$(dirname "$0")/lib.sh"
 
 REBUILD=0
+PUBLISH_ONLY=0
 ONE=
 SUITES=()
 for arg in "$@"; do
     case "$arg" in
     --rebuild) REBUILD=1 ;;
+    --publish-only) PUBLISH_ONLY=1 ;;
     --one=*) ONE=${arg#--one=} ;;
     bullseye | bookworm | trixie) SUITES+=("$arg") ;;
     -h | --help)
@@ -49,6 +53,7 @@ if [ -z "$ONE" ]; then
     t0=$(date +%s)
     flags=()
     [ "$REBUILD" = 1 ] && flags+=(--rebuild)
+    [ "$PUBLISH_ONLY" = 1 ] && flags+=(--publish-only)
     for s in "${SUITES[@]}"; do
         bash "$0" "${flags[@]}" --one="$s" || die "$s failed"
     done
@@ -93,28 +98,65 @@ GUEST_APPEND="console=ttyS0 root=/dev/vda rw panic=-1 loglevel=3 systemd.unified
 . "$SCEN_DIR/guest-lib.sh"
 
 guest_lock
-need_packages qemu-system-x86 e2fsprogs
-need_collector
-ensure_image "$REBUILD"
-pick_accel
-
-new_share
-cp "$KG/guest-run.sh" "$KG/hog.py" "$RUN/"
-cp "$PYZ" "$RUN/vmcollect.pyz"
-cat >"$RUN/scenario.env" <<EOF
+if [ "$PUBLISH_ONLY" = 0 ]; then
+    need_packages qemu-system-x86 e2fsprogs
+    need_collector
+    ensure_image "$REBUILD"
+    pick_accel
+    new_share
+    cp "$KG/guest-run.sh" "$KG/hog.py" "$RUN/"
+    cp "$PYZ" "$RUN/vmcollect.pyz"
+    cat >"$RUN/scenario.env" <<EOF
 ACCEL=$ACCEL INTERVAL=$INTERVAL DURATION=$DURATION SOS_AT=$SOS_AT SOS_PLUGINS=$SOS_PLUGINS
 EOF
-RUN_DATE=$(date -u '+%F %T UTC')
-boot_guest
+    RUN_DATE=$(date -u '+%F %T UTC')
+    boot_guest
+    # What PROVENANCE.md needs from this run, for a later --publish-only.
+    printf 'RUN_DATE=%q IMAGE_SECONDS=%q GUEST_SECONDS=%q BOOT_SECONDS=%q\n' \
+        "$RUN_DATE" "$IMAGE_SECONDS" "$GUEST_SECONDS" "$BOOT_SECONDS" >"$RUN/host.env"
+fi
+if [ ! -f "$RUN/host.env" ] || ! grep -qx 'rc=0' "$RUN/out/status" 2>/dev/null; then
+    die "no finished guest run in $GUEST_REL/run/"
+fi
+# shellcheck disable=SC1091 # written above
+. "$RUN/host.env"
+# shellcheck disable=SC1091 # written above
+. "$RUN/scenario.env"
 
 guest_bundle=$(tail -n 1 "$RUN/out/collect.stdout")
 case "$guest_bundle" in
 /host/out/*.tar.gz) BUNDLE="$RUN/out/${guest_bundle#/host/out/}" ;;
 *) die "the collector's last stdout line is not a bundle in /host/out/: '$guest_bundle'" ;;
 esac
-SOS=$(find "$RUN/out" -maxdepth 1 -name 'sosreport-*.tar.*' ! -name '*.sha256' | head -n 1)
+# sos 4.0 and 4.8 write a .sha256 beside the archive, 4.4 an .md5
+SOS=$(find "$RUN/out" -maxdepth 1 \( -name 'sosreport-*.tar.xz' -o -name 'sosreport-*.tar.gz' \) | head -n 1)
 [ -f "$BUNDLE" ] || die "bundle $guest_bundle not found in the share"
 [ -n "$SOS" ] || die "no sosreport archive in the share"
+
+# prune_sos ARCHIVE: a sosreport over 2 MiB loses the big files no memory analysis reads
+# (symbol and trace-function lists, module indexes), listed in PRUNED; nothing else changes.
+PRUNE=(proc/kallsyms 'sys/kernel/debug/tracing/available_filter_functions*'
+    sys/kernel/debug/dynamic_debug/control 'usr/lib/modules/*/modules.*')
+PRUNED=
+prune_sos() {
+    local tmp="$GUEST_WORK/sos-prune" top p
+    [ "$(stat -c %s "$1")" -gt $((2 * 1024 * 1024)) ] || return 0
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
+    tar -C "$tmp" -xJf "$1"
+    top=$(basename "$1" .tar.xz)
+    for p in "${PRUNE[@]}"; do
+        # shellcheck disable=SC2086 # the patterns are globs on purpose
+        for f in "$tmp/$top"/$p; do
+            [ -e "$f" ] && rm -f "$f" && PRUNED+="${f#"$tmp/$top/"} "
+        done
+    done
+    tar -C "$tmp" --numeric-owner -cf - "$top" | xz -9 >"$1.pruned"
+    mv "$1.pruned" "$1"
+    rm -rf "$tmp"
+    log "sosreport pruned to $(stat -c %s "$1") bytes: $PRUNED"
+}
+prune_sos "$SOS"
 for f in "$BUNDLE" "$SOS"; do
     size=$(stat -c %s "$f")
     [ "$size" -le $((2 * 1024 * 1024)) ] || die "${f##*/} is $size bytes, over the 2 MiB cap"
@@ -154,10 +196,13 @@ pg=$(awk '$1 ~ /^postgresql-[0-9]+$/ { print $1 " " $2 }' "$IMAGE/packages")
     echo "  -p MemoryMax=96M -p OOMPolicy=continue) restarting hog.py grow, 16 MiB per 0.2 s, every"
     echo "  3 s after the memcg OOM killer kills it."
     echo "- \`vmcollect.tar.gz\`: \`python3 vmcollect.pyz --interval $INTERVAL --duration ${DURATION}s\`"
-    echo "  from before the episodes started; it wrote $(sed -n 's/^wrote \([0-9]*\) samples.*/\1/p' "$RUN/out/collect.stderr")"
+    echo "  started once both services ran (vmcollect finds new cgroups every 12 samples only); it wrote $(sed -n 's/^wrote \([0-9]*\) samples.*/\1/p' "$RUN/out/collect.stderr")"
     echo "  samples (TCG on a busy 2-core host keeps it from sampling every second)."
     echo "- \`sosreport.tar.${SOS##*.tar.}\`: \`sos report --batch --only-plugins $SOS_PLUGINS\`, started"
-    echo "  ${SOS_AT}s into the capture, while all episodes ran; archive as sos wrote it (nothing scrubbed)."
+    echo "  ${SOS_AT}s into the capture, while all episodes ran; nothing scrubbed. $(
+        [ -z "$PRUNED" ] && echo "The archive is as sos wrote it." ||
+            echo "Over 2 MiB as sos wrote it, so these members (no memory data) were removed and the rest repacked with xz -9: $PRUNED"
+    )"
     echo "- \`console.log\`: the guest's serial console; \`versions.txt\`: what the guest reported."
     echo
     echo "## What to expect"

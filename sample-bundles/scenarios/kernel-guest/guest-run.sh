@@ -7,12 +7,14 @@
 #   before   THP enabled=always; PostgreSQL restarted with shared_buffers 256MB (its memory
 #            faulted in under THP=always); a table of about 130 MiB loaded into shared_buffers
 #            with pg_prewarm
-#   t = 0    vmcollect --interval $INTERVAL --duration ${DURATION}s --output /host/out/
-#   t = 3    vmt-high.service (systemd-run -p MemoryHigh=64M): hog.py hold 96 MiB, churn 16 MiB/s:
+#   t = -5   vmt-high.service (systemd-run -p MemoryHigh=64M): hog.py hold 96 MiB, churn 16 MiB/s:
 #            above memory.high with no swap, so throttled (memory.events high, memory.pressure)
-#   t = 5    vmt-oom.service (systemd-run -p MemoryMax=96M -p OOMPolicy=continue): a loop that
+#   t = -3   vmt-oom.service (systemd-run -p MemoryMax=96M -p OOMPolicy=continue): a loop that
 #            starts hog.py grow until the memcg OOM killer kills it, every 3 s
-#   t = 5..  a sort of the table with work_mem 256MB every 5 s (a postgres backend's heap under THP)
+#   t = 0    vmcollect --interval $INTERVAL --duration ${DURATION}s --output /host/out/, once both
+#            services' cgroups exist (it looks for new cgroups only every 12 samples, and under
+#            TCG on a busy host it takes fewer than 12)
+#   t = 0..  a sort of the table with work_mem 256MB every 5 s (a postgres backend's heap under THP)
 #   t = $SOS_AT  sos report --batch --only-plugins $SOS_PLUGINS (in /var/tmp, moved to /host/out/)
 #   end      the collector and sos done: units stopped, rc written to /host/out/status
 #
@@ -58,19 +60,19 @@ psql_q -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" \
     -c "CREATE TABLE vmt AS SELECT g AS id, repeat(md5(g::text), 6) AS pad FROM generate_series(1, 500000) g" \
     -c "SELECT 'prewarmed blocks', pg_prewarm('vmt')" -c "SHOW shared_buffers" || fail 3 "postgres set-up"
 
-section "vmcollect --interval $INTERVAL --duration ${DURATION}s --output /host/out/"
-T0=$(date +%s)
-python3 /host/vmcollect.pyz --interval "$INTERVAL" --duration "${DURATION}s" --output "$OUT/" \
-    >"$OUT/collect.stdout" 2>"$OUT/collect.stderr" &
-COLLECT_PID=$!
-sleep 3
-
 section "episodes"
 systemd-run --unit=vmt-high -p MemoryHigh=64M \
     python3 /host/hog.py hold --name high-hog --hold 96 --churn 16
 sleep 2
 systemd-run --unit=vmt-oom -p MemoryMax=96M -p OOMPolicy=continue \
     /bin/sh -c 'while :; do python3 /host/hog.py grow --name oom-hog --step 16; sleep 3; done'
+sleep 3
+
+section "vmcollect --interval $INTERVAL --duration ${DURATION}s --output /host/out/"
+T0=$(date +%s)
+python3 /host/vmcollect.pyz --interval "$INTERVAL" --duration "${DURATION}s" --output "$OUT/" \
+    >"$OUT/collect.stdout" 2>"$OUT/collect.stderr" &
+COLLECT_PID=$!
 (
     while [ -e /proc/"$COLLECT_PID" ]; do
         psql_q -c "SET work_mem = '256MB'" \
@@ -79,7 +81,7 @@ systemd-run --unit=vmt-oom -p MemoryMax=96M -p OOMPolicy=continue \
     done
 ) &
 SORT_PID=$!
-sleep $((SOS_AT - 5))
+sleep "$SOS_AT"
 
 section "sos report at t=$(($(date +%s) - T0))s"
 mkdir -p /var/tmp/vmt-sos

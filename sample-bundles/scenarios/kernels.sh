@@ -128,7 +128,7 @@ case "$guest_bundle" in
 /host/out/*.tar.gz) BUNDLE="$RUN/out/${guest_bundle#/host/out/}" ;;
 *) die "the collector's last stdout line is not a bundle in /host/out/: '$guest_bundle'" ;;
 esac
-# sos 4.0 and 4.8 write a .sha256 beside the archive, 4.4 an .md5
+# Beside the archive sos writes a checksum file (.sha256, or .md5 on bookworm): not that one.
 SOS=$(find "$RUN/out" -maxdepth 1 \( -name 'sosreport-*.tar.xz' -o -name 'sosreport-*.tar.gz' \) | head -n 1)
 [ -f "$BUNDLE" ] || die "bundle $guest_bundle not found in the share"
 [ -n "$SOS" ] || die "no sosreport archive in the share"

@@ -214,7 +214,8 @@ pg=$(awk '$1 ~ /^postgresql-[0-9]+$/ { print $1 " " $2 }' "$IMAGE/packages")
     echo "  CGR001 flags both services, OOM001 the kills with their cgroup; THP001 fires (THP always,"
     echo "  postgres processes)."
     echo "- sosreport: the same host at one moment: \`sos_commands/kernel/dmesg\` with the OOM kills,"
-    echo "  the process list with postgres, oom-hog and high-hog, THP \`always\`."
+    echo "  the process list with postgres and high-hog (oom-hog only when ps ran while one lived),"
+    echo "  THP \`always\`."
     echo
     echo "## Observed in the guest (console log)"
     echo

@@ -141,6 +141,10 @@ PRUNED=
 prune_sos() {
     local tmp="$GUEST_WORK/sos-prune" top p
     [ "$(stat -c %s "$1")" -gt $((2 * 1024 * 1024)) ] || return 0
+    case "$1" in
+    *.tar.xz) ;;
+    *) die "${1##*/} is over 2 MiB and not a .tar.xz: prune it by hand" ;;
+    esac
     rm -rf "$tmp"
     mkdir -p "$tmp"
     tar -C "$tmp" -xJf "$1"

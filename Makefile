@@ -8,7 +8,7 @@ PY36 ?= $(shell ls -d "$$(pyenv root 2>/dev/null)"/versions/3.6*/bin/python 2>/d
 VENV36 := .venv36
 CORPUS ?= ../shared/corpus
 
-.PHONY: all demo test lint typecheck pytest test-py36 pyz corpus samples bench clean
+.PHONY: all demo test lint typecheck pytest test-py36 pyz corpus samples kernels bench clean
 
 all: test
 
@@ -73,6 +73,11 @@ corpus: venv
 samples: pyz
 	@[ "$$(id -u)" = 0 ] || { echo "make samples: the scenarios change THP, swap and cgroups: run as root" >&2; exit 2; }
 	bash sample-bundles/scenarios/run-all.sh
+
+# Real bundles and sosreports from Debian guests (5.10, 6.1, 6.12) under QEMU: tests/data/kernels/.
+kernels: pyz
+	@[ "$$(id -u)" = 0 ] || { echo "make kernels: builds guest images and boots them: run as root" >&2; exit 2; }
+	bash sample-bundles/scenarios/kernels.sh
 
 bench: venv pyz
 	$(PY) benchmarks/collector.py

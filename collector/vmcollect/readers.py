@@ -158,7 +158,9 @@ class DeadlineReader(object):
                 while handed < len(results):
                     yield items[index + handed][0], results[handed]
                     handed += 1
-                if finished:
+                # Every result handed: the list is done, even if the worker has not set `done`
+                # yet (descheduled between its last append and the set, on a loaded machine).
+                if finished or index + handed == len(items):
                     index += handed
                     break
                 if (

@@ -24,12 +24,6 @@ MIB = 1 << 20
 HIGH = "/system.slice/vmt-high.service"
 OOM = "/system.slice/vmt-oom.service"
 
-# The sosreport parsers of issue 13 (sos_commands/process, sos_commands/kernel/dmesg, uname)
-# are being written on another branch: flip these when they land.
-NO_SOS_PROCESSES = "no processes table from sos_commands/process/ps_* yet (sosreport ps parser)"
-NO_SOS_DMESG = "sos_commands/kernel/dmesg is not parsed yet (sosreport kernel-log parser)"
-NO_SOS_UNAME = "no kernel release from sos_commands/kernel/uname_-a yet (sosreport identity)"
-
 release = pytest.mark.parametrize("name", list(RELEASES))
 
 
@@ -138,14 +132,12 @@ def test_sosreport_loads_as_one_snapshot(name: str) -> None:
 
 
 @release
-@pytest.mark.xfail(strict=True, reason=NO_SOS_UNAME)
 def test_sosreport_kernel_release(name: str) -> None:
     ds = analysis(name, "sos").dataset
     assert str(ds.host["kernel_release"]).startswith(RELEASES[name])
 
 
 @release
-@pytest.mark.xfail(strict=True, reason=NO_SOS_PROCESSES)
 def test_sosreport_thp001_from_the_process_list(name: str) -> None:
     a = analysis(name, "sos")
     # ps ran between two kills of oom-hog: postgres and high-hog are what it shows for sure
@@ -155,10 +147,33 @@ def test_sosreport_thp001_from_the_process_list(name: str) -> None:
 
 
 @release
-@pytest.mark.xfail(strict=True, reason=NO_SOS_DMESG)
 def test_sosreport_oom001_from_dmesg(name: str) -> None:
     a = analysis(name, "sos")
     kills = a.dataset.oom_events
     kills = kills[kills["event"] == "oom_kill"]
     assert len(kills) >= 1 and set(kills["victim_name"]) == {"oom-hog"}
     assert f"cgroup:{OOM}" in findings(a, "OOM001")
+
+
+@release
+def test_story_of_the_episodes(name: str) -> None:
+    """The expected stories of tests/data/kernels/README.md: each service's limit explains
+    what followed in it, and THP001 stands alone."""
+    story = analysis(name, "bundle").result.story
+    assert story.errors == ()
+    by_root = {i.root.subject: i for i in story.incidents}
+    assert set(by_root) == {f"cgroup:{OOM}", f"cgroup:{HIGH}"}
+    oom = by_root[f"cgroup:{OOM}"]
+    assert (oom.root.code, [n.code for n in oom.explains if n.finding is not None]) == (
+        "CGR001",
+        ["OOM001"],
+    )
+    assert {k.type for k in oom.links} == {"limit-hits-precede-oom-kills"}
+    kills = [e for e in oom.steps if e.kind == "oom_kill"]
+    assert len(kills) == 1 and "oom-hog" in kills[0].text and " more until " in kills[0].text
+    high = by_root[f"cgroup:{HIGH}"]
+    assert [n.code for n in high.explains if n.finding is not None] == ["PSI001"]
+    link = next(k for k in high.links if k.effect.code == "PSI001")
+    assert link.type == "cgroup-pressure-is-host-stall"
+    assert link.numbers["cgroup_some_share"] >= 0.5  # its own tasks stalled most of the time
+    assert "THP001" not in {n.code for i in story.incidents for n in (i.root, *i.explains)}

@@ -612,6 +612,7 @@ def _analyze_into(task: Task, result: dict[str, Any], started: float) -> None:
         ],
     )
     result["findings"] = [finding_to_dict(f) for f in analysis.result.findings]
+    result.update(_story_of(analysis, result["findings"], task.rules.config.host_role))
 
     step = time.perf_counter()
     try:
@@ -681,6 +682,63 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         with lock:
             running[0] = False
         timer.cancel()
+
+
+def _story_of(analysis: Any, findings: list[dict[str, Any]], role: str | None) -> dict[str, Any]:
+    """What the fleet keeps of one input's story: its incidents (one compact dict each, with
+    the root cause's grouping key), the host's root cause, and the settings drift compares."""
+    from vmanalyze.fleet_story import DRIFT_SETTINGS, root_cause
+    from vmanalyze.results import incident_to_dict
+
+    processes = analysis.dataset.tables.get("processes")
+    cmdlines: dict[int, str] = {}
+    if isinstance(processes, pd.DataFrame) and {"pid", "cmdline"} <= set(processes.columns):
+        for pid, cmdline in zip(processes["pid"], processes["cmdline"], strict=True):
+            if isinstance(cmdline, str) and pd.notna(pid):
+                cmdlines[int(pid)] = cmdline
+    incidents = []
+    for incident in analysis.result.story.incidents:
+        doc = incident_to_dict(incident)
+        cause = root_cause([doc], findings, cmdlines)
+        incidents.append(
+            {
+                "root_code": doc["root"]["code"],
+                "root_subject": doc["root"]["subject"],
+                "start": doc["root"]["time"],
+                "severity": doc["severity"],
+                "confidence": doc["confidence"],
+                "explains": [n["code"] for n in doc["explains"]],
+                "headline": doc["headline"],
+                "story": doc["story"],
+                "root_key": cause["key"] if cause else None,
+                "root_label": cause["label"] if cause else None,
+            }
+        )
+    host = analysis.dataset.host
+    host_cause = root_cause(
+        [incident_to_dict(i) for i in analysis.result.story.incidents[:1]], findings, cmdlines
+    )
+    settings: dict[str, Any] = {k: _setting(host.get(k)) for k in DRIFT_SETTINGS}
+    settings["role"] = role or (host.get("role") if isinstance(host.get("role"), str) else None)
+    return {
+        "incidents": incidents,
+        "root_key": host_cause["key"] if host_cause else None,
+        "root_label": host_cause["label"] if host_cause else None,
+        "settings": settings,
+    }
+
+
+def _setting(value: Any) -> str | int | float | None:
+    """A host fact as plain JSON (numpy numbers to Python's, NaN to None)."""
+    if value is None or isinstance(value, str | bool):
+        return value if not isinstance(value, bool) else int(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(number):
+        return None
+    return int(number) if number.is_integer() else number
 
 
 def failed_result(task: Task, error: str, attempts: int = 1) -> dict[str, Any]:
@@ -899,6 +957,10 @@ _STATE_KEYS = (
     "findings",
     "rules",
     "report",
+    "incidents",
+    "root_key",
+    "root_label",
+    "settings",
 )
 
 FINDINGS_SCHEMA = pa.schema(
@@ -919,6 +981,38 @@ FINDINGS_SCHEMA = pa.schema(
     ]
 )
 
+INCIDENTS_SCHEMA = pa.schema(
+    [
+        ("host", pa.string()),
+        ("input", pa.string()),
+        ("input_hash", pa.string()),
+        ("collection_start", pa.timestamp("us", tz="UTC")),
+        ("incident", pa.int64()),
+        ("root_code", pa.string()),
+        ("root_subject", pa.string()),
+        ("root_cause", pa.string()),
+        ("root_key", pa.string()),
+        ("start", pa.timestamp("us", tz="UTC")),
+        ("severity", pa.string()),
+        ("confidence", pa.float64()),
+        ("explains", pa.list_(pa.string())),
+        ("headline", pa.string()),
+        ("story", pa.string()),
+    ]
+)
+
+DRIFT_SCHEMA = pa.schema(
+    [
+        ("host", pa.string()),
+        ("role", pa.string()),
+        ("setting", pa.string()),
+        ("value", pa.string()),
+        ("majority", pa.string()),
+        ("majority_hosts", pa.int64()),
+        ("role_hosts", pa.int64()),
+    ]
+)
+
 INPUTS_SCHEMA = pa.schema(
     [
         ("input", pa.string()),
@@ -934,6 +1028,7 @@ INPUTS_SCHEMA = pa.schema(
         ("samples", pa.int64()),
         ("findings", pa.int64()),
         ("worst_severity", pa.string()),
+        ("root_cause", pa.string()),
         ("warnings", pa.int64()),
         ("report", pa.string()),
         ("hash_s", pa.float64()),
@@ -1120,6 +1215,46 @@ class FleetWriter:
         _write_table(self.out / "findings.parquet", finding_rows, FINDINGS_SCHEMA)
         files.findings = len(finding_rows)
 
+        incident_rows = [
+            {
+                "host": s.get("host"),
+                "input": s.get("input"),
+                "input_hash": s["input_hash"],
+                "collection_start": _utc(s.get("start")),
+                "incident": number,
+                "root_code": i.get("root_code"),
+                "root_subject": i.get("root_subject"),
+                "root_cause": i.get("root_label"),
+                "root_key": i.get("root_key"),
+                "start": _utc(i.get("start")),
+                "severity": i.get("severity"),
+                "confidence": i.get("confidence"),
+                "explains": i.get("explains") or [],
+                "headline": i.get("headline"),
+                "story": i.get("story"),
+            }
+            for s in states
+            for number, i in enumerate(s.get("incidents") or [])
+        ]
+        _write_table(self.out / "incidents.parquet", incident_rows, INCIDENTS_SCHEMA)
+        from vmanalyze.fleet_story import drift, group_by_root_cause
+
+        causes = group_by_root_cause(
+            {
+                "host": s.get("host"),
+                "input": s.get("input"),
+                "root_key": s.get("root_key"),
+                "root_label": s.get("root_label"),
+            }
+            for s in states
+        )
+        drifted = drift(
+            {**(s.get("settings") or {}), "host": s.get("host")}
+            for s in sorted(states, key=lambda s: str(s.get("start")))
+            if s.get("settings")
+        )
+        _write_table(self.out / "drift.parquet", drifted, DRIFT_SCHEMA)
+
         input_rows = [_input_row(s) for s in [*states, *failures]]
         _write_table(self.out / "inputs.parquet", input_rows, INPUTS_SCHEMA)
         files.inputs, files.ok, files.failed = len(input_rows), len(states), len(failures)
@@ -1132,6 +1267,8 @@ class FleetWriter:
         html = render_fleet(
             inputs=[_page_row(s) for s in [*states, *failures]],
             rules=list(rules),
+            root_causes=causes,
+            drift=drifted,
             generated=_iso(pd.Timestamp.now(tz="UTC")) or "",
             version=self.version,
         )
@@ -1182,6 +1319,20 @@ def _finding_ok(f: Any) -> bool:
     )
 
 
+def _incident_ok(i: Any) -> bool:
+    return (
+        isinstance(i, dict)
+        and all(
+            _opt(str)(i.get(k))
+            for k in ("root_code", "root_subject", "severity", "headline", "story")
+        )
+        and all(_opt(str)(i.get(k)) for k in ("root_key", "root_label"))
+        and _time_text(i.get("start"))
+        and _opt((int, float))(i.get("confidence"))
+        and _list_of(lambda c: isinstance(c, str))(i.get("explains"))
+    )
+
+
 def _rule_ok(r: Any) -> bool:
     return (
         isinstance(r, dict)
@@ -1229,6 +1380,16 @@ STATE_FIELDS: dict[str, Callable[[Any], bool]] = {
     "rules": _list_of(_rule_ok),
     "report": lambda v: v is None or (isinstance(v, str) and bool(_REPORT.fullmatch(v))),
     "tables": _list_of(lambda t: isinstance(t, str) and bool(_TABLE_NAME.fullmatch(t))),
+    "incidents": _list_of(lambda i: _incident_ok(i)),
+    "root_key": _opt(str),
+    "root_label": _opt(str),
+    "settings": lambda v: (
+        v is None
+        or (
+            isinstance(v, dict)
+            and all(isinstance(k, str) and _opt((str, int, float))(x) for k, x in v.items())
+        )
+    ),
     "analyzed_at": _time_text,
 }
 
@@ -1278,6 +1439,7 @@ def _input_row(state: Mapping[str, Any]) -> dict[str, Any]:
         "samples": state.get("samples"),
         "findings": len(findings) if state.get("status") == "ok" else None,
         "worst_severity": worst_severity(findings),
+        "root_cause": state.get("root_label"),
         "warnings": len(state.get("warnings") or []),
         "report": state.get("report"),
         **{k: timings.get(k) for k in ("hash_s", "load_s", "rules_s", "report_s", "parts_s")},

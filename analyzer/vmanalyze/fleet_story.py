@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = ["DRIFT_SETTINGS", "RootCause", "drift", "group_by_root_cause", "root_cause"]
@@ -69,8 +69,8 @@ def _subject_key(subject: str, cmdline: str | None) -> tuple[str, str]:
 
 
 def root_cause(
-    incidents: list[Mapping[str, Any]],
-    findings: list[Mapping[str, Any]],
+    incidents: Sequence[Mapping[str, Any]],
+    findings: Sequence[Mapping[str, Any]],
     cmdlines: Mapping[int, str] | None = None,
 ) -> RootCause | None:
     """The root cause of one analysis from its JSON ``incidents`` and ``findings``.

@@ -63,6 +63,8 @@ def render_fleet(
     *,
     inputs: Sequence[Mapping[str, Any]],
     rules: Sequence[Mapping[str, Any]],
+    root_causes: Sequence[Mapping[str, Any]] = (),
+    drift: Sequence[Mapping[str, Any]] = (),
     generated: str = "",
     version: str = "",
     title: str = "vmtriage fleet",
@@ -73,7 +75,10 @@ def render_fleet(
     ``status`` (``ok``/``failed``), ``error``, ``report`` (a relative link), ``worst``,
     ``findings`` (count) and ``cells`` (rule code -> ``critical``/``warning``/``info``/
     ``ok``/``skipped``/``error``). ``rules``: the selected rules (``code``, ``name``,
-    ``severity``, ``summary``).
+    ``severity``, ``summary``). ``root_causes``: hosts grouped by root cause (``label``,
+    ``hosts``, ``inputs``, ``host_names``), most hosts first; ``drift``: hosts whose memory
+    settings differ from their role's majority (``host``, ``role``, ``setting``, ``value``,
+    ``majority``, ``majority_hosts``, ``role_hosts``).
     """
     counts = rule_counts(inputs, rules)
     data = {
@@ -96,6 +101,8 @@ def render_fleet(
         failed=failed,
         worst=worst,
         hosts=len({row.get("host") for row in ok}),
+        root_causes=list(root_causes),
+        drift=list(drift),
         generated=generated,
         version=version,
     )

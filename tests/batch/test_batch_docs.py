@@ -28,7 +28,9 @@ def documented(section: str) -> list[tuple[str, str]]:
     return rows
 
 
-@pytest.mark.parametrize("name", ["findings.parquet", "inputs.parquet"])
+@pytest.mark.parametrize(
+    "name", ["findings.parquet", "inputs.parquet", "incidents.parquet", "drift.parquet"]
+)
 def test_fleet_files_have_the_documented_columns_and_types(fleet_run: Run, name: str) -> None:
     schema = pq.read_schema(fleet_run.out / name)
     real = [(field.name, str(field.type)) for field in schema]

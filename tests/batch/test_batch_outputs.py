@@ -242,3 +242,28 @@ def test_fleet_html_self_contained(fleet_run: Run) -> None:
             assert row["cells"]["EXA001"] == "info"
         else:
             assert row["error"]
+
+
+def test_incidents_and_root_causes_of_the_fleet(fleet_run: Run) -> None:
+    """incidents.parquet holds each input's incidents as its single analysis tells them, and
+    inputs.parquet and fleet.html group the inputs by root cause."""
+    incidents = pq.read_table(fleet_run.out / "incidents.parquet").to_pandas()
+    by_input = {Path(p).name: g for p, g in incidents.groupby("input")}
+    oom = by_input["oom-kill.tar.gz"]
+    assert oom["root_code"].tolist() == ["CGR001"]
+    explains = list(oom["explains"].iloc[0])
+    assert [c for c in explains if not c.startswith("event:")] == ["OOM001"]
+    assert "event:oom_kill" in explains  # the kills themselves, from the kernel log
+    assert oom["root_cause"].iloc[0] == (
+        "CGR001 cgroup-memory-limit: cgroup /vmtriage-sample-oom-kill"
+    )
+    assert "memory-leak.tar.gz" not in by_input  # MemAvailable did not fall: no incident
+    inputs = pq.read_table(fleet_run.out / "inputs.parquet").to_pandas()
+    causes = dict(zip(inputs["name"], inputs["root_cause"], strict=True))
+    assert causes["oom-kill.tar.gz"] == oom["root_cause"].iloc[0]
+    assert pd.isna(causes["memory-leak.tar.gz"])  # its MEM002 is info (started in the capture)
+    html = (fleet_run.out / "fleet.html").read_text()
+    assert '<section id="root-causes">' in html
+    assert "CGR001 cgroup-memory-limit: cgroup /vmtriage-sample-oom-kill" in html
+    drift = pq.read_table(fleet_run.out / "drift.parquet")
+    assert drift.num_rows == 0  # every sample bundle is the same host: nothing to drift from

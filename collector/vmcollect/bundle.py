@@ -201,6 +201,8 @@ def build_manifest(spool_dir, samples, stats, recovered):
         "recovered": recovered,
         "stop_reason": "recovered from spool" if recovered else state.get("stop_reason"),
         "processes": state.get("processes", {}),
+        "cgroups": state.get("cgroups", {}),
+        "missing": spool.get("missing", []),
         "warnings": state.get("warnings", []),
         "files": stats.files,
     }

@@ -150,8 +150,10 @@ class Collector(object):
         self.hostname = self._read_text("sys/kernel/hostname") or platform.node()
         self.host_alias = anonymize_name(self.hostname) if opts.anonymize else self.hostname
         self.system_files = sources.sampled_system_files(roots)
+        self.missing = sources.missing_without_privilege(roots, opts.kmsg)
         self.cgroups = []
         self.cgroup_files = []
+        self.cgroup_stats = {"found": 0, "sampled": 0, "walk_limit_reached": False}
         self.late_samples = 0
         self.samples_taken = 0
 
@@ -417,7 +419,7 @@ class Collector(object):
         wall, mono = now_ns(), mono_ns()
         for real, path in self.system_files:
             self._capture(label, real, path)
-        for real, path in self.cgroup_files:
+        for real, path in sources.cgroup_files(self.cgroups, True) if full else self.cgroup_files:
             self._capture(label, real, path)
         if full:
             for real, path in sources.config_files(self.roots):
@@ -432,12 +434,31 @@ class Collector(object):
             "late": False,
         }
 
+    def _find_cgroups(self):
+        """Walk the memory cgroup trees; choose the --max-cgroups largest to read every sample.
+
+        The start and end snapshots read every cgroup found. Called at the start, every 12
+        samples (new pods appear, usage shifts) and before the end snapshot.
+        """
+        self.cgroups, cut = sources.find_cgroups(self.roots)
+        sampled = sources.rank_cgroups(self.cgroups, self.opts.max_cgroups)
+        self.cgroup_files = sources.cgroup_files(sampled)
+        stats = self.cgroup_stats
+        stats["found"] = max(stats["found"], len(self.cgroups))
+        stats["sampled"] = max(stats["sampled"], len(sampled))
+        if cut and not stats["walk_limit_reached"]:
+            stats["walk_limit_reached"] = True
+            self.warnings.append(
+                "more than %d memory cgroups: the rest were not read" % sources.MAX_CGROUPS_FOUND
+            )
+
     # -- the run ------------------------------------------------------------------------
     def _write_state(self):
         write_json_atomic(
             os.path.join(self.spool_dir, "state.json"),
             {
                 "processes": self.proc_stats,
+                "cgroups": self.cgroup_stats,
                 "stop_reason": self.stop_reason,
                 "interrupted": self.interrupted,
                 "warnings": self.warnings,
@@ -475,6 +496,7 @@ class Collector(object):
                 "anonymized": bool(self.opts.anonymize),
             },
             "priority": priority,
+            "missing": self.missing,
             "output": self.opts.output_path,
             "start_wall_ns": now_ns(),
         }
@@ -500,8 +522,7 @@ class Collector(object):
     def run(self, out_dir):
         """Take the start snapshot, the samples and the end snapshot."""
         opts = self.opts
-        self.cgroups = sources.cgroup_dirs(self.roots, opts.max_cgroups)
-        self.cgroup_files = sources.cgroup_files(self.cgroups)
+        self._find_cgroups()
         self._open_kmsg("start")
         meta = self.snapshot("start", full=True)
         self.spool.end_snapshot(meta)
@@ -522,8 +543,7 @@ class Collector(object):
             if delay > 0 and self._sleep(delay):
                 break
             if index and index % 12 == 0:
-                self.cgroups = sources.cgroup_dirs(self.roots, opts.max_cgroups)
-                self.cgroup_files = sources.cgroup_files(self.cgroups)
+                self._find_cgroups()
             meta = self.snapshot(index)
             finished = time.monotonic()
             next_slot = slot + 1
@@ -545,6 +565,7 @@ class Collector(object):
             reason = self._check_limits(out_dir)
             if reason:
                 self.request_stop(reason)
+        self._find_cgroups()
         meta = self.snapshot("end", full=True)
         self.spool.end_snapshot(meta)
         self._write_state()

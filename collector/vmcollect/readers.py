@@ -158,7 +158,9 @@ class DeadlineReader(object):
                 while handed < len(results):
                     yield items[index + handed][0], results[handed]
                     handed += 1
-                if finished:
+                if finished or handed == len(batch.items):
+                    # Every item is answered: the worker may not have set `done` yet (on a
+                    # loaded host it can be descheduled for longer than the deadline).
                     index += handed
                     break
                 if time.monotonic() - batch.started > self.timeout and handed == len(batch.results):

@@ -1,4 +1,4 @@
-"""Repeated captures are stored once in the spool and restored in full in the bundle."""
+"""The spool stores repeated captures once; deadline reads survive a slow worker."""
 
 import json
 import os
@@ -81,3 +81,26 @@ def test_repeats_are_spooled_once_and_bundled_in_full(tmp_path):
         assert files["proc/[pid]/stat"] == {"captured": 15, "gone": 3, "pids": {"gone": [9]}}
         names = [n for n in b.members if n not in ("manifest.json", "samples.jsonl")]
         assert names == ["proc/meminfo", "proc/7/comm", "proc/7/stat", "proc/8/stat", "proc/9/stat"]
+
+
+def test_a_worker_that_answered_everything_but_is_slow_to_say_so(tmp_path, monkeypatch):
+    """On a loaded host the worker can stall between its last answer and `done`: that is not
+    a timeout, and never an IndexError (which killed a benchmark run)."""
+    import time
+
+    from vmcollect import readers
+
+    def work(self):
+        for _key, path, limit in self.items:
+            self.results.append(readers.read_file(path, limit, blocking=True))
+        time.sleep(0.3)  # descheduled before done.set(), longer than the deadline
+        self.done.set()
+
+    monkeypatch.setattr(readers._Batch, "_work", work)
+    target = tmp_path / "cmdline"
+    target.write_bytes(b"sleep\x0060\x00")
+    reader = readers.DeadlineReader("cmdline", timeout=0.05)
+    got = list(reader.read_many([("1", str(target), 100), ("2", str(target), 100)]))
+    answer = ("captured", b"sleep\x0060\x00", None)
+    assert got == [("1", answer), ("2", answer)]
+    assert reader.abandoned == 0

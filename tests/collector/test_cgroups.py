@@ -214,3 +214,25 @@ def test_live_nested_v1_hierarchy(live_kubelet_v1, out_dir):
     cgroup = b.records("proc/%d/cgroup" % sleeper.pid)[0][1].decode()
     relative = "/" + os.path.relpath(leaf, mount)
     assert any(line.endswith(":memory:" + relative) for line in cgroup.splitlines()), cgroup
+
+
+def test_root_prefix_reads_a_host_mounted_elsewhere(fixture_root, out_dir):
+    """--root /host: proc, sys and etc under the prefix, cgroups at their usual places."""
+    build_v2_kubelet_tree(os.path.join(fixture_root, "sys", "fs", "cgroup"))
+    with open(os.path.join(fixture_root, "proc", "sys", "kernel", "hostname"), "w") as f:
+        f.write("node-7\n")
+    os.makedirs(os.path.join(fixture_root, "etc"))
+    with open(os.path.join(fixture_root, "etc", "os-release"), "w") as f:
+        f.write('PRETTY_NAME="Fixture Linux"\n')
+    b = _collect(["--root", fixture_root], out_dir, count=1)
+    assert b.manifest["host"]["hostname"] == "node-7"
+    assert b.manifest["options"]["root"] == fixture_root
+    assert b.manifest["options"]["proc_root"] == os.path.join(fixture_root, "proc")
+    assert b.records("etc/os-release")[0][1] == b'PRETTY_NAME="Fixture Linux"\n'
+    assert b.labels(V2 + "/" + APP + "/memory.events.local") == ["start", 0, "end"]
+
+
+def test_root_prefix_that_is_not_a_directory_is_one_line(tmp_path):
+    code, out, err = run_collector(["--root", str(tmp_path / "nope"), "--count", "1"], check=False)
+    assert code == 2 and out == ""
+    assert err.strip() == "vmcollect: error: --root %r is not a directory" % str(tmp_path / "nope")

@@ -283,12 +283,11 @@ class Collector(object):
         for name in names:
             if not name.isdigit():
                 continue
-            path = "proc/%s/stat" % name
             outcome, data, error = read_file(proc + "/" + name + "/stat", STAT_LIMIT)
             if outcome != CAPTURED:
                 add(
                     label,
-                    path,
+                    "proc/%s/stat" % name,
                     GONE if outcome == ABSENT else outcome,
                     error.encode("utf-8") if error else None,
                 )

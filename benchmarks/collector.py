@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "collector"))
@@ -125,8 +126,13 @@ def remove_cgroups(top):
                 time.sleep(0.05)
 
 
-def collect(duration, out_dir):
-    """Run the zipapp for `duration`; (bundle path, CPU seconds, wall seconds)."""
+def collect(duration, out_dir, floor_files=None, status_top=100):
+    """Run the zipapp for `duration`; (bundle path, CPU seconds, wall seconds, floor passes).
+
+    With `floor_files`, a floor pass runs every 10 s while the collector runs, so the floor
+    sees the same processes (on a shared machine their number moves by thousands): each pass
+    is (CPU seconds, number of processes).
+    """
     pyz = os.path.join(REPO, "dist", "vmcollect.pyz")
     if not os.path.exists(pyz):
         subprocess.check_call(["make", "-C", REPO, "pyz"], stdout=subprocess.DEVNULL)
@@ -136,12 +142,23 @@ def collect(duration, out_dir):
         stdout=subprocess.PIPE,
         universal_newlines=True,
     )
-    out = proc.stdout.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    floors = []
+    next_floor = started + 10
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG if floor_files else 0)
+        if pid == proc.pid:
+            break
+        time.sleep(0.5)
+        if time.monotonic() >= next_floor:
+            next_floor += 10
+            t = time.process_time()
+            count = floor_pass(floor_files, status_top)
+            floors.append((time.process_time() - t, count))
     wall = time.monotonic() - started
+    out = proc.stdout.read()
     if status != 0:
         raise SystemExit(f"vmcollect failed with status {status}")
-    return out.strip().splitlines()[-1], usage.ru_utime + usage.ru_stime, wall
+    return out.strip().splitlines()[-1], usage.ru_utime + usage.ru_stime, wall, floors
 
 
 def per_sample_layout_size(bundle_path, work):
@@ -162,7 +179,10 @@ def per_sample_layout_size(bundle_path, work):
 
 
 def floor_pass(files, status_top):
-    """What any collector must do per sample: list /proc and read the same files."""
+    """What any collector must do per sample: list /proc and read the same files.
+
+    Returns the number of processes seen.
+    """
     for real, _ in files:
         read_file(real)
     procs = []
@@ -174,22 +194,33 @@ def floor_pass(files, status_top):
     procs.sort(reverse=True)
     for _rss, name in procs[:status_top]:
         read_file("/proc/" + name + "/status", 16384)
+    return len(procs)
 
 
-def floor_per_sample(passes=20):
-    """Median CPU seconds of one floor pass over the files a default sample reads."""
+def floor_files():
+    """The files a default sample reads: system files and the sampled cgroups' files."""
     opts = Options(build_parser().parse_args([]))
     roots = sources.Roots()
     cgroups, _cut = sources.find_cgroups(roots)
     sampled = sources.rank_cgroups(cgroups, opts.max_cgroups)
     files = sources.sampled_system_files(roots) + sources.cgroup_files(sampled)
-    times = []
-    for _ in range(passes):
-        t = time.process_time()
-        floor_pass(files, opts.status_top)
-        times.append(time.process_time() - t)
-    times.sort()
-    return times[len(times) // 2], len(cgroups), len(sampled), len(files)
+    return files, len(cgroups), len(sampled), opts.status_top
+
+
+def size_by_kind(bundle_path):
+    """Compressed bytes per kind of member (each kind gzipped on its own: shares, roughly)."""
+    b = Bundle(bundle_path)
+    kinds = {}
+    for name, data in b.members.items():
+        parts = name.split("/")
+        if parts[0] == "proc" and parts[1].isdigit():
+            kind = "proc/<pid>/" + parts[-1]
+        elif "cgroup" in parts[:3] or (len(parts) > 2 and parts[2] == "cgroup"):
+            kind = "cgroups"
+        else:
+            kind = "other"
+        kinds.setdefault(kind, []).append(data)
+    return sorted(((len(zlib.compress(b"".join(v), 6)), k) for k, v in kinds.items()), reverse=True)
 
 
 def main():
@@ -212,12 +243,13 @@ def main():
             long_dir, short_dir = os.path.join(work, "long"), os.path.join(work, "short")
             os.mkdir(long_dir)
             os.mkdir(short_dir)
-            bundle, cpu, wall = collect(args.duration, long_dir)
-            short_bundle, short_cpu, short_wall = collect(args.short, short_dir)
-            floor, found, sampled, floor_files = floor_per_sample()
+            files, found, sampled, status_top = floor_files()
+            bundle, cpu, wall, floors = collect(args.duration, long_dir, files, status_top)
+            short_bundle, short_cpu, short_wall, _ = collect(args.short, short_dir)
             size, short_size = os.path.getsize(bundle), os.path.getsize(short_bundle)
             samples = Bundle(bundle).manifest["samples"]
             short_samples = Bundle(short_bundle).manifest["samples"]
+            kinds = size_by_kind(bundle)
             per_sample = per_sample_layout_size(bundle, work) if args.layout else None
     finally:
         for proc in load:
@@ -227,13 +259,16 @@ def main():
         if top is not None:
             remove_cgroups(top)
     seconds = parse_duration(args.duration)
+    floor = sorted(t for t, _n in floors)[len(floors) // 2]
+    counts = sorted(n for _t, n in floors)
     extra = samples - short_samples
     marginal = (cpu - short_cpu) / extra
     per_sample_bytes = (size - short_size) / extra
     hour = size + per_sample_bytes * (3600 / 5.0 - samples)
     print(
         f"machine: {os.cpu_count()} CPUs, kernel {os.uname().release}, "
-        f"{nprocs} processes and {found} memory cgroups during the runs"
+        f"{nprocs} processes at the start ({counts[0]}-{counts[-1]} during the long run), "
+        f"{found} memory cgroups"
     )
     print(
         f"runs: {args.duration} ({samples} samples, {wall:.1f} s wall) and {args.short} "
@@ -242,7 +277,8 @@ def main():
     print(
         f"1. marginal CPU per sample: ({cpu:.2f} - {short_cpu:.2f} s) / {extra} = "
         f"{marginal * 1000:.1f} ms vs {floor * 1000:.1f} ms for a bare loop reading the same "
-        f"{floor_files} files and every /proc/<pid>/stat = {marginal / floor:.2f}x (budget <= 1.5x)"
+        f"{len(files)} files and every /proc/<pid>/stat (median of {len(floors)} passes during "
+        f"the long run) = {marginal / floor:.2f}x (budget <= 1.5x)"
     )
     print(
         f"2. collector CPU: {cpu:.3f} s over {wall:.1f} s = {100.0 * cpu / wall:.2f}% of one core "
@@ -253,6 +289,10 @@ def main():
         f"{format_size(size * 3600.0 / seconds)} per hour scaled, {format_size(hour)} for an "
         f"hour projected ({format_size(short_size)} for {args.short}; "
         f"{per_sample_bytes / 1024:.1f} KiB per sample) (budget <= 10 MiB)"
+    )
+    print(
+        "   by kind, each gzipped alone: "
+        + ", ".join(f"{kind} {format_size(n)}" for n, kind in kinds[:6])
     )
     if per_sample is not None:
         print(

@@ -340,6 +340,27 @@ def split_member(
     return [(label, body) for label, body in records if label in known]
 
 
+def missing_warnings(manifest: dict[str, Any]) -> list[str]:
+    """The collector's own list of what it could not read for lack of privilege, as warnings.
+
+    >>> missing_warnings({"host": {"uid": 1000}, "missing": [{"path": "dev/kmsg",
+    ...     "what": "kernel log", "reason": "EPERM"}]})
+    ['collected as uid 1000, not root: missed kernel log (dev/kmsg: EPERM)']
+    >>> missing_warnings({"host": {"uid": 0}})
+    []
+    """
+    missing = manifest.get("missing")
+    if not isinstance(missing, list):
+        return []
+    uid = (manifest.get("host") or {}).get("uid")
+    who = f"collected as uid {uid}, not root" if uid else "collected without full privilege"
+    return [
+        f"{who}: missed {m.get('what')} ({m.get('path')}: {m.get('reason')})"
+        for m in missing
+        if isinstance(m, dict)
+    ]
+
+
 def _load_bundle(
     path: str,
     files: dict[str, tuple[bytes, float]],
@@ -364,6 +385,7 @@ def _load_bundle(
         )
     if version not in SUPPORTED_FORMAT_VERSIONS:
         raise UnsupportedFormatError(path, f"unknown bundle format version {version}")
+    warnings.extend(missing_warnings(manifest))
     snapshots: list[Snapshot] = []
     raw_samples = files.get("samples.jsonl", (b"", 0.0))[0]
     for lineno, line in enumerate(raw_samples.splitlines(), 1):

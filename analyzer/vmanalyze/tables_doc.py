@@ -180,10 +180,17 @@ TABLES: tuple[TableDoc, ...] = (
     ),
     TableDoc(
         "cgroup_memory",
-        "Memory cgroups (root and two levels): one wide row per cgroup "
-        "and snapshot, columns named `<file>_<key>` (v2: current, max, high, events_*, "
-        "pressure_*, stat_*; v1: usage_in_bytes, limit_in_bytes, failcnt, "
-        "oom_control_*, stat_*).",
+        "Memory cgroups at every depth (pods and containers too): one wide row per cgroup "
+        "and snapshot, keyed by the full cgroup path below the hierarchy's mount "
+        "(`/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid>.slice/"
+        "cri-containerd-<id>.scope`). Columns are named `<file>_<key>`, the file without "
+        "`memory.` and dots as underscores (v2: current, max, high, low, min, peak, "
+        "events_*, events_local_* (this cgroup alone), pressure_*, stat_*, swap_current, "
+        "swap_max, swap_high, swap_peak, swap_events_high/max/fail; v1: usage_in_bytes, "
+        "limit_in_bytes, max_usage_in_bytes, soft_limit_in_bytes, memsw_*, failcnt, "
+        "oom_control_*, stat_*). The collector reads the `--max-cgroups` largest in every "
+        "sample and every cgroup at start and end, so smaller cgroups have rows in those two "
+        "snapshots only.",
         "/sys/fs/cgroup/**/memory.*",
         f"{_TS}, version, cgroup",
         "2.6.32 (v1), 4.5 (v2)",

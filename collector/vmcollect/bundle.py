@@ -14,6 +14,7 @@ field, and every record's path must be a plain relative name inside the bundle's
 
 import gzip
 import heapq
+import itertools
 import json
 import os
 import re
@@ -24,11 +25,10 @@ import tempfile
 from vmcollect import FORMAT_NAME, FORMAT_VERSION
 from vmcollect.readers import CAPTURED, OUTCOMES
 from vmcollect.safeio import create_temp, open_new, publish
-from vmcollect.spool import MAX_NS, open_regular, read_samples, read_segment, segment_paths
+from vmcollect.spool import MAX_NS, SAME, open_regular, read_samples, read_segment, segment_paths
 
 _PID_PATH = re.compile(r"^proc/([0-9]+)/")
 _MAX_PIDS_LISTED = 100
-_END_ORDER = 1 << 62
 _TOP_DIRS = ("proc", "sys", "dev", "etc")
 _MAX_NAME = 4096
 _MAX_SPOOL_JSON = 4 << 20
@@ -54,20 +54,16 @@ def safe_member_name(name):
     return all(p not in ("", ".", "..") for p in parts)
 
 
-def label_order(label):
-    """Sort key of a snapshot label: start, 0, 1, ..., end."""
-    if label == "start":
-        return -1
-    if label == "end":
-        return _END_ORDER
-    return int(label)
-
-
 class FileStats(object):
-    """Outcome counts per kernel path, with per-process paths folded into ``proc/[pid]/...``."""
+    """Outcome counts per kernel path, with per-process paths folded into ``proc/[pid]/...``.
+
+    Captures, almost every record, are only counted per path (`captured`) while reading, and
+    folded once per distinct path by `finish`.
+    """
 
     def __init__(self):
         self.files = {}
+        self.captured = {}
         self._folded = {}
 
     def fold(self, path):
@@ -82,11 +78,15 @@ class FileStats(object):
             self._folded[path] = cached
         return cached
 
-    def add(self, path, outcome, data):
-        key, pid = self.fold(path)
+    def _entry(self, key):
         entry = self.files.get(key)
         if entry is None:
             entry = self.files[key] = {}
+        return entry
+
+    def add(self, path, outcome, data):
+        key, pid = self.fold(path)
+        entry = self._entry(key)
         entry[outcome] = entry.get(outcome, 0) + 1
         if outcome != CAPTURED:
             if data and "error" not in entry:
@@ -96,18 +96,32 @@ class FileStats(object):
                 if len(pids) < _MAX_PIDS_LISTED and pid not in pids:
                     pids.append(pid)
 
+    def finish(self):
+        """Fold the capture counts into `files`; returns `files`."""
+        for path, count in self.captured.items():
+            entry = self._entry(self.fold(path)[0])
+            entry[CAPTURED] = entry.get(CAPTURED, 0) + count
+        self.captured = {}
+        return self.files
 
-def _write_run(records, directory, index):
-    """Write sorted records to a run file; return its path."""
-    path = os.path.join(directory, "%06d.run" % index)
+
+def _path_of(record):
+    return record[0]
+
+
+def _is_pid_path(path):
+    return path.startswith("proc/") and path[5:6].isdigit()
+
+
+def _write_run(records, directory, name):
+    """Write sorted records to a run file; return its path. A repeat is written as length -1."""
+    path = os.path.join(directory, name + ".run")
     with open_new(path) as f:
-        for _is_pid, path_key, order, label, data in records:
-            f.write(
-                ("%d %s %d %s\n" % (order, label, len(data), path_key)).encode(
-                    "utf-8", "surrogateescape"
-                )
-            )
-            f.write(data)
+        for path_key, label, data in records:
+            length = -1 if data is None else len(data)
+            f.write(("%s %d %s\n" % (label, length, path_key)).encode("utf-8", "surrogateescape"))
+            if data is not None:
+                f.write(data)
     return path
 
 
@@ -117,35 +131,49 @@ def _read_run(path):
             header = f.readline()
             if not header:
                 return
-            order, label, length, path_key = (
-                header.decode("utf-8", "surrogateescape").rstrip("\n").split(" ", 3)
+            label, length, path_key = (
+                header.decode("utf-8", "surrogateescape").rstrip("\n").split(" ", 2)
             )
-            data = f.read(int(length))
-            yield _PID_PATH.match(path_key) is not None, path_key, int(order), label, data
+            length = int(length)
+            yield path_key, label, (None if length < 0 else f.read(length))
 
 
 def _sorted_runs(spool_dir, complete_labels, stats, work_dir):
-    """Sort each segment's captured records by (path, snapshot); return iterables to merge."""
-    runs = []
+    """Each segment's captured records sorted by path, system-wide files first.
+
+    Returns the records of all segments as one iterable, merged by path. A segment holds its
+    snapshots in time order, and both the sort and the merge are stable, so each path's
+    records stay in snapshot order. A record repeating the previous one has data None.
+    """
+    system_runs, pid_runs = [], []
     segments = segment_paths(spool_dir)
+    captured = stats.captured
     for index, seg in enumerate(segments):
-        records = []
+        system, per_pid = [], []
         for label, outcome, path, data in read_segment(seg):
             if label not in complete_labels or not safe_member_name(path):
                 continue
-            stats.add(path, outcome if outcome in OUTCOMES else "failed", data)
-            if outcome == CAPTURED:
-                is_pid = stats.fold(path)[1] is not None
-                records.append((is_pid, path, label_order(label), label, data))
-        # System-wide files first, then per-process files, each by path, then by snapshot:
-        # if a bundle is cut short, the system-wide series every analysis needs survive.
-        records.sort()
+            if outcome in (CAPTURED, SAME):
+                captured[path] = captured.get(path, 0) + 1
+                record = (path, label, data if outcome == CAPTURED else None)
+                if _is_pid_path(path):
+                    per_pid.append(record)
+                else:
+                    system.append(record)
+            else:
+                stats.add(path, outcome if outcome in OUTCOMES else "failed", data)
+        # System-wide files first, then per-process files: if a bundle is cut short, the
+        # system-wide series every analysis needs survive.
+        system.sort(key=_path_of)
+        per_pid.sort(key=_path_of)
         if len(segments) == 1:
-            runs.append(records)
-        else:
-            runs.append(_read_run(_write_run(records, work_dir, index)))
-            del records
-    return runs
+            return itertools.chain(system, per_pid)
+        system_runs.append(_read_run(_write_run(system, work_dir, "%06d-s" % index)))
+        pid_runs.append(_read_run(_write_run(per_pid, work_dir, "%06d-p" % index)))
+        del system, per_pid
+    return itertools.chain(
+        heapq.merge(*system_runs, key=_path_of), heapq.merge(*pid_runs, key=_path_of)
+    )
 
 
 class TarWriter(object):
@@ -295,6 +323,8 @@ def build_manifest(spool_dir, samples, stats, recovered):
         "recovered": recovered,
         "stop_reason": "recovered from spool" if recovered else state.get("stop_reason"),
         "processes": state.get("processes", {}),
+        "cgroups": state.get("cgroups", {}),
+        "missing": spool.get("missing", []),
         "warnings": state.get("warnings", []),
         "files": stats.files,
     }
@@ -326,7 +356,8 @@ def write_bundle(spool_dir, output_path, recovered=False, compresslevel=6):
     work_dir = tempfile.mkdtemp(prefix=".vmcollect-runs-", dir=spool_dir)
     fd, tmp_path = create_temp(out_dir, ".%s.partial-" % os.path.basename(output_path))
     try:
-        runs = _sorted_runs(spool_dir, complete, stats, work_dir)
+        records = _sorted_runs(spool_dir, complete, stats, work_dir)
+        stats.finish()
         manifest = build_manifest(spool_dir, samples, stats, recovered)
         mtime = int((manifest["start_wall_ns"] or 0) // 1000000000)
         with os.fdopen(fd, "wb") as raw:
@@ -336,7 +367,7 @@ def write_bundle(spool_dir, output_path, recovered=False, compresslevel=6):
                 "samples.jsonl",
                 "".join(json.dumps(s, sort_keys=True) + "\n" for s in samples).encode("utf-8"),
             )
-            _write_streams(tar, heapq.merge(*runs))
+            _write_streams(tar, records)
             tar.close()
             raw.flush()
             umask = os.umask(0o022)
@@ -353,16 +384,23 @@ def write_bundle(spool_dir, output_path, recovered=False, compresslevel=6):
     return manifest, path
 
 
-def _write_streams(tar, merged):
-    """Group merged records by path into one record-stream member each."""
+def _write_streams(tar, records):
+    """Group records, sorted by path, into one record-stream member per path."""
     current = None
     parts = []
-    for _is_pid, path, _order, label, data in merged:
+    previous = None
+    for path, label, data in records:
         if path != current:
             if current is not None:
                 tar.add(current, b"".join(parts))
             current = path
             parts = []
+            previous = None
+        if data is None:
+            if previous is None:
+                continue  # a repeat of nothing: cannot happen in a spool we wrote
+            data = previous
+        previous = data
         parts.append(("@@ vmcollect %s %d\n" % (label, len(data))).encode("ascii"))
         parts.append(data)
         parts.append(b"\n")

@@ -78,6 +78,7 @@ class Options(object):
         self.cmdline = ns.cmdline
         self.no_cmdline = ns.cmdline == "none"
         self.anonymize = ns.anonymize
+        self.root = ns.root
         self.proc_root = ns.proc_root
         self.sys_root = ns.sys_root
         self.kmsg = ns.kmsg
@@ -100,6 +101,7 @@ class Options(object):
             "cmdline": self.cmdline,
             "no_cmdline": self.no_cmdline,
             "anonymize": self.anonymize,
+            "root": self.root,
             "proc_root": self.proc_root,
             "sys_root": self.sys_root,
             "kmsg": self.kmsg,
@@ -243,7 +245,9 @@ def build_parser():
         metavar="N",
         type=_typed(int, "--max-cgroups", 0),
         default=100,
-        help="sample at most N memory cgroups (root and two levels down; default: 100)",
+        help="read the memory files of the N largest memory cgroups (by usage, re-ranked every "
+        "minute) in every sample; the start and the end read every memory cgroup, v1 and v2, "
+        "at any depth (default: 100)",
     )
     privacy = p.add_argument_group("privacy")
     privacy.add_argument(
@@ -283,6 +287,12 @@ def build_parser():
         help="where to keep the spool while sampling (default: beside the output)",
     )
     other.add_argument("--quiet", "-q", action="store_true", help="print only the bundle path")
+    other.add_argument(
+        "--root",
+        metavar="PREFIX",
+        help="read a host's /proc, /sys and /etc mounted under PREFIX, e.g. --root /host in a "
+        "privileged container with hostPID and the host's / mounted at /host",
+    )
     other.add_argument("--proc-root", default="/proc", help=argparse.SUPPRESS)
     other.add_argument("--sys-root", default="/sys", help=argparse.SUPPRESS)
     other.add_argument("--kmsg", default=None, help=argparse.SUPPRESS)
@@ -468,9 +478,15 @@ def main(argv=None):
         return recover(ns.recover, ns.output)
     if ns.count is None and ns.duration is None:
         ns.duration = 600.0
+    if ns.root:
+        if not os.path.isdir(ns.root):
+            return _fail("--root %r is not a directory" % ns.root, EXIT_USAGE)
+        ns.proc_root = os.path.join(ns.root, "proc")
+        ns.sys_root = os.path.join(ns.root, "sys")
     opts = Options(ns)
     if opts.kmsg is None:
-        opts.kmsg = "/dev/kmsg" if ns.proc_root == "/proc" else ""
+        # The kernel log is not namespaced: a privileged container reads the host's.
+        opts.kmsg = "/dev/kmsg" if ns.proc_root == "/proc" or ns.root else ""
     roots = Roots(ns.proc_root, ns.sys_root)
     if not os.path.isdir(roots.proc) or not os.path.exists(os.path.join(roots.proc, "meminfo")):
         return _fail(
@@ -544,6 +560,11 @@ def main(argv=None):
                 visible(spool_dir),
             )
         )
+        if collector.missing:
+            sys.stderr.write(
+                "vmcollect: without privilege this run will miss:\n%s"
+                % "".join("  %(what)s (%(path)s: %(reason)s)\n" % m for m in collector.missing)
+            )
     try:
         collector.start(priority)
         collector.run(out_dir)

@@ -146,8 +146,10 @@ class Collector(object):
         self.anonymizer = for_host(self.hostname) if opts.anonymize else None
         self.redact = getattr(opts, "cmdline", "redacted") != "full"
         self.system_files = sources.sampled_system_files(roots)
+        self.missing = sources.missing_without_privilege(roots, opts.kmsg)
         self.cgroups = []
         self.cgroup_files = []
+        self.cgroup_stats = {"found": 0, "sampled": 0, "walk_limit_reached": False}
         self.late_samples = 0
         self.samples_taken = 0
 
@@ -185,8 +187,10 @@ class Collector(object):
             return data
         return self.anonymizer.data(data)
 
-    def _cgroup_files(self):
-        files = sources.cgroup_files(self.cgroups)
+    def _cgroup_files(self, cgroups, full=False):
+        """The files of `cgroups` as (real path, bundle path); --anonymize rewrites the
+        bundle paths (user names, addresses in unit names)."""
+        files = sources.cgroup_files(cgroups, full)
         if self.anonymizer is None:
             return files
         return [(real, self.anonymizer.text(path)) for real, path in files]
@@ -287,12 +291,11 @@ class Collector(object):
         for name in names:
             if not name.isdigit():
                 continue
-            path = "proc/%s/stat" % name
             outcome, data, error = read_file(proc + "/" + name + "/stat", STAT_LIMIT)
             if outcome != CAPTURED:
                 add(
                     label,
-                    path,
+                    "proc/%s/stat" % name,
                     GONE if outcome == ABSENT else outcome,
                     error.encode("utf-8") if error else None,
                 )
@@ -423,7 +426,7 @@ class Collector(object):
         wall, mono = now_ns(), mono_ns()
         for real, path in self.system_files:
             self._capture(label, real, path)
-        for real, path in self.cgroup_files:
+        for real, path in self._cgroup_files(self.cgroups, True) if full else self.cgroup_files:
             self._capture(label, real, path)
         if full:
             for real, path in sources.config_files(self.roots):
@@ -438,6 +441,24 @@ class Collector(object):
             "late": False,
         }
 
+    def _find_cgroups(self):
+        """Walk the memory cgroup trees; choose the --max-cgroups largest to read every sample.
+
+        The start and end snapshots read every cgroup found. Called at the start, every 12
+        samples (new pods appear, usage shifts) and before the end snapshot.
+        """
+        self.cgroups, cut = sources.find_cgroups(self.roots)
+        sampled = sources.rank_cgroups(self.cgroups, self.opts.max_cgroups)
+        self.cgroup_files = self._cgroup_files(sampled)
+        stats = self.cgroup_stats
+        stats["found"] = max(stats["found"], len(self.cgroups))
+        stats["sampled"] = max(stats["sampled"], len(sampled))
+        if cut and not stats["walk_limit_reached"]:
+            stats["walk_limit_reached"] = True
+            self.warnings.append(
+                "more than %d memory cgroups: the rest were not read" % sources.MAX_CGROUPS_FOUND
+            )
+
     # -- the run ------------------------------------------------------------------------
     def _write_state(self):
         if self.anonymizer is not None:
@@ -446,6 +467,7 @@ class Collector(object):
             os.path.join(self.spool_dir, "state.json"),
             {
                 "processes": self.proc_stats,
+                "cgroups": self.cgroup_stats,
                 "stop_reason": self.stop_reason,
                 "interrupted": self.interrupted,
                 "warnings": self.warnings,
@@ -484,6 +506,7 @@ class Collector(object):
                 "anonymized": bool(self.opts.anonymize),
             },
             "priority": priority,
+            "missing": self.missing,
             "output": self.opts.output_path,
             "start_wall_ns": now_ns(),
         }
@@ -509,8 +532,7 @@ class Collector(object):
     def run(self, out_dir):
         """Take the start snapshot, the samples and the end snapshot."""
         opts = self.opts
-        self.cgroups = sources.cgroup_dirs(self.roots, opts.max_cgroups)
-        self.cgroup_files = self._cgroup_files()
+        self._find_cgroups()
         self._open_kmsg("start")
         meta = self.snapshot("start", full=True)
         self.spool.end_snapshot(meta)
@@ -531,8 +553,7 @@ class Collector(object):
             if delay > 0 and self._sleep(delay):
                 break
             if index and index % 12 == 0:
-                self.cgroups = sources.cgroup_dirs(self.roots, opts.max_cgroups)
-                self.cgroup_files = self._cgroup_files()
+                self._find_cgroups()
             meta = self.snapshot(index)
             finished = time.monotonic()
             next_slot = slot + 1
@@ -554,6 +575,7 @@ class Collector(object):
             reason = self._check_limits(out_dir)
             if reason:
                 self.request_stop(reason)
+        self._find_cgroups()
         meta = self.snapshot("end", full=True)
         self.spool.end_snapshot(meta)
         self._write_state()

@@ -5,6 +5,7 @@ without its leading slash: ``proc/meminfo``), so fixture roots produce the same 
 as a real host.
 """
 
+import errno
 import os
 import re
 import stat
@@ -29,14 +30,26 @@ HUGEPAGE_POOL_FILES = (
     "nr_hugepages_mempolicy",
 )
 NODE_HUGEPAGE_FILES = ("nr_hugepages", "free_hugepages", "surplus_hugepages")
+# Memory cgroup files read in every sample (for the --max-cgroups largest cgroups) and, with
+# the START_END ones, at the start and the end for every memory cgroup found.
 CGROUP_V2_FILES = (
     "memory.current",
     "memory.events",
+    "memory.events.local",
     "memory.pressure",
     "memory.stat",
     "memory.max",
     "memory.high",
     "memory.swap.current",
+    "memory.swap.events",
+)
+CGROUP_V2_START_END_FILES = (
+    "memory.low",
+    "memory.min",
+    "memory.peak",
+    "memory.swap.max",
+    "memory.swap.high",
+    "memory.swap.peak",
 )
 CGROUP_V1_FILES = (
     "memory.usage_in_bytes",
@@ -46,6 +59,16 @@ CGROUP_V1_FILES = (
     "memory.memsw.usage_in_bytes",
     "memory.failcnt",
 )
+CGROUP_V1_START_END_FILES = (
+    "memory.max_usage_in_bytes",
+    "memory.soft_limit_in_bytes",
+    "memory.memsw.limit_in_bytes",
+)
+# A directory is a memory cgroup when it holds this file; its usage ranks it for sampling.
+_CGROUP_KEY_FILE = {"v2": "memory.stat", "v1": "memory.usage_in_bytes"}
+_CGROUP_USAGE_FILE = {"v2": "memory.current", "v1": "memory.usage_in_bytes"}
+#: Memory cgroups walked at most (a safety bound: a node has hundreds, not tens of thousands).
+MAX_CGROUPS_FOUND = 20000
 CONFIG_PROC_FILES = (
     "pagetypeinfo",
     "cmdline",
@@ -174,17 +197,20 @@ def _cgroup_mounts_from_mountinfo(roots):
             continue
         mount_point, fstype, opts = parts[1], parts[2], parts[3].split(",")
         mount_point = mount_point.replace("\\040", " ")
-        if fstype == "cgroup2":
+        if fstype == "cgroup2" and mount_point not in v2:
             v2.append(mount_point)
-        elif fstype == "cgroup" and "memory" in opts:
+        elif fstype == "cgroup" and "memory" in opts and mount_point not in v1:
             v1.append(mount_point)
     return v2, v1
 
 
-def cgroup_dirs(roots, max_cgroups=100):
-    """(real directory, bundle directory, version) for the memory cgroups to sample.
+def cgroup_mounts(roots):
+    """[(version, real mount directory, bundle directory)] of the memory cgroup hierarchies.
 
-    The root and the first two levels of each hierarchy, capped at `max_cgroups` in all.
+    On the live host the mount table says where they are. Under another root (a fixture tree,
+    or a host's file systems mounted at ``--root``) the mount table belongs to someone else, so
+    the usual places are used: ``sys/fs/cgroup`` or ``sys/fs/cgroup/unified`` for v2,
+    ``sys/fs/cgroup/memory`` for v1.
     """
     if roots.is_live:
         v2_mounts, v1_mounts = _cgroup_mounts_from_mountinfo(roots)
@@ -202,34 +228,142 @@ def cgroup_dirs(roots, max_cgroups=100):
             if os.path.exists(os.path.join(p, "memory.usage_in_bytes"))
         ]
         to_bundle = lambda p: "sys/" + os.path.relpath(p, roots.sys)  # noqa: E731
-    out = []
-    for version, mounts in (("v2", v2_mounts), ("v1", v1_mounts)):
-        for mount in mounts:
-            level = [mount]
-            for depth in range(3):
-                next_level = []
-                for directory in level:
-                    if len(out) >= max_cgroups:
-                        return out
-                    key_file = "memory.stat" if version == "v2" else "memory.usage_in_bytes"
-                    if os.path.exists(os.path.join(directory, key_file)):
-                        out.append((directory, to_bundle(directory), version))
-                    if depth < 2:
-                        for name in _listdir(directory):
-                            child = os.path.join(directory, name)
-                            if os.path.isdir(child) and not os.path.islink(child):
-                                next_level.append(child)
-                level = next_level
+    out = [("v2", p, to_bundle(p)) for p in v2_mounts]
+    out.extend(("v1", p, to_bundle(p)) for p in v1_mounts)
     return out
 
 
-def cgroup_files(cgroups):
-    """The memory files that exist in each cgroup directory (checked once, at discovery)."""
+class Cgroup(object):
+    """One memory cgroup directory: where it is, its bundle path and the files it holds."""
+
+    __slots__ = ("real", "bundle", "version", "names", "depth", "usage")
+
+    def __init__(self, real, bundle, version, names, depth=0):
+        self.real = real
+        self.bundle = bundle
+        self.version = version
+        self.names = names
+        self.depth = depth
+        self.usage = None
+
+    def read_usage(self):
+        """Bytes charged to the cgroup (v2 ``memory.current``, v1 ``usage_in_bytes``) or None."""
+        try:
+            with open(os.path.join(self.real, _CGROUP_USAGE_FILE[self.version]), "rb") as f:
+                self.usage = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            self.usage = None
+        return self.usage
+
+    def files(self, start_end=False):
+        """(real path, bundle path) of the memory files this cgroup holds."""
+        if self.version == "v2":
+            names = CGROUP_V2_FILES + (CGROUP_V2_START_END_FILES if start_end else ())
+        else:
+            names = CGROUP_V1_FILES + (CGROUP_V1_START_END_FILES if start_end else ())
+        return [
+            (os.path.join(self.real, n), self.bundle + "/" + n) for n in names if n in self.names
+        ]
+
+
+def _scan(directory):
+    """(file names, subdirectories) of a directory, not following links; None if unreadable."""
+    names, subdirs = set(), []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry.name)
+            else:
+                names.add(entry.name)
+        except OSError:
+            continue
+    return names, sorted(subdirs)
+
+
+def find_cgroups(roots, limit=MAX_CGROUPS_FOUND):
+    """Every memory cgroup of every hierarchy, parents before children; and whether `limit` cut
+    the walk short.
+
+    A v2 directory without ``memory.stat`` has no memory controller, and neither can anything
+    below it, so its subtree is skipped (the v2 tree of a host whose memory controller is
+    bound to v1 costs one directory listing).
+    """
+    found = []
+    for version, mount, bundle_mount in cgroup_mounts(roots):
+        key = _CGROUP_KEY_FILE[version]
+        stack = [(mount, bundle_mount, 0)]
+        while stack:
+            real, bundle, depth = stack.pop()
+            scanned = _scan(real)
+            if scanned is None or key not in scanned[0]:
+                continue
+            if len(found) >= limit:
+                return found, True
+            found.append(Cgroup(real, bundle, version, scanned[0], depth))
+            for name in reversed(scanned[1]):
+                stack.append((os.path.join(real, name), bundle + "/" + name, depth + 1))
+    return found, False
+
+
+def rank_cgroups(cgroups, count):
+    """The `count` cgroups to read every sample: each hierarchy's root, then the largest by usage.
+
+    Usage is re-read here (one small file per cgroup); the caller re-ranks every minute, not
+    every sample. Ties keep the walk order (parents before children).
+    """
+    order = []
+    for index, cgroup in enumerate(cgroups):
+        usage = cgroup.read_usage()
+        order.append((cgroup.depth > 0, -(usage or 0), index))
+    order.sort()
+    return [cgroups[i] for _not_root, _usage, i in order[:count]]
+
+
+def cgroup_files(cgroups, start_end=False):
+    """(real path, bundle path) of the memory files of `cgroups`."""
     files = []
-    for real_dir, bundle_dir, version in cgroups:
-        names = CGROUP_V2_FILES if version == "v2" else CGROUP_V1_FILES
-        for name in names:
-            real = os.path.join(real_dir, name)
-            if os.path.exists(real):
-                files.append((real, bundle_dir + "/" + name))
+    for cgroup in cgroups:
+        files.extend(cgroup.files(start_end))
     return files
+
+
+def _denied(path):
+    """The error of opening `path` for reading when it is a permission error, else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return "%s: %s" % (type(exc).__name__, exc.strerror)
+        return None
+    os.close(fd)
+    return None
+
+
+def missing_without_privilege(roots, kmsg_path):
+    """What this run cannot read for lack of privilege, found before it starts.
+
+    A list of ``{"path", "what", "reason"}``: the kernel log and root-only files are probed
+    (a container's root can lack CAP_SYSLOG too); other users' deep files are missed by any
+    run that is not root.
+    """
+    out = []
+    probes = [(kmsg_path, "dev/kmsg", "kernel log: OOM kills, allocation failures, hung tasks")]
+    probes.append(roots.proc_path("pagetypeinfo") + ("free pages by migrate type (fragmentation)",))
+    for real, bundle, what in probes:
+        reason = _denied(real) if real else None
+        if reason:
+            out.append({"path": bundle, "what": what, "reason": reason})
+    if os.geteuid() != 0:
+        out.append(
+            {
+                "path": "proc/[pid]/smaps_rollup",
+                "what": "smaps_rollup and numa_maps of other users' processes "
+                "(their PSS, swap and NUMA placement)",
+                "reason": "not root: reading them needs root or CAP_SYS_PTRACE",
+            }
+        )
+    return out

@@ -175,11 +175,10 @@ class Unprivileged(object):
         return proc.returncode, out, err
 
 
-@pytest.fixture
-def unprivileged():
-    """An `Unprivileged` runner with a world-readable work directory, or skip when not root."""
+def unprivileged_runner():
+    """An `Unprivileged` runner in a new world-readable directory; a skip reason instead."""
     if os.geteuid() != 0:
-        pytest.skip("needs root to drop privileges")
+        return None, "needs root to drop privileges"
     import tempfile
 
     workdir = tempfile.mkdtemp(prefix="vmtriage-nobody-")
@@ -187,13 +186,22 @@ def unprivileged():
     runner = Unprivileged(workdir)
     if runner.python is None:
         shutil.rmtree(workdir)
-        pytest.skip("no Python interpreter that 'nobody' can run")
+        return None, "no Python interpreter that 'nobody' can run"
     for d, _dirs, files in os.walk(workdir):
         os.chmod(d, 0o755)
         for name in files:
             os.chmod(os.path.join(d, name), 0o644)
+    return runner, None
+
+
+@pytest.fixture
+def unprivileged():
+    """An `Unprivileged` runner with a world-readable work directory, or skip when not root."""
+    runner, reason = unprivileged_runner()
+    if runner is None:
+        pytest.skip(reason)
     yield runner
-    shutil.rmtree(workdir, ignore_errors=True)
+    shutil.rmtree(runner.workdir, ignore_errors=True)
 
 
 def has_fifo_support(tmp_path):

@@ -180,3 +180,35 @@ def test_unwritable_output_directory_fails_cleanly(unprivileged):
     assert err.strip().splitlines()[-1].startswith("vmcollect: error: cannot write to")
     assert "Traceback" not in err
     assert os.listdir(target) == []
+
+
+def test_unprivileged_run_says_at_start_what_it_will_miss(unprivileged):
+    """As 'nobody': the kernel log, pagetypeinfo and other users' deep files, said up front."""
+    with open("/proc/sys/kernel/dmesg_restrict") as f:
+        kmsg_denied = f.read().strip() == "1"  # else anyone may read /dev/kmsg
+    out_dir = os.path.join(unprivileged.workdir, "out-missing")
+    os.mkdir(out_dir)
+    os.chmod(out_dir, 0o777)
+    code, out, err = unprivileged.run(["--interval", "100ms", "--count", "1", "-o", out_dir])
+    assert code == 0, err
+    lines = err.splitlines()
+    start = lines.index("vmcollect: without privilege this run will miss:")
+    assert start == 1  # right after the banner, before any sample
+    said = lines[start + 1 : start + 3 + kmsg_denied]
+    if kmsg_denied:
+        kmsg = said.pop(0)
+        assert kmsg.startswith("  kernel log: OOM kills") and "(dev/kmsg: PermissionError" in kmsg
+    assert "(proc/pagetypeinfo: PermissionError" in said[0]
+    assert said[1].startswith("  smaps_rollup and numa_maps of other users' processes")
+    b = Bundle(out.strip().splitlines()[-1])
+    missing = b.manifest["missing"]
+    assert [m["path"] for m in missing] == ["dev/kmsg"] * kmsg_denied + [
+        "proc/pagetypeinfo",
+        "proc/[pid]/smaps_rollup",
+    ]
+    assert b.manifest["files"]["proc/pagetypeinfo"]["denied"] == 2  # as foretold
+
+
+def test_root_run_misses_nothing(fixture_root, out_dir):
+    b = _collect(fixture_root, out_dir)
+    assert b.manifest["missing"] == []

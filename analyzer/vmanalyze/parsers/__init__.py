@@ -276,6 +276,13 @@ SOURCES: dict[str, Source] = dict(
             exclude=(f"{_V1}*",),
         ),
         _src(
+            "cgroup_v2_memory_swap_events",
+            "cgroup_v2_memory",
+            cgroup_v2_memory.parse_memory_swap_events,
+            f"{_V2}memory.swap.events",
+            exclude=(f"{_V1}*",),
+        ),
+        _src(
             "cgroup_v2_memory_stat",
             "cgroup_v2_memory",
             cgroup_v2_memory.parse_memory_stat,

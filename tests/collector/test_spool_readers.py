@@ -1,0 +1,106 @@
+"""The spool stores repeated captures once; deadline reads survive a slow worker."""
+
+import json
+import os
+import sys
+
+from .bundle_reader import Bundle
+from .conftest import COLLECTOR
+
+if COLLECTOR not in sys.path:
+    sys.path.insert(0, COLLECTOR)
+
+from vmcollect.bundle import write_bundle  # noqa: E402
+from vmcollect.spool import SAME, SpoolWriter, read_segment, segment_paths  # noqa: E402
+
+
+def _spool(directory, snapshots, segment_bytes):
+    with open(os.path.join(directory, "spool.json"), "w") as f:
+        json.dump(
+            {
+                "collector": {},
+                "host": {"hostname": "spool-test"},
+                "options": {"count": len(snapshots) - 2},
+                "privacy": {},
+                "start_wall_ns": 1,
+            },
+            f,
+        )
+    spool = SpoolWriter(directory, segment_bytes=segment_bytes)
+    for index, (label, records) in enumerate(snapshots):
+        for path, data in records:
+            spool.add(label, path, "captured" if data is not None else "gone", data)
+        spool.end_snapshot({"label": label, "wall_ns": index, "mono_ns": index, "duration_ns": 1})
+    spool.close()
+
+
+def _snapshots():
+    """pid 7 idles (its stat repeats), pid 8 changes, pid 9 exits, meminfo repeats."""
+    labels = ["start", 0, 1, 2, 3, "end"]
+    out = []
+    for i, label in enumerate(labels):
+        records = [
+            ("proc/meminfo", b"MemTotal: 1 kB\n"),
+            ("proc/7/stat", b"7 (sleep) S 1 7\n"),
+            ("proc/8/stat", ("8 (busy) R 1 %d\n" % (i // 2)).encode()),
+        ]
+        records.append(("proc/9/stat", b"9 (gone) S 1 9\n" if i < 3 else None))
+        if label == "start":
+            records.append(("proc/7/comm", b"sleep\n"))
+        out.append((label, records))
+    return out
+
+
+def test_repeats_are_spooled_once_and_bundled_in_full(tmp_path):
+    for segment_bytes in (1 << 20, 40):  # one segment; a new segment after every snapshot
+        spool_dir = tmp_path / ("spool-%d" % segment_bytes)
+        spool_dir.mkdir()
+        snapshots = _snapshots()
+        _spool(str(spool_dir), snapshots, segment_bytes)
+        stored = [r for seg in segment_paths(str(spool_dir)) for r in read_segment(seg)]
+        same = [(label, path) for label, outcome, path, data in stored if outcome == SAME]
+        assert ("0", "proc/7/stat") in same and ("end", "proc/meminfo") in same
+        assert ("1", "proc/8/stat") not in same and ("2", "proc/8/stat") in same
+        assert all(data == b"" for _l, outcome, _p, data in stored if outcome == SAME)
+        if segment_bytes == 40:
+            assert len(segment_paths(str(spool_dir))) == len(snapshots)
+
+        out = str(tmp_path / ("b-%d.tar.gz" % segment_bytes))
+        write_bundle(str(spool_dir), out)
+        b = Bundle(out)
+        for path in ("proc/meminfo", "proc/7/stat", "proc/8/stat", "proc/9/stat", "proc/7/comm"):
+            want = [
+                (label, data)
+                for label, records in snapshots
+                for p, data in records
+                if p == path and data is not None
+            ]
+            assert b.records(path) == want, path
+        files = b.manifest["files"]
+        assert files["proc/meminfo"] == {"captured": 6}
+        assert files["proc/[pid]/stat"] == {"captured": 15, "gone": 3, "pids": {"gone": [9]}}
+        names = [n for n in b.members if n not in ("manifest.json", "samples.jsonl")]
+        assert names == ["proc/meminfo", "proc/7/comm", "proc/7/stat", "proc/8/stat", "proc/9/stat"]
+
+
+def test_a_worker_that_answered_everything_but_is_slow_to_say_so(tmp_path, monkeypatch):
+    """On a loaded host the worker can stall between its last answer and `done`: that is not
+    a timeout, and never an IndexError (which killed a benchmark run)."""
+    import time
+
+    from vmcollect import readers
+
+    def work(self):
+        for _key, path, limit in self.items:
+            self.results.append(readers.read_file(path, limit, blocking=True))
+        time.sleep(0.3)  # descheduled before done.set(), longer than the deadline
+        self.done.set()
+
+    monkeypatch.setattr(readers._Batch, "_work", work)
+    target = tmp_path / "cmdline"
+    target.write_bytes(b"sleep\x0060\x00")
+    reader = readers.DeadlineReader("cmdline", timeout=0.05)
+    got = list(reader.read_many([("1", str(target), 100), ("2", str(target), 100)]))
+    answer = ("captured", b"sleep\x0060\x00", None)
+    assert got == [("1", answer), ("2", answer)]
+    assert reader.abandoned == 0

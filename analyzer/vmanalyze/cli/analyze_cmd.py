@@ -16,7 +16,9 @@ from vmanalyze.cli.options import (
     FailOnOption,
     IgnoreOption,
     MaxBytesOption,
+    MaxMemberBytesOption,
     MaxMembersOption,
+    MaxReadBytesOption,
     NoCacheOption,
     PluginsOption,
     SelectOption,
@@ -63,7 +65,9 @@ def analyze(
     plugins: PluginsOption = None,
     fail_on: FailOnOption = None,
     max_bytes: MaxBytesOption = "4G",
-    max_members: MaxMembersOption = 2_000_000,
+    max_members: MaxMembersOption = 500_000,
+    max_member_bytes: MaxMemberBytesOption = "64M",
+    max_read_bytes: MaxReadBytesOption = "640M",
     no_cache: NoCacheOption = False,
 ) -> None:
     """Diagnose the memory of one host: findings on the terminal and a report file.
@@ -89,7 +93,7 @@ def analyze(
             registry=registry,
             config=cfg,
             cache=not no_cache,
-            limits=input_limits(max_bytes, max_members),
+            limits=input_limits(max_bytes, max_members, max_member_bytes, max_read_bytes),
         )
         for warning in analysis.dataset.warnings:
             typer.echo(f"warning: {warning}", err=True)

@@ -15,7 +15,9 @@ from vmanalyze.cli.options import (
     FailOnOption,
     IgnoreOption,
     MaxBytesOption,
+    MaxMemberBytesOption,
     MaxMembersOption,
+    MaxReadBytesOption,
     PluginsOption,
     SelectOption,
     prepare_rules,
@@ -74,7 +76,9 @@ def batch(
     plugins: PluginsOption = None,
     fail_on: FailOnOption = None,
     max_bytes: MaxBytesOption = "4G",
-    max_members: MaxMembersOption = 2_000_000,
+    max_members: MaxMembersOption = 500_000,
+    max_member_bytes: MaxMemberBytesOption = "64M",
+    max_read_bytes: MaxReadBytesOption = "640M",
     cache: Annotated[
         bool,
         typer.Option(
@@ -111,7 +115,7 @@ def batch(
             typer.echo(f"warning: {arg}: no input found", err=True)
         if not paths:
             fail("no inputs found (give bundles, sosreports, directories or globs)")
-        limits = input_limits(max_bytes, max_members)
+        limits = input_limits(max_bytes, max_members, max_member_bytes, max_read_bytes)
         spec = RuleSpec.resolve(cfg, plugins)
         if output.exists() and not output.is_dir():
             fail(f"{output}: not a directory")

@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 
 from vmanalyze.cli.common import input_limits, run_guarded
-from vmanalyze.cli.options import MaxBytesOption, MaxMembersOption, NoCacheOption
+from vmanalyze.cli.options import (
+    MaxBytesOption,
+    MaxMemberBytesOption,
+    MaxMembersOption,
+    MaxReadBytesOption,
+    NoCacheOption,
+)
 
 
 def export(
@@ -17,7 +23,9 @@ def export(
         Path, typer.Option("--output", "-o", help="Directory to write the Parquet files to.")
     ],
     max_bytes: MaxBytesOption = "4G",
-    max_members: MaxMembersOption = 2_000_000,
+    max_members: MaxMembersOption = 500_000,
+    max_member_bytes: MaxMemberBytesOption = "64M",
+    max_read_bytes: MaxReadBytesOption = "640M",
     no_cache: NoCacheOption = False,
 ) -> None:
     """Write every table of INPUT as Parquet (one file per table) and a source.json.
@@ -31,7 +39,7 @@ def export(
     def work() -> None:
         from vmanalyze.dataset import load, write_parquet
 
-        limits = input_limits(max_bytes, max_members)
+        limits = input_limits(max_bytes, max_members, max_member_bytes, max_read_bytes)
         dataset = load(input, cache=not no_cache, limits=limits)
         written = write_parquet(dataset, output)
         for warning in dataset.warnings:

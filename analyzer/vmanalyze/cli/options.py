@@ -38,6 +38,8 @@ __all__ = [
     "IgnoreOption",
     "MaxBytesOption",
     "MaxMembersOption",
+    "MaxMemberBytesOption",
+    "MaxReadBytesOption",
     "NoCacheOption",
     "PluginsOption",
     "SelectOption",
@@ -100,10 +102,32 @@ FailOnOption = Annotated[
 
 MaxBytesOption = Annotated[
     str,
-    typer.Option("--max-bytes", help="Refuse inputs that decompress to more than this (4G)."),
+    typer.Option(
+        "--max-bytes",
+        help="Refuse an input whose members or files add up to more than this, at their "
+        "declared size (a sparse member counts expanded).",
+    ),
 ]
 MaxMembersOption = Annotated[
-    int, typer.Option("--max-members", help="Refuse archives with more members than this.")
+    int,
+    typer.Option(
+        "--max-members", help="Refuse an archive or directory with more entries than this."
+    ),
+]
+MaxMemberBytesOption = Annotated[
+    str,
+    typer.Option(
+        "--max-member-bytes",
+        help="Skip, with a warning, any one member or file bigger than this.",
+    ),
+]
+MaxReadBytesOption = Annotated[
+    str,
+    typer.Option(
+        "--max-read-bytes",
+        help="Refuse an input whose files to analyze add up to more than this: it bounds "
+        "the memory used (about 2.5 times this at most).",
+    ),
 ]
 NoCacheOption = Annotated[
     bool, typer.Option("--no-cache", help="Parse again even if a cached copy exists.")

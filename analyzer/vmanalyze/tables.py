@@ -87,6 +87,26 @@ def _cgroup_of(path: str) -> tuple[str, str] | None:
     return None
 
 
+def _beyond_int64(value: Any) -> bool:
+    """Whether a parsed record holds an integer no 64-bit column can: then it is unreadable.
+
+    >>> _beyond_int64({"a": 1, "b": [2, {"c": 1 << 63}]}), _beyond_int64([{"a": -(1 << 63)}])
+    (True, False)
+    """
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, list):
+        return isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX
+    return any(
+        not _INT64_MIN <= v <= _INT64_MAX if type(v) is int else _beyond_int64(v)
+        for v in value
+        if isinstance(v, (int, dict, list))
+    )
+
+
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
 class TableBuilder:
     """Parse a captured input into tables; collect warnings instead of failing."""
 
@@ -121,7 +141,10 @@ class TableBuilder:
             for label, data in records:
                 text = data.decode("utf-8", "replace")
                 try:
-                    yield path, label, parse(text)
+                    parsed = parse(text)
+                    if _beyond_int64(parsed):
+                        raise ParseError(source, 0, "", "a number does not fit 64 bits")
+                    yield path, label, parsed
                 except SkipSource:
                     continue
                 except (ParseError, ValueError, IndexError, KeyError) as exc:
@@ -684,7 +707,8 @@ def frame(
     if dtypes:
         for col, dtype in dtypes.items():
             if col in df:
-                df[col] = df[col].astype(dtype)
+                # From the rows, not the column: ints near 2**63 beside a None became floats.
+                df[col] = pd.array([row.get(col) for row in rows], dtype=dtype)
     return frame_types(df)
 
 

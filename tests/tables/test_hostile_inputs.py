@@ -471,3 +471,18 @@ def test_random_directories(tmp_path: Path, cgroup: bytes, content: bytes, leaf:
     with open(os.path.join(directory, leaf.encode()), "wb") as f:
         f.write(content)
     assert _load(str(tree)) is not None
+
+
+@pytest.mark.parametrize("number", ["9" * 27, str((1 << 63) - 1)], ids=["27 digits", "int64 max"])
+def test_numbers_beyond_64_bits_cost_their_record(tmp_path: Path, number: str) -> None:
+    """Every number of a real captured tree made huge: records are dropped, never a crash."""
+    tree = tmp_path / "tree"
+    shutil.copytree(FIXTURE_TREE, tree, symlinks=True)
+    for path in tree.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.write_bytes(re.sub(rb"[0-9]+", number.encode(), path.read_bytes()))
+    analysis = _survives_every_output(str(tree), tmp_path)
+    warnings = analysis.dataset.warnings
+    assert any("proc/meminfo: unreadable" in w for w in warnings)
+    if len(number) > 19:
+        assert any("not a 64-bit integer" in w for w in warnings)

@@ -88,7 +88,7 @@ def _cgroup_of(path: str) -> tuple[str, str] | None:
 
 
 def _beyond_int64(value: Any) -> bool:
-    """Whether a parsed record holds an integer no 64-bit column can: then it is unreadable.
+    """Whether a parsed record holds an integer no Int64 column can (a u64 over 2**63 - 1).
 
     >>> _beyond_int64({"a": 1, "b": [2, {"c": 1 << 63}]}), _beyond_int64([{"a": -(1 << 63)}])
     (True, False)
@@ -102,6 +102,24 @@ def _beyond_int64(value: Any) -> bool:
         for v in value
         if isinstance(v, (int, dict, list))
     )
+
+
+def _fit_int64(value: Any) -> Any:
+    """`value` with every integer beyond Int64 made None (absent): no column can hold it.
+
+    The kernel writes u64s such as rsslim 18446744073709551615 (unlimited); none of them is a
+    column the rules read, and a crafted file may hold them anywhere.
+
+    >>> _fit_int64({"rsslim": 2**64 - 1, "rss": 5, "nodes": [1, 2**63]})
+    {'rsslim': None, 'rss': 5, 'nodes': [1, None]}
+    """
+    if isinstance(value, dict):
+        return {k: _fit_int64(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fit_int64(v) for v in value]
+    if type(value) is int and not _INT64_MIN <= value <= _INT64_MAX:
+        return None
+    return value
 
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
@@ -143,7 +161,7 @@ class TableBuilder:
                 try:
                     parsed = parse(text)
                     if _beyond_int64(parsed):
-                        raise ParseError(source, 0, "", "a number does not fit 64 bits")
+                        parsed = _fit_int64(parsed)
                     yield path, label, parsed
                 except SkipSource:
                     continue

@@ -65,7 +65,7 @@ def analyze(
     plugins: PluginsOption = None,
     fail_on: FailOnOption = None,
     max_bytes: MaxBytesOption = "4G",
-    max_members: MaxMembersOption = 500_000,
+    max_members: MaxMembersOption = 250_000,
     max_member_bytes: MaxMemberBytesOption = "64M",
     max_read_bytes: MaxReadBytesOption = "640M",
     no_cache: NoCacheOption = False,

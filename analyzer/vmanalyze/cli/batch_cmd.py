@@ -76,7 +76,7 @@ def batch(
     plugins: PluginsOption = None,
     fail_on: FailOnOption = None,
     max_bytes: MaxBytesOption = "4G",
-    max_members: MaxMembersOption = 500_000,
+    max_members: MaxMembersOption = 250_000,
     max_member_bytes: MaxMemberBytesOption = "64M",
     max_read_bytes: MaxReadBytesOption = "640M",
     cache: Annotated[

@@ -23,7 +23,7 @@ def export(
         Path, typer.Option("--output", "-o", help="Directory to write the Parquet files to.")
     ],
     max_bytes: MaxBytesOption = "4G",
-    max_members: MaxMembersOption = 500_000,
+    max_members: MaxMembersOption = 250_000,
     max_member_bytes: MaxMemberBytesOption = "64M",
     max_read_bytes: MaxReadBytesOption = "640M",
     no_cache: NoCacheOption = False,

@@ -12,8 +12,9 @@ from functools import lru_cache
 from vmanalyze.errors import ParseError, SkipSource
 
 KIB = 1024
-#: Every integer of a kernel file fits a signed 64-bit column; a bigger one is a parse error.
-INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+#: Every integer of a kernel file is an s64 or a u64 (rsslim of an unlimited process is
+#: 2**64 - 1); anything beyond is a parse error.
+INT64_MIN, INT64_MAX, UINT64_MAX = -(1 << 63), (1 << 63) - 1, (1 << 64) - 1
 #: Bound of the members of a list such as ``0-3,8`` and of their values: CPU and node numbers
 #: (the kernel's NR_CPUS is at most 8192).
 MAX_RANGE_MEMBERS = 1 << 16
@@ -80,20 +81,22 @@ def single_value(text: str, source: str) -> str:
 
 
 def to_int(value: str, source: str, lineno: int, line: str) -> int:
-    """Parse a decimal integer that fits 64 bits or raise :class:`ParseError` naming the line.
+    """Parse a decimal s64 or u64 or raise :class:`ParseError` naming the line.
 
     >>> to_int("-7", "x", 1, "-7")
     -7
-    >>> to_int("9" * 20, "m", 3, "x")
+    >>> to_int(str(2**64 - 1), "m", 3, "x") == 2**64 - 1
+    True
+    >>> to_int("9" * 21, "m", 3, "x")
     Traceback (most recent call last):
     ...
-    vmanalyze.errors.ParseError: m: line 3: 'x': not a 64-bit integer: '99999999999999999999'
+    vmanalyze.errors.ParseError: m: line 3: 'x': not a 64-bit integer: '999999999999999999999'
     """
     try:
         number = int(value) if len(value) <= 24 else None
     except ValueError:
         raise ParseError(source, lineno, line, f"not an integer: {value[:40]!r}") from None
-    if number is None or not INT64_MIN <= number <= INT64_MAX:
+    if number is None or not INT64_MIN <= number <= UINT64_MAX:
         raise ParseError(source, lineno, line, f"not a 64-bit integer: {value[:40]!r}")
     return number
 

@@ -51,7 +51,7 @@ BUNDLE_FORMAT = "vmcollect-bundle"
 SUPPORTED_FORMAT_VERSIONS = (1,)
 DEFAULT_MAX_BYTES = 4 << 30
 DEFAULT_MAX_MEMBER_BYTES = 64 << 20
-DEFAULT_MAX_READ_BYTES = 640 << 20
+DEFAULT_MAX_READ_BYTES = 512 << 20
 DEFAULT_MAX_MEMBERS = 250_000
 #: A tar header and its padding: what an empty member costs to read.
 _HEADER_BYTES = 512
@@ -135,7 +135,7 @@ class Limits:
     - ``max_bytes``: all members or files together, at their declared size (refused above);
     - ``max_member_bytes``: one member or file (skipped above, with a warning naming it);
     - ``max_read_bytes``: the files kept in memory for parsing together (refused above): this is
-      what bounds the analyzer's memory, about 2.5 times this at most;
+      what bounds the analyzer's memory: 2.5 to 3.5 times this, plus the code;
     - ``max_members``: members of an archive, or entries of a directory (refused above).
     """
 

@@ -67,7 +67,7 @@ def analyze(
     max_bytes: MaxBytesOption = "4G",
     max_members: MaxMembersOption = 250_000,
     max_member_bytes: MaxMemberBytesOption = "64M",
-    max_read_bytes: MaxReadBytesOption = "640M",
+    max_read_bytes: MaxReadBytesOption = "512M",
     no_cache: NoCacheOption = False,
 ) -> None:
     """Diagnose the memory of one host: findings on the terminal and a report file.

@@ -78,7 +78,7 @@ def batch(
     max_bytes: MaxBytesOption = "4G",
     max_members: MaxMembersOption = 250_000,
     max_member_bytes: MaxMemberBytesOption = "64M",
-    max_read_bytes: MaxReadBytesOption = "640M",
+    max_read_bytes: MaxReadBytesOption = "512M",
     cache: Annotated[
         bool,
         typer.Option(

@@ -25,7 +25,7 @@ def export(
     max_bytes: MaxBytesOption = "4G",
     max_members: MaxMembersOption = 250_000,
     max_member_bytes: MaxMemberBytesOption = "64M",
-    max_read_bytes: MaxReadBytesOption = "640M",
+    max_read_bytes: MaxReadBytesOption = "512M",
     no_cache: NoCacheOption = False,
 ) -> None:
     """Write every table of INPUT as Parquet (one file per table) and a source.json.

@@ -126,7 +126,7 @@ MaxReadBytesOption = Annotated[
     typer.Option(
         "--max-read-bytes",
         help="Refuse an input whose files to analyze add up to more than this: it bounds "
-        "the memory used (about 2.5 times this at most).",
+        "the memory used (2.5 to 3.5 times this, plus the code).",
     ),
 ]
 NoCacheOption = Annotated[

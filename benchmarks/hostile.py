@@ -9,8 +9,9 @@ Builds (once, into ``--dir``, default /tmp/vmtriage-bench/hostile):
 - ``huge-100g.tar``: a sparse member declaring 100 GiB (over ``--max-bytes``);
 - ``tiny.tar.gz``: 2 million empty members (over ``--max-members``);
 - ``full.tar.gz`` (with ``--full``): a bundle whose system-wide members hold real records
-  repeated up to just under ``--max-member-bytes`` each, 8 of them, 480 MiB (with samples.jsonl just under
-  ``--max-read-bytes``): the most an input can make the analyzer parse under the defaults.
+  repeated up to just under ``--max-member-bytes`` each, 8 of them, 480 MiB (with
+  samples.jsonl, just under ``--max-read-bytes``): the most the analyzer parses one record at
+  a time under the defaults.
 
 Each is analyzed by ``vmanalyze analyze INPUT --format json -o - --no-cache`` in a child
 process; prints its exit status, the first line of its standard error, wall time and peak RSS

@@ -80,6 +80,14 @@ def sparse_member(name: str, expanded: int, data: bytes = b"MemTotal: 1 kB\n") -
     return bytes(header) + data + b"\0" * padding
 
 
+def member(name: str, data: bytes) -> bytes:
+    """One regular member: its header, its data and the padding; archives are these joined."""
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = 1764167405
+    return bytes(_header(info)) + data + b"\0" * (-len(data) % BLOCK)
+
+
 def end_of_archive() -> bytes:
     return b"\0" * (2 * BLOCK)
 

@@ -51,13 +51,8 @@ def build(directory: Path) -> dict[str, Path]:
     if not paths["sparse member, 3 GiB declared"].exists():
         paths["sparse member, 3 GiB declared"].write_bytes(sparse + crafted.end_of_archive())
     if not paths["sparse member in a real bundle's files"].exists():
-        # The real bundle's members without its manifest: read as a captured tree, whose
-        # proc/meminfo is the sparse one and whose other files are analyzed.
-        files = [
-            (f"host/{name}", data)
-            for name, data in crafted.small_bundle()
-            if name not in ("manifest.json", "samples.jsonl", "proc/meminfo")
-        ]
+        # The real bundle's files as a captured tree, whose proc/meminfo is the sparse one.
+        files = [m for m in crafted.captured_tree("host/") if m[0] != "host/proc/meminfo"]
         with gzip.open(paths["sparse member in a real bundle's files"], "wb") as out:
             out.write(crafted.sparse_member("host/proc/meminfo", 3 << 30))
             out.write(b"".join(crafted.member(name, data) for name, data in files))

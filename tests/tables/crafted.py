@@ -41,6 +41,15 @@ def _itn(number: int, digits: int, fmt: int) -> bytes:
     return tarfile.itn(number, digits, fmt)  # type: ignore[attr-defined]
 
 
+def captured_tree(prefix: str) -> list[tuple[str, bytes]]:
+    """The bundle's /proc and /sys files as a one-shot capture below `prefix`: first records."""
+    return [
+        (prefix + name, stream.split(b"\n@@ vmcollect", 1)[0].split(b"\n", 1)[1])
+        for name, stream in small_bundle()
+        if name.startswith(("proc/", "sys/"))
+    ]
+
+
 def _header(info: tarfile.TarInfo) -> bytearray:
     return bytearray(info.tobuf(format=tarfile.GNU_FORMAT))
 

@@ -93,15 +93,23 @@ def _beyond_int64(value: Any) -> bool:
     >>> _beyond_int64({"a": 1, "b": [2, {"c": 1 << 63}]}), _beyond_int64([{"a": -(1 << 63)}])
     (True, False)
     """
-    if isinstance(value, dict):
+    if type(value) is dict:
         value = value.values()
-    elif not isinstance(value, list):
-        return isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX
-    return any(
-        not _INT64_MIN <= v <= _INT64_MAX if type(v) is int else _beyond_int64(v)
-        for v in value
-        if isinstance(v, (int, dict, list))
-    )
+    elif type(value) is not list:
+        return type(value) is int and not _INT64_MIN <= value <= _INT64_MAX
+    for v in value:
+        kind = type(v)
+        if kind is int:
+            if v > _INT64_MAX or v < _INT64_MIN:
+                return True
+        elif (kind is dict or kind is list) and _beyond_int64(v):
+            return True
+    return False
+
+
+#: Text that may hold a number beyond Int64: 16 digits or more (a kB count times 1024 can
+#: reach 2**63). Only records whose text has one are checked: the check costs a few us.
+_LONG_NUMBER = re.compile(r"[0-9]{16}")
 
 
 def _fit_int64(value: Any) -> Any:
@@ -160,7 +168,7 @@ class TableBuilder:
                 text = data.decode("utf-8", "replace")
                 try:
                     parsed = parse(text)
-                    if _beyond_int64(parsed):
+                    if _LONG_NUMBER.search(text) and _beyond_int64(parsed):
                         parsed = _fit_int64(parsed)
                     yield path, label, parsed
                 except SkipSource:

@@ -271,7 +271,7 @@ class _Decompressing(io.RawIOBase):
     tarfile's own stream mode decompresses every compressed block it reads in one call, and a
     10 KiB block of a bz2 or xz bomb expands to gigabytes. Here each read returns at most its
     size, so memory stays bounded whatever the ratio. Concatenated streams (pigz, pbzip2) are
-    read one after the other; a corrupt stream is an OSError, a truncated one ends early.
+    read one after the other; a corrupt or truncated stream is an OSError.
     """
 
     _CHUNK = 64 << 10
@@ -299,7 +299,8 @@ class _Decompressing(io.RawIOBase):
                 elif self._d.needs_input and not self._input:
                     self._input = self._f.read(self._CHUNK)
                     if not self._input:
-                        return 0  # truncated: tarfile reports the short read
+                        # An error, not an end: tarfile takes a short header for the end.
+                        raise OSError("compressed data truncated before its end marker")
                 out = self._d.decompress(self._input, len(b))
                 self._input = b""
                 if out:

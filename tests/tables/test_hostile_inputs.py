@@ -485,3 +485,19 @@ def test_numbers_beyond_64_bits_cost_their_record(tmp_path: Path, number: str) -
     assert any("proc/meminfo: unreadable" in w for w in warnings)
     if len(number) > 19:
         assert any("not a 64-bit integer" in w for w in warnings)
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+def test_a_cut_compressed_archive_always_warns(
+    tmp_path: Path, compress: Callable[[bytes], bytes]
+) -> None:
+    """A stream cut where a tar header would start must not pass for the archive's end."""
+    data = compress(crafted.tar_bytes(_bundle()))
+    path = tmp_path / "cut.tar"
+    for percent in range(40, 100, 7):
+        path.write_bytes(data[: len(data) * percent // 100])
+        try:
+            warnings = read_input(str(path)).warnings
+        except InputError as exc:  # nothing complete before the cut (bz2: 900 kB blocks)
+            warnings = [str(exc)]
+        assert any("truncated" in w for w in warnings), percent

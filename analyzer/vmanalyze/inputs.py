@@ -6,8 +6,13 @@ Inputs come from outside, so this module treats them as hostile:
   memory; links, devices, FIFOs and directories inside an archive are skipped, never created
   or followed; a directory input is walked without following links;
 - a member name that is absolute or contains ``..`` rejects the input;
-- the decompressed size and the member count are capped *before* a member is read, so a
-  decompression bomb stops with a clear error instead of exhausting memory;
+- sizes are counted as the archive declares them (a sparse member at its expanded size) and
+  capped *before* a member is read (:class:`Limits`): one member over ``max_member_bytes`` is
+  skipped with a warning naming it; an input whose members add up to more than ``max_bytes``,
+  whose kept files add up to more than ``max_read_bytes``, or with more than ``max_members``
+  entries is refused. A decompression bomb stops with one line instead of exhausting memory;
+- every name (tar member, directory entry) is made valid text (:func:`clean_text`), and a
+  bundle's manifest and samples are checked against :mod:`vmanalyze.manifest_schema`;
 - a truncated archive keeps what was complete, with a warning; a record stream with garbage
   keeps its good records, with a warning that names the file and the sample.
 
@@ -16,20 +21,30 @@ What the input *is* comes from its content, never its name.
 
 from __future__ import annotations
 
+import bz2
 import contextlib
+import functools
 import hashlib
 import io
-import json
+import lzma
 import os
 import re
 import stat
 import tarfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, cast
+from typing import IO, Any
 
 from vmanalyze.clock import collection_clock
 from vmanalyze.errors import InputError, UnsupportedFormatError
+from vmanalyze.manifest_schema import (
+    INT64_MAX,
+    SchemaError,
+    clean_text,
+    validate_manifest,
+    validate_sample,
+)
 from vmanalyze.packs import Pack, Packs
 from vmanalyze.parsers import match_sources
 from vmanalyze.safeio import file_kind, open_regular
@@ -37,9 +52,14 @@ from vmanalyze.safeio import file_kind, open_regular
 BUNDLE_FORMAT = "vmcollect-bundle"
 SUPPORTED_FORMAT_VERSIONS = (1,)
 DEFAULT_MAX_BYTES = 4 << 30
-DEFAULT_MAX_MEMBERS = 2_000_000
+DEFAULT_MAX_MEMBER_BYTES = 64 << 20
+DEFAULT_MAX_READ_BYTES = 512 << 20
+DEFAULT_MAX_MEMBERS = 250_000
+#: A tar header and its padding: what an empty member costs to read.
+_HEADER_BYTES = 512
 
-_RECORD_HEADER = re.compile(rb"@@ vmcollect (start|end|[0-9]+) ([0-9]+)\n")
+_RECORD_HEADER = re.compile(rb"@@ vmcollect (start|end|[0-9]{1,9}) ([0-9]{1,18})\n")
+_PID_DIR = re.compile(r"^proc/[0-9]+/")
 _SOS_MARKERS = ("sos_commands/", "sos_reports/", "sos_logs/")
 _EXTRA_PATHS = re.compile(
     r"^(proc/[0-9]+/(comm|cmdline)|sos_commands/process/ps_[a-z]+|sos_commands/memory/[a-z_]+|sos_commands/kernel/"
@@ -113,11 +133,70 @@ class _HashingReader(io.RawIOBase):
 
 @dataclass
 class Limits:
+    """What reading one input may cost (docs: README "Limits on inputs").
+
+    - ``max_bytes``: all members or files together, at their declared size (refused above);
+    - ``max_member_bytes``: one member or file (skipped above, with a warning naming it);
+    - ``max_read_bytes``: the files kept in memory for parsing together (refused above): this is
+      what bounds the analyzer's memory: 2.5 to 3.5 times this, plus the code;
+    - ``max_members``: members of an archive, or entries of a directory (refused above).
+    """
+
     max_bytes: int = DEFAULT_MAX_BYTES
     max_members: int = DEFAULT_MAX_MEMBERS
+    max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES
+    max_read_bytes: int = DEFAULT_MAX_READ_BYTES
+
+
+class _Budget:
+    """Counts an input's declared and kept bytes and its entries against its :class:`Limits`."""
+
+    def __init__(self, path: str, limits: Limits, warnings: list[str]) -> None:
+        self.path = path
+        self.limits = limits
+        self.warnings = warnings
+        self.declared = 0
+        self.read = 0
+        self.entries = 0
+
+    def entry(self, size: int) -> None:
+        """One more member or file of `size` declared bytes; refuse the input over a cap."""
+        self.entries += 1
+        if self.entries > self.limits.max_members:
+            raise InputError(
+                self.path, f"more than {self.limits.max_members:,} entries (--max-members)"
+            )
+        self.declared += max(size, 0) + _HEADER_BYTES
+        if self.declared > self.limits.max_bytes:
+            raise InputError(
+                self.path,
+                f"members add up to more than {self.limits.max_bytes:,} bytes (--max-bytes)",
+            )
+
+    def keep(self, name: str, size: int) -> bool:
+        """Whether to read a wanted member of `size` bytes: False (and a warning) over its cap."""
+        if size > self.limits.max_member_bytes:
+            self.warnings.append(
+                f"{name}: skipped: {size:,} bytes is over the per-member limit of "
+                f"{self.limits.max_member_bytes:,} (--max-member-bytes)"
+            )
+            return False
+        return True
+
+    def take(self, size: int) -> None:
+        """`size` more bytes kept in memory; refuse the input over ``max_read_bytes``."""
+        self.read += max(size, 0)
+        if self.read > self.limits.max_read_bytes:
+            raise InputError(
+                self.path,
+                f"the files to analyze add up to more than {self.limits.max_read_bytes:,} "
+                "bytes (--max-read-bytes)",
+            )
 
 
 def _check_name(name: str, input_path: str) -> str:
+    """The member's path, relative and as valid text; refuse absolute paths and ``..``."""
+    name = clean_text(name)
     if "\x00" in name:
         raise InputError(input_path, f"member name with a NUL byte: {name!r}")
     if name.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", name):
@@ -157,18 +236,101 @@ def _strip_root(rel: str) -> str:
 def _wanted(rel: str) -> bool:
     if rel in ("manifest.json", "samples.jsonl"):
         return True
-    stripped = _strip_root(rel)
+    # One lookup per kind of per-process file: an archive may hold millions of them.
+    return _wanted_captured(_PID_DIR.sub("proc/1/", _strip_root(rel), count=1))
+
+
+@functools.lru_cache(maxsize=4096)
+def _wanted_captured(stripped: str) -> bool:
     return bool(match_sources(stripped)) or bool(_EXTRA_PATHS.match(stripped))
 
 
-def _archive_mode(head: bytes, path: str) -> str:
+class _ZlibStream:
+    """zlib's decompressor with the ``needs_input`` interface of bz2's and lzma's."""
+
+    def __init__(self) -> None:
+        self._d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        self._tail = b""
+
+    @property
+    def eof(self) -> bool:
+        return self._d.eof
+
+    @property
+    def needs_input(self) -> bool:
+        return not self._tail
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._d.unused_data
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        out = self._d.decompress(self._tail + data, max_length)
+        self._tail = self._d.unconsumed_tail
+        return out
+
+
+_DECOMPRESSORS: dict[str, Callable[[], Any]] = {
+    "gz": _ZlibStream,
+    "bz2": bz2.BZ2Decompressor,
+    "xz": lzma.LZMADecompressor,
+}
+
+
+class _Decompressing(io.RawIOBase):
+    """Decompress a stream giving out at most what each read asks for.
+
+    tarfile's own stream mode decompresses every compressed block it reads in one call, and a
+    10 KiB block of a bz2 or xz bomb expands to gigabytes. Here each read returns at most its
+    size, so memory stays bounded whatever the ratio. Concatenated streams (pigz, pbzip2) are
+    read one after the other; a corrupt or truncated stream is an OSError.
+    """
+
+    _CHUNK = 64 << 10
+
+    def __init__(self, f: IO[bytes], kind: str) -> None:
+        self._f = f
+        self._new = _DECOMPRESSORS[kind]
+        self._d = self._new()
+        self._input = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if not len(b):
+            return 0
+        try:
+            while True:
+                if self._d.eof:
+                    rest = self._d.unused_data or self._f.read(self._CHUNK)
+                    if not rest.strip(b"\0"):
+                        return 0  # the end (zero padding after a stream is allowed)
+                    self._d = self._new()
+                    self._input = rest
+                elif self._d.needs_input and not self._input:
+                    self._input = self._f.read(self._CHUNK)
+                    if not self._input:
+                        # An error, not an end: tarfile takes a short header for the end.
+                        raise OSError("compressed data truncated before its end marker")
+                out = self._d.decompress(self._input, len(b))
+                self._input = b""
+                if out:
+                    b[: len(out)] = out
+                    return len(out)
+        except (zlib.error, lzma.LZMAError, EOFError) as exc:
+            raise OSError(f"corrupt compressed data ({exc})") from None
+
+
+def _archive_kind(head: bytes, path: str) -> str:
+    """``gz``, ``bz2``, ``xz`` or ``tar`` (uncompressed), from the first bytes of the file."""
     if not head:
         raise InputError(path, "empty file")
-    for magic, mode in _MAGIC:
+    for magic, kind in _MAGIC:
         if head.startswith(magic):
-            return "r|" + mode
+            return kind
     if len(head) >= 262 and head[257:262] == b"ustar":
-        return "r|"
+        return "tar"
     raise InputError(path, "not a vmcollect bundle, sosreport or tar archive (unknown format)")
 
 
@@ -181,8 +343,7 @@ def _read_archive(
     """
     files: dict[str, tuple[bytes, float]] = {}
     warnings: list[str] = []
-    total = 0
-    members = 0
+    budget = _Budget(path, limits, warnings)
     is_bundle = saw_sos = False
     try:
         raw = open_regular(path)  # never blocks: a FIFO or device is refused unopened
@@ -190,12 +351,16 @@ def _read_archive(
         raise InputError(path, exc.strerror or str(exc)) from None
     with raw:
         head = raw.read(512)
-        mode = _archive_mode(head, path)
+        kind = _archive_kind(head, path)
         raw.seek(0)
         hashing = _HashingReader(raw)
         stream = io.BufferedReader(hashing, buffer_size=1 << 20)
+        tar_stream: IO[bytes] = stream
+        if kind != "tar":
+            tar_stream = io.BufferedReader(_Decompressing(stream, kind), buffer_size=1 << 20)
         try:
-            tar = tarfile.open(fileobj=stream, mode=cast(Any, mode))  # noqa: SIM115
+            # tarfile's default bufsize: it copies what is left of a buffer on every read.
+            tar = tarfile.open(fileobj=tar_stream, mode="r|")  # noqa: SIM115
         except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
             raise InputError(path, f"cannot open archive: {_short(exc)}") from None
         try:
@@ -203,38 +368,31 @@ def _read_archive(
                 try:
                     info = tar.next()
                 except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-                    if members == 0:
+                    if budget.entries == 0:
                         raise InputError(path, f"not a readable archive: {_short(exc)}") from None
                     warnings.append(
-                        f"archive is truncated or corrupt after {members} members "
+                        f"archive is truncated or corrupt after {budget.entries} members "
                         f"({_short(exc)}): kept what was complete"
                     )
                     break
                 if info is None:
                     break
-                members += 1
-                if members > limits.max_members:
-                    raise InputError(
-                        path, f"more than {limits.max_members:,} members (--max-members)"
-                    )
-                total += max(info.size, 0) + 512
-                if total > limits.max_bytes:
-                    raise InputError(
-                        path,
-                        f"decompressed size exceeds {limits.max_bytes:,} bytes (--max-bytes)",
-                    )
+                budget.entry(info.size)  # the declared size: a sparse member's expanded one
                 name = _check_name(info.name, path)
                 if any(marker in name + "/" for marker in _SOS_MARKERS):
                     saw_sos = True
                 if not info.isreg():
                     continue  # links, devices, FIFOs, directories: never followed or created
-                if members == 1 and name == "manifest.json":
+                if budget.entries == 1 and name == "manifest.json":
                     is_bundle = True  # our own format: every member is a record stream we read
                 if not is_bundle and not _wanted(name):
                     continue
+                if not budget.keep(name, info.size):
+                    continue
+                budget.take(info.size)
                 try:
                     member = tar.extractfile(info)
-                    data = member.read() if member is not None else b""
+                    data = member.read(info.size) if member is not None else b""
                 except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
                     warnings.append(f"{name}: truncated ({_short(exc)}); kept what was read")
                     break
@@ -245,7 +403,7 @@ def _read_archive(
                         "kept the complete records"
                     )
                 if not (is_bundle and packs.add(name, data)):
-                    files[name] = (data, float(info.mtime))
+                    files[name] = (data, _mtime(info.mtime))
                 if truncated:
                     break
         finally:
@@ -259,39 +417,71 @@ def _read_archive(
     return files, hashing.digest.hexdigest(), warnings, saw_sos
 
 
-def _read_directory(path: str, limits: Limits) -> tuple[dict[str, tuple[bytes, float]], str]:
+def _mtime(value: Any) -> float:
+    """A member's modification time in seconds, or 0.0 (unknown) outside what a ns int64 holds.
+
+    >>> _mtime(1764167405), _mtime(8 ** 40), _mtime(-5)
+    (1764167405.0, 0.0, 0.0)
+    """
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return seconds if 0 < seconds < INT64_MAX / 1e9 else 0.0
+
+
+def _read_directory(
+    path: str, limits: Limits, warnings: list[str]
+) -> tuple[dict[str, tuple[bytes, float]], str]:
     files: dict[str, tuple[bytes, float]] = {}
     digest = hashlib.sha256()
-    total = 0
-    count = 0
+    budget = _Budget(path, limits, warnings)
     for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
         dirnames.sort()
+        for _ in dirnames:
+            budget.entry(0)
         for name in sorted(filenames):
             full = os.path.join(dirpath, name)
-            count += 1
-            if count > limits.max_members:
-                raise InputError(path, f"more than {limits.max_members:,} files (--max-members)")
             try:
                 st = os.lstat(full)
             except OSError:
+                budget.entry(0)
                 continue
+            budget.entry(st.st_size if stat.S_ISREG(st.st_mode) else 0)
             if not stat.S_ISREG(st.st_mode):
                 continue
-            total += st.st_size
-            if total > limits.max_bytes:
-                raise InputError(path, f"more than {limits.max_bytes:,} bytes (--max-bytes)")
-            rel = os.path.relpath(full, path).replace(os.sep, "/")
-            if not _wanted(rel):
+            raw_rel = os.path.relpath(full, path).replace(os.sep, "/")
+            rel = clean_text(raw_rel)
+            if not _wanted(rel) or not budget.keep(rel, st.st_size):
                 continue
-            try:
-                with open_regular(full, follow=False) as f:
-                    data = f.read(limits.max_bytes)
-            except OSError:
+            data = _read_regular(full, limits.max_member_bytes)
+            if data is None:
                 continue
-            digest.update(rel.encode("utf-8", "surrogateescape") + b"\0")
+            budget.take(len(data))  # the read size: /proc-like files declare 0 bytes
+            digest.update(raw_rel.encode("utf-8", "surrogateescape") + b"\0")
             digest.update(hashlib.sha256(data).digest())
-            files[rel] = (data, st.st_mtime)
+            files[rel] = (data, _mtime(st.st_mtime))
     return files, digest.hexdigest()
+
+
+def _read_regular(full: str, cap: int) -> bytes | None:
+    """At most `cap` bytes of a regular file; None if it is not one (anymore) or unreadable.
+
+    Opened without following links and without blocking, so an entry swapped for a link or a
+    FIFO after it was listed is not followed or waited on.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(full, flags)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            return f.read(cap)
+        except OSError:
+            return None
 
 
 def _listdir(path: str) -> list[str]:
@@ -369,14 +559,10 @@ def _load_bundle(
     packs: Packs,
 ) -> CapturedInput:
     try:
-        manifest = json.loads(files["manifest.json"][0].decode("utf-8"))
-        if not isinstance(manifest, dict):
-            raise ValueError("manifest is not a JSON object")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"broken manifest.json: {_short(exc)}") from None
-    version = manifest.get("format_version")
-    if not isinstance(version, int):
-        raise InputError(path, "broken manifest.json: no integer format_version")
+        manifest = validate_manifest(files["manifest.json"][0])
+    except SchemaError as exc:
+        raise InputError(path, f"broken manifest.json: {exc}") from None
+    version = manifest["format_version"]
     if version > max(SUPPORTED_FORMAT_VERSIONS):
         raise UnsupportedFormatError(
             path,
@@ -386,23 +572,7 @@ def _load_bundle(
     if version not in SUPPORTED_FORMAT_VERSIONS:
         raise UnsupportedFormatError(path, f"unknown bundle format version {version}")
     warnings.extend(missing_warnings(manifest))
-    snapshots: list[Snapshot] = []
-    raw_samples = files.get("samples.jsonl", (b"", 0.0))[0]
-    for lineno, line in enumerate(raw_samples.splitlines(), 1):
-        try:
-            row = json.loads(line)
-            snapshots.append(
-                Snapshot(
-                    label=str(row["label"]),
-                    wall_ns=int(row["wall_ns"]),
-                    mono_ns=int(row["mono_ns"]) if row.get("mono_ns") is not None else None,
-                    duration_ns=int(row.get("duration_ns") or 0),
-                    late=bool(row.get("late")),
-                    skipped_slots=int(row.get("skipped_slots") or 0),
-                )
-            )
-        except (ValueError, KeyError, TypeError):
-            warnings.append(f"samples.jsonl line {lineno}: unreadable, snapshot dropped")
+    snapshots = _snapshots(files.get("samples.jsonl", (b"", 0.0))[0], warnings)
     if not snapshots:
         raise InputError(path, "bundle has no complete snapshot (samples.jsonl is empty)")
     known = {s.label for s in snapshots}
@@ -418,6 +588,37 @@ def _load_bundle(
     )
 
 
+def _snapshots(raw_samples: bytes, warnings: list[str]) -> list[Snapshot]:
+    """The snapshots of samples.jsonl; a line that breaks the schema is dropped with a warning."""
+    snapshots: list[Snapshot] = []
+    seen: set[str] = set()
+    dropped = 0
+    for lineno, line in enumerate(raw_samples.splitlines(), 1):
+        try:
+            row = validate_sample(line)
+            if row["label"] in seen:
+                raise SchemaError(f"label {row['label']} repeated")
+        except SchemaError as exc:
+            dropped += 1
+            if dropped <= 20:
+                warnings.append(f"samples.jsonl line {lineno}: {exc}; snapshot dropped")
+            continue
+        seen.add(row["label"])
+        snapshots.append(
+            Snapshot(
+                label=row["label"],
+                wall_ns=row["wall_ns"],
+                mono_ns=row.get("mono_ns"),
+                duration_ns=row.get("duration_ns") or 0,
+                late=bool(row.get("late")),
+                skipped_slots=row.get("skipped_slots") or 0,
+            )
+        )
+    if dropped > 20:
+        warnings.append(f"samples.jsonl: {dropped} lines dropped in all")
+    return snapshots
+
+
 def _load_one_shot(
     path: str, kind: str, files: dict[str, tuple[bytes, float]], digest: str, warnings: list
 ) -> CapturedInput:
@@ -431,10 +632,11 @@ def _load_one_shot(
         if rel == "proc/meminfo":
             mtimes.append(mtime)
     if not any(p.startswith(("proc/", "sys/")) for p in by_path):
+        skipped = [w for w in warnings if "(--max-member-bytes)" in w]
         raise InputError(
             path,
             "no /proc or /sys memory files found: not a vmcollect bundle, sosreport "
-            "or captured directory",
+            "or captured directory" + (f" ({skipped[0]})" if skipped else ""),
         )
     wall, clock, clock_warnings = collection_clock(by_path, mtimes[0] if mtimes else None)
     warnings.extend(clock_warnings)
@@ -462,7 +664,7 @@ def read_input(path: str, limits: Limits | None = None) -> CapturedInput:
     warnings: list[str] = []
     packs = Packs()
     if os.path.isdir(path):
-        files, digest = _read_directory(path, limits)
+        files, digest = _read_directory(path, limits, warnings)
         saw_sos = any(
             os.path.isdir(os.path.join(dirpath, marker.rstrip("/")))
             for dirpath in (path, *[os.path.join(path, d) for d in _listdir(path)])

@@ -93,6 +93,52 @@ def _cgroup_of(path: str) -> tuple[str, str] | None:
     return None
 
 
+def _beyond_int64(value: Any) -> bool:
+    """Whether a parsed record holds an integer no Int64 column can (a u64 over 2**63 - 1).
+
+    >>> _beyond_int64({"a": 1, "b": [2, {"c": 1 << 63}]}), _beyond_int64([{"a": -(1 << 63)}])
+    (True, False)
+    """
+    if type(value) is dict:
+        value = value.values()
+    elif type(value) is not list:
+        return type(value) is int and not _INT64_MIN <= value <= _INT64_MAX
+    for v in value:
+        kind = type(v)
+        if kind is int:
+            if v > _INT64_MAX or v < _INT64_MIN:
+                return True
+        elif (kind is dict or kind is list) and _beyond_int64(v):
+            return True
+    return False
+
+
+#: Text that may hold a number beyond Int64: 16 digits or more (a kB count times 1024 can
+#: reach 2**63). Only records whose text has one are checked: the check costs a few us.
+_LONG_NUMBER = re.compile(r"[0-9]{16}")
+
+
+def _fit_int64(value: Any) -> Any:
+    """`value` with every integer beyond Int64 made None (absent): no column can hold it.
+
+    The kernel writes u64s such as rsslim 18446744073709551615 (unlimited); none of them is a
+    column the rules read, and a crafted file may hold them anywhere.
+
+    >>> _fit_int64({"rsslim": 2**64 - 1, "rss": 5, "nodes": [1, 2**63]})
+    {'rsslim': None, 'rss': 5, 'nodes': [1, None]}
+    """
+    if isinstance(value, dict):
+        return {k: _fit_int64(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fit_int64(v) for v in value]
+    if type(value) is int and not _INT64_MIN <= value <= _INT64_MAX:
+        return None
+    return value
+
+
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
 class TableBuilder:
     """Parse a captured input into tables; collect warnings instead of failing."""
 
@@ -131,7 +177,10 @@ class TableBuilder:
                         if path.endswith(".gz")
                         else (data.decode("utf-8", "replace"))
                     )
-                    yield path, label, parse(text)
+                    parsed = parse(text)
+                    if _LONG_NUMBER.search(text) and _beyond_int64(parsed):
+                        parsed = _fit_int64(parsed)
+                    yield path, label, parsed
                 except SkipSource:
                     continue
                 except (ParseError, ValueError, IndexError, KeyError) as exc:
@@ -928,7 +977,8 @@ def frame(
     if dtypes:
         for col, dtype in dtypes.items():
             if col in df:
-                df[col] = df[col].astype(dtype)
+                # From the rows, not the column: ints near 2**63 beside a None became floats.
+                df[col] = pd.array([row.get(col) for row in rows], dtype=dtype)
     return frame_types(df)
 
 

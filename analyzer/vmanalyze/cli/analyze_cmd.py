@@ -18,7 +18,9 @@ from vmanalyze.cli.options import (
     IgnoreOption,
     InputArgument,
     MaxBytesOption,
+    MaxMemberBytesOption,
     MaxMembersOption,
+    MaxReadBytesOption,
     NoCacheOption,
     PluginsOption,
     SelectOption,
@@ -81,7 +83,9 @@ def analyze(
     plugins: PluginsOption = None,
     fail_on: FailOnOption = None,
     max_bytes: MaxBytesOption = "4G",
-    max_members: MaxMembersOption = 2_000_000,
+    max_members: MaxMembersOption = 250_000,
+    max_member_bytes: MaxMemberBytesOption = "64M",
+    max_read_bytes: MaxReadBytesOption = "512M",
     no_cache: NoCacheOption = False,
     version: VersionOption = False,
     debug: DebugOption = False,
@@ -105,7 +109,7 @@ def analyze(
         from vmanalyze.cli.textsafe import visible
         from vmanalyze.results import exit_status, to_json
 
-        limits = input_limits(max_bytes, max_members)
+        limits = input_limits(max_bytes, max_members, max_member_bytes, max_read_bytes)
         with stdin_as_file(input, limits.max_bytes) as path:
             analysis = run_analysis(
                 path, registry=registry, config=cfg, cache=not no_cache, limits=limits

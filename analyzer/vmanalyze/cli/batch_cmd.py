@@ -17,7 +17,9 @@ from vmanalyze.cli.options import (
     FailOnOption,
     IgnoreOption,
     MaxBytesOption,
+    MaxMemberBytesOption,
     MaxMembersOption,
+    MaxReadBytesOption,
     PluginsOption,
     SelectOption,
     VersionOption,
@@ -87,7 +89,9 @@ def batch(
     plugins: PluginsOption = None,
     fail_on: FailOnOption = None,
     max_bytes: MaxBytesOption = "4G",
-    max_members: MaxMembersOption = 2_000_000,
+    max_members: MaxMembersOption = 250_000,
+    max_member_bytes: MaxMemberBytesOption = "64M",
+    max_read_bytes: MaxReadBytesOption = "512M",
     cache: Annotated[
         bool,
         typer.Option(
@@ -139,7 +143,7 @@ def batch(
             typer.echo(f"warning: {visible(path)}: {visible(reason)}", err=True)
         if not paths:
             fail("no inputs found (give bundles, sosreports, directories or globs)")
-        limits = input_limits(max_bytes, max_members)
+        limits = input_limits(max_bytes, max_members, max_member_bytes, max_read_bytes)
         spec = RuleSpec.resolve(cfg, plugins)
         if output.exists() and not output.is_dir():
             fail(f"{output}: not a directory")

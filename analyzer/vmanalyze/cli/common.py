@@ -64,8 +64,16 @@ def parse_size(text: str) -> int:
         fail(f"not a size: {text!r} (examples: 4G, 512M)")
 
 
-def input_limits(max_bytes: str, max_members: int) -> Limits:
-    return Limits(max_bytes=parse_size(max_bytes), max_members=max_members)
+def input_limits(
+    max_bytes: str, max_members: int, max_member_bytes: str, max_read_bytes: str
+) -> Limits:
+    """The :class:`Limits` of the ``--max-*`` options (README, "Limits on inputs")."""
+    return Limits(
+        max_bytes=parse_size(max_bytes),
+        max_members=max_members,
+        max_member_bytes=parse_size(max_member_bytes),
+        max_read_bytes=parse_size(max_read_bytes),
+    )
 
 
 def quiet_stdout() -> None:

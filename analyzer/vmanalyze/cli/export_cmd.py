@@ -13,7 +13,9 @@ from vmanalyze.cli.options import (
     DebugOption,
     InputArgument,
     MaxBytesOption,
+    MaxMemberBytesOption,
     MaxMembersOption,
+    MaxReadBytesOption,
     NoCacheOption,
     VersionOption,
 )
@@ -32,7 +34,9 @@ def export(
         ),
     ],
     max_bytes: MaxBytesOption = "4G",
-    max_members: MaxMembersOption = 2_000_000,
+    max_members: MaxMembersOption = 250_000,
+    max_member_bytes: MaxMemberBytesOption = "64M",
+    max_read_bytes: MaxReadBytesOption = "512M",
     no_cache: NoCacheOption = False,
     version: VersionOption = False,
     debug: DebugOption = False,
@@ -50,7 +54,7 @@ def export(
         from vmanalyze.cli.textsafe import visible
         from vmanalyze.dataset import load, write_parquet
 
-        limits = input_limits(max_bytes, max_members)
+        limits = input_limits(max_bytes, max_members, max_member_bytes, max_read_bytes)
         with stdin_as_file(input, limits.max_bytes) as path:
             dataset = load(path, cache=not no_cache, limits=limits)
         if input == STDIN:

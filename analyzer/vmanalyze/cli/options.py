@@ -40,6 +40,8 @@ __all__ = [
     "IgnoreOption",
     "MaxBytesOption",
     "MaxMembersOption",
+    "MaxMemberBytesOption",
+    "MaxReadBytesOption",
     "NoCacheOption",
     "PluginsOption",
     "SelectOption",
@@ -115,12 +117,34 @@ MaxBytesOption = Annotated[
     typer.Option(
         "--max-bytes",
         metavar="SIZE",
-        help="Refuse inputs that decompress to more than this (4G, 512M).",
+        help="Refuse an input whose members or files add up to more than this, at their "
+        "declared size (a sparse member counts expanded).",
     ),
 ]
 MaxMembersOption = Annotated[
     int,
-    typer.Option("--max-members", metavar="N", help="Refuse archives with more members than this."),
+    typer.Option(
+        "--max-members",
+        metavar="N",
+        help="Refuse an archive or directory with more entries than this.",
+    ),
+]
+MaxMemberBytesOption = Annotated[
+    str,
+    typer.Option(
+        "--max-member-bytes",
+        metavar="SIZE",
+        help="Skip, with a warning, any one member or file bigger than this.",
+    ),
+]
+MaxReadBytesOption = Annotated[
+    str,
+    typer.Option(
+        "--max-read-bytes",
+        metavar="SIZE",
+        help="Refuse an input whose files to analyze add up to more than this: it bounds "
+        "the memory used (2.5 to 3.5 times this, plus the code).",
+    ),
 ]
 NoCacheOption = Annotated[
     bool, typer.Option("--no-cache", help="Parse again even if a cached copy exists.")

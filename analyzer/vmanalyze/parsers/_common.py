@@ -12,6 +12,12 @@ from functools import lru_cache
 from vmanalyze.errors import ParseError, SkipSource
 
 KIB = 1024
+#: Every integer of a kernel file is an s64 or a u64 (rsslim of an unlimited process is
+#: 2**64 - 1); anything beyond is a parse error.
+INT64_MIN, INT64_MAX, UINT64_MAX = -(1 << 63), (1 << 63) - 1, (1 << 64) - 1
+#: Bound of the members of a list such as ``0-3,8`` and of their values: CPU and node numbers
+#: (the kernel's NR_CPUS is at most 8192).
+MAX_RANGE_MEMBERS = 1 << 16
 
 # Words the kernel spells in mixed case that must stay one word in snake_case.
 _WORD_FIXES = (("HugePages", "Hugepages"),)
@@ -75,11 +81,24 @@ def single_value(text: str, source: str) -> str:
 
 
 def to_int(value: str, source: str, lineno: int, line: str) -> int:
-    """Parse a decimal integer or raise :class:`ParseError` naming the line."""
+    """Parse a decimal s64 or u64 or raise :class:`ParseError` naming the line.
+
+    >>> to_int("-7", "x", 1, "-7")
+    -7
+    >>> to_int(str(2**64 - 1), "m", 3, "x") == 2**64 - 1
+    True
+    >>> to_int("9" * 21, "m", 3, "x")
+    Traceback (most recent call last):
+    ...
+    vmanalyze.errors.ParseError: m: line 3: 'x': not a 64-bit integer: '999999999999999999999'
+    """
     try:
-        return int(value)
+        number = int(value) if len(value) <= 24 else None
     except ValueError:
-        raise ParseError(source, lineno, line, f"not an integer: {value!r}") from None
+        raise ParseError(source, lineno, line, f"not an integer: {value[:40]!r}") from None
+    if number is None or not INT64_MIN <= number <= UINT64_MAX:
+        raise ParseError(source, lineno, line, f"not a 64-bit integer: {value[:40]!r}")
+    return number
 
 
 def to_float(value: str, source: str, lineno: int, line: str) -> float:
@@ -94,7 +113,10 @@ def kb_value(key: str, raw: str, source: str, lineno: int, line: str) -> tuple[s
     """Return ``(column, value)`` for a ``N`` or ``N kB`` value: kB becomes ``<key>_bytes``."""
     parts = raw.split()
     if len(parts) == 2 and parts[1] == "kB":
-        return snake_key(key) + "_bytes", to_int(parts[0], source, lineno, line) * KIB
+        kib = to_int(parts[0], source, lineno, line)
+        if not INT64_MIN // KIB <= kib <= INT64_MAX // KIB:
+            raise ParseError(source, lineno, line, "not a 64-bit number of bytes")
+        return snake_key(key) + "_bytes", kib * KIB
     if len(parts) == 1:
         return snake_key(key), to_int(parts[0], source, lineno, line)
     raise ParseError(source, lineno, line, "expected 'N' or 'N kB'")
@@ -120,5 +142,7 @@ def parse_ranges(text: str, source: str = "ranges") -> list[int]:
         last = to_int(hi, source, 1, body) if sep else first
         if last < first:
             raise ParseError(source, 1, body, f"reversed range {part!r}")
+        if first < 0 or last >= MAX_RANGE_MEMBERS or last - first + len(out) >= MAX_RANGE_MEMBERS:
+            raise ParseError(source, 1, body[:120], f"beyond {MAX_RANGE_MEMBERS:,} members")
         out.extend(range(first, last + 1))
     return sorted(set(out))

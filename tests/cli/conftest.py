@@ -10,6 +10,7 @@ import pytest
 from vmanalyze.analysis import Analysis, analyze
 from vmanalyze.dataset import Dataset
 from vmanalyze.engine import AnalysisResult, RuleStatus
+from vmanalyze.registry import discover
 from vmanalyze.rule import Finding
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +20,8 @@ SWAP_BUNDLE = ROOT / "sample-bundles" / "swap-thrash.tar.gz"
 @pytest.fixture(scope="session")
 def swap_analysis() -> Analysis:
     """The real analysis of the swap-thrash sample bundle (5 findings, 3 skipped rules)."""
-    return analyze(SWAP_BUNDLE, cache=False)
+    # the built-in pack only: another package's session fixture may have installed test packs
+    return analyze(SWAP_BUNDLE, cache=False, registry=discover(only=()))
 
 
 MakeAnalysis = Callable[..., Analysis]

@@ -52,9 +52,10 @@ def test_every_pod_and_container_is_a_row_keyed_by_its_full_path(
     assert set(table["version"]) == {"v2"}
     assert sorted(set(table["cgroup"])) == sorted("/" + p for p, _c, _l, _o in V2_CGROUPS)
     app = table[table["cgroup"] == "/" + APP].set_index("snapshot")
+    samples = parse(str(bundle)).tables["samples"].set_index("phase")["snapshot"]
     # Not among the 4 largest: the start and the end only, with every file.
-    assert list(app.index) == ["start", "end"]
-    row = app.loc["start"]
+    assert list(app.index) == [samples["start"], samples["end"]]
+    row = app.loc[samples["start"]]
     assert row["current"] == 2139095040 and row["max"] == 2147483648
     assert row["events_oom_kill"] == 2 and row["events_local_max"] == 41
     assert row["events_local_oom_group_kill"] == 0
@@ -66,7 +67,7 @@ def test_every_pod_and_container_is_a_row_keyed_by_its_full_path(
     assert row["stat_workingset_refault_file"] == 18231
     # The largest are in every snapshot; their limits too, peaks at start and end only.
     pod = table[table["cgroup"] == "/" + POD].set_index("snapshot")
-    assert list(pod.index) == ["start", "0", "1", "2", "3", "end"]
+    assert list(pod.index) == [-1, 0, 1, 2, 3, 4]  # start, the 4 samples, end
     assert (pod["max"] == 2147483648).all()
     assert pod["peak"].notna().tolist() == [True, False, False, False, False, True]
     root = table[table["cgroup"] == "/"].iloc[0]

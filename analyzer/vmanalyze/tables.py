@@ -247,6 +247,8 @@ class TableBuilder:
         t["pid_smaps_rollup"] = frame(self._rows("pid_smaps_rollup", self._pid_context))
         t["pid_numa_maps"] = self.pid_numa_maps()
         t["slabtop"] = frame(self._rows("slabtop"))
+        t["free"] = frame(self._rows("free"))
+        t["swapon"] = frame(self._rows("swapon"))
         t["ps"] = self.ps()
         t["process_samples"] = self.process_samples(t)
         t["processes"] = self.processes(t)

@@ -238,6 +238,23 @@ TABLES: tuple[TableDoc, ...] = (
         "-",
     ),
     TableDoc(
+        "free",
+        "What `free` showed in a sosreport (KiB converted to bytes): Mem total, used, free, "
+        "shared, buff/cache (buffers and cached apart from procps before 3.3.10), available "
+        "(3.3.10+), and Swap total, used, free.",
+        "sos_commands/memory/free, insights_commands/free",
+        _TS,
+        "-",
+    ),
+    TableDoc(
+        "swapon",
+        "The active swap areas as `swapon --bytes --show` listed them in a sosreport: name, "
+        "type, size and use in bytes, priority (no rows: no swap was active).",
+        "sos_commands/memory/swapon_--bytes_--show",
+        f"{_TS}, filename",
+        "-",
+    ),
+    TableDoc(
         "ps",
         "The process list of a sosreport or Insights archive (one snapshot): one row "
         "per process, the ps variants merged by pid: pid, ppid, user, uid, state, "

@@ -171,3 +171,23 @@ def test_slabtop_lists_the_caches(debian12_tables):
     ]
     assert slab.loc["buffer_head", "cache_size_bytes"] == 208804 * 1024
     assert slab.loc["dentry", "active_objects"] == 126438
+
+
+def test_free_and_swapon_tables_of_a_sosreport() -> None:
+    """`free` and `swapon --bytes --show` of the Debian 12 fixture (procps-ng 4.0.2,
+    util-linux 2.38.1), next to the /proc/swaps the same report holds."""
+    from vmanalyze.dataset import parse
+
+    tables = parse(
+        str(Path(__file__).resolve().parents[1] / "fixtures" / "sosreport-debian12")
+    ).tables
+    free = tables["free"]
+    assert len(free) == 1
+    row = free.iloc[0]
+    assert row["mem_total_bytes"] == 24731400 * 1024
+    assert row["mem_available_bytes"] == 22975540 * 1024
+    assert row["swap_total_bytes"] == 65532 * 1024
+    swapon = tables["swapon"]
+    assert swapon[["filename", "type", "size_bytes", "priority"]].values.tolist() == [
+        ["/tmp/h13b.swap", "file", 67104768, -2]
+    ]

@@ -31,6 +31,7 @@ from vmanalyze import cache as _cache  # `load` has a parameter named cache
 from vmanalyze.cache import SOURCE_FILE, content_hash
 from vmanalyze.facts import HostFacts
 from vmanalyze.inputs import Limits, read_input
+from vmanalyze.manifest_schema import clean_text
 from vmanalyze.safeio import PRIVATE, PUBLIC, atomic_write, atomic_writer, open_regular
 from vmanalyze.tables import build_tables
 
@@ -85,6 +86,21 @@ class Dataset:
         return int(self.source.get("samples") or 0)
 
 
+def input_names(path: str | os.PathLike[str]) -> dict[str, str]:
+    """``input`` (absolute path) and ``input_name`` as text that encodes as UTF-8: a path that
+    is not UTF-8 keeps its readable part, its bad bytes shown as U+FFFD (never a surrogate
+    that would break the JSON, the Parquet or the report).
+
+    >>> input_names("/srv/bundles/db\\udcff.tar.gz")["input_name"]
+    'db\ufffd.tar.gz'
+    """
+    text = os.fsdecode(path)
+    return {
+        "input": clean_text(os.path.abspath(text)),
+        "input_name": clean_text(os.path.basename(os.path.normpath(text))),
+    }
+
+
 def _isna(value: Any) -> bool:
     try:
         return bool(pd.isna(value))
@@ -103,8 +119,7 @@ def parse(path: str, limits: Limits | None = None) -> Dataset:
     captured = read_input(path, limits)
     tables, warnings = build_tables(captured)
     source = {
-        "input": os.path.abspath(path),
-        "input_name": os.path.basename(os.path.normpath(path)),
+        **input_names(path),
         "kind": captured.kind,
         "sha256": captured.sha256,
         "samples": captured.sample_count,
@@ -213,8 +228,7 @@ def load(
         try:
             ds = _read_cached(entry)
             ds.source["cached"] = True
-            ds.source["input"] = os.path.abspath(path)  # the same bytes may have another name
-            ds.source["input_name"] = os.path.basename(os.path.normpath(path))
+            ds.source.update(input_names(path))  # the same bytes may have another name
             _cache.touch(entry)
             return ds
         except (OSError, ValueError, UnicodeDecodeError, pa.ArrowException):

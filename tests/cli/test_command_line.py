@@ -190,3 +190,19 @@ def test_warnings_and_summary_from_a_hostile_input_stay_text(
     assert out.startswith("db01[/]  kernel")
     assert "process:7:\\x1b]0;t\\x07" in out and "pid 7 [red]x" in out
     assert os.path.isfile(tmp_path / "x.report.html")
+
+
+def test_an_input_path_that_is_not_utf8_reaches_every_output(tmp_path: Path) -> None:
+    """A bundle saved under a name with a byte that is not UTF-8 (a customer's file system):
+    the JSON, the report and the terminal all get a readable name, with U+FFFD for the byte."""
+    name = os.fsdecode(b"db01-\xff.tar.gz")
+    target = tmp_path / name
+    target.write_bytes(SWAP_BUNDLE.read_bytes())
+    out = tmp_path / "r.json"
+    done = vmanalyze("--no-cache", "--format", "json", "-o", str(out), str(target))
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["input"]["name"] == "db01-\ufffd.tar.gz"
+    html = tmp_path / "r.html"
+    assert vmanalyze("--no-cache", "-o", str(html), str(target)).returncode == 0
+    assert "db01-\ufffd.tar.gz" in html.read_text(encoding="utf-8")

@@ -116,7 +116,7 @@ def test_top_processes_match_an_independent_groupby() -> None:
     first = growth.rows[0]
     assert first[0].text == "leaky-cache" == grown.iloc[0]["comm"]
     assert first[4].text == "+" + human_bytes(grown.iloc[0]["growth"])
-    assert grown.iloc[0]["growth"] > 400 * 2**20  # the scenario: ~15 MiB/s for the capture
+    assert grown.iloc[0]["growth"] > 300 * 2**20  # the scenario: ~10 MiB/s for the 40 s capture
     per["faults"] = (per["majflt_last"] - per["majflt_first"]).clip(lower=0)
     faulted = per[per["faults"] > 0].sort_values("faults", ascending=False)
     assert [r[2].text for r in faults.rows] == [

@@ -22,6 +22,7 @@ README = Path(__file__).resolve().parents[2] / "sample-bundles" / "README.md"
 EXPECTED: dict[str, tuple[str, list[str], list[str]] | None] = {
     "healthy-idle": None,
     "oom-kill": ("CGR001", ["OOM001"], ["limit_hit", "oom_kill"]),
+    "memory-leak": ("MEM002", [], ["available_decline"]),
     "swap-thrash": ("CGR001", ["SWP001", "PSI001", "FLT001"], ["swap_out", "psi"]),
     "pagecache-thrash": ("CGR001", ["FLT001"], ["limit_hit", "refault"]),
     "numa-remote": None,

@@ -696,9 +696,9 @@ def _story_of(analysis: Any, findings: list[dict[str, Any]], role: str | None) -
         for pid, cmdline in zip(processes["pid"], processes["cmdline"], strict=True):
             if isinstance(cmdline, str) and pd.notna(pid):
                 cmdlines[int(pid)] = cmdline
+    docs = [incident_to_dict(i) for i in analysis.result.story.incidents]
     incidents = []
-    for incident in analysis.result.story.incidents:
-        doc = incident_to_dict(incident)
+    for doc in docs:
         cause = root_cause([doc], findings, cmdlines)
         incidents.append(
             {
@@ -715,9 +715,7 @@ def _story_of(analysis: Any, findings: list[dict[str, Any]], role: str | None) -
             }
         )
     host = analysis.dataset.host
-    host_cause = root_cause(
-        [incident_to_dict(i) for i in analysis.result.story.incidents[:1]], findings, cmdlines
-    )
+    host_cause = root_cause(docs[:1], findings, cmdlines)
     settings: dict[str, Any] = {k: _setting(host.get(k)) for k in DRIFT_SETTINGS}
     settings["role"] = role or (host.get("role") if isinstance(host.get("role"), str) else None)
     return {

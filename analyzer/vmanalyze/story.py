@@ -39,7 +39,6 @@ Link types and event sources come from rule packs, through the same entry points
 from __future__ import annotations
 
 import inspect
-import math
 import re
 import time
 import traceback
@@ -731,12 +730,3 @@ def episodes(
             )
         )
     return out
-
-
-def finite(value: object) -> float | None:
-    """``value`` as a float, ``None`` when absent, NaN or infinite (helper for checks)."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None

@@ -61,14 +61,14 @@ test-py36: pyz
 	@if [ -n "$(PY36)" ]; then \
 	    $(MAKE) --no-print-directory $(VENV36)/.installed && \
 	    echo "== collector tests under $$($(PY36) --version 2>&1)" && \
-	    VMTRIAGE_PYZ=dist/vmcollect.pyz $(VENV36)/bin/python -m pytest -q -p no:cacheprovider tests/collector; \
+	    VMTRIAGE_PYZ=dist/vmcollect.pyz $(VENV36)/bin/python -m pytest -q -p no:cacheprovider tests/vmcollect; \
 	else echo "== no Python 3.6 under pyenv: collector tests ran under $$($(PYTHON) --version) only"; fi
 
 test: lint typecheck pytest test-py36
 
 corpus: venv
-	$(PY) -m vmanalyze.corpus $(CORPUS) --bundles sample-bundles
-	$(VENV)/bin/pytest -q -m corpus tests/rules
+	$(PY) -m tests.support.corpus $(CORPUS) --bundles sample-bundles
+	$(VENV)/bin/pytest -q -m corpus tests/vmrules
 
 samples: pyz
 	@[ "$$(id -u)" = 0 ] || { echo "make samples: the scenarios change THP, swap and cgroups: run as root" >&2; exit 2; }

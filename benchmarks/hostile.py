@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "tables"))
+sys.path.insert(0, str(REPO / "tests" / "vmanalyze" / "tables"))
 
 import crafted  # noqa: E402 - the test suite's crafted inputs
 

@@ -2,7 +2,7 @@
 """Measure what command-line redaction costs: it runs once per process the collector sees.
 
 Redacts every command line of this host's /proc and the test corpus of real-shaped command
-lines (tests/collector/redaction_corpus.json), `--rounds` times, and prints the mean and the
+lines (tests/vmcollect/redaction_corpus.json), `--rounds` times, and prints the mean and the
 99th percentile per command line, and the cost of a first sample that sees every process of
 this host at once (later samples only redact the processes that are new).
 
@@ -36,7 +36,7 @@ def live_cmdlines():
 
 
 def corpus_cmdlines():
-    with open(os.path.join(REPO, "tests", "collector", "redaction_corpus.json")) as f:
+    with open(os.path.join(REPO, "tests", "vmcollect", "redaction_corpus.json")) as f:
         cases = json.load(f)
     return [
         c["title"].encode("utf-8") if "title" in c else "\0".join(c["argv"]).encode("utf-8") + b"\0"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages the test suite drives, unless they are already there:
-#   chromium (+ fonts)     the report's and the fleet page's browser tests (tests/report)
-#   default-jre-headless   the JVM of the Spark read-back test (tests/tables/test_spark.py)
+#   chromium (+ fonts)     the report's and the fleet page's browser tests (tests/vmreports)
+#   default-jre-headless   the JVM of the Spark read-back test (tests/vmanalyze/tables/test_spark.py)
 # Called by `make test`; safe to run again. Needs root (or sudo) and the Debian archive;
 # without them the tests that need a missing package are skipped, saying why.
 set -eu

@@ -1,4 +1,4 @@
-"""A small Chrome DevTools Protocol client for the browser tests (standard library only).
+"""A Chrome DevTools Protocol client for the browser tests of the report and the fleet page.
 
 Headless Chromium is started with ``--remote-debugging-pipe``: it reads protocol messages on
 file descriptor 3 and writes them on 4, NUL-separated JSON (the transport Playwright and

@@ -1,6 +1,6 @@
 """vmanalyze.story: composing links into incidents (edge cases the sample bundles lack).
 
-The stories of real episodes are tested on the sample bundles in tests/rules/test_story.py;
+The stories of real episodes are tested on the sample bundles in tests/vmrules/test_story.py;
 here the findings are made by hand to reach the cases no capture shows: cycles, two causes
 for one effect, a link type or event source that raises.
 """

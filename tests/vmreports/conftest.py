@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from vmanalyze.analysis import Analysis
 
-from .cdp import Browser, find_chromium
+from tests.support.cdp import Browser, find_chromium
+
 from .helpers import ARTIFACTS, analysis_with_fake_rules
 
 

@@ -23,7 +23,8 @@ from vmanalyze.engine import AnalysisResult
 from vmreports import build_view
 from vmreports.render import render_view
 
-from .cdp import Browser, Page
+from tests.support.cdp import Browser, Page
+
 from .fake_rules import registry
 from .helpers import SCENARIOS, analysis_with_fake_rules, dataset_of
 from .test_escaping import CLOSE, IMG, SCRIPT, hostile_analysis

@@ -13,7 +13,7 @@ from vmanalyze.engine import AnalysisResult, RuleStatus
 from vmanalyze.registry import discover
 from vmanalyze.rule import Finding
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SWAP_BUNDLE = ROOT / "sample-bundles" / "swap-thrash.tar.gz"
 
 

@@ -12,7 +12,7 @@ from vmanalyze.analysis import Analysis
 
 jsonschema = pytest.importorskip("jsonschema")
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 SCHEMA = json.loads((DOCS / "json-format.schema.json").read_text())
 
 

@@ -19,7 +19,7 @@ from vmanalyze.cli.summary import print_summary, render_text
 from vmanalyze.coverage import CORE_RULES
 from vmreports.render import build_view
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SCHEMA = json.loads((REPO / "docs" / "json-format.schema.json").read_text())
 
 

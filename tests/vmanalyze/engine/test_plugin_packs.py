@@ -145,7 +145,7 @@ def test_a_pack_contributes_event_sources_and_link_types(tmp_path: Path) -> None
         k for k in registry.link_types if not k.name.startswith("example-")
     )
 
-    dataset = load(Path(__file__).parents[2] / "sample-bundles" / "swap-thrash.tar.gz", cache=False)
+    dataset = load(Path(__file__).parents[3] / "sample-bundles" / "swap-thrash.tar.gz", cache=False)
     (tmp_path / "vmanalyze.toml").write_text("[rules.EXA001]\nmax_swappiness = 10\n")
     result = run(dataset.tables, registry, load_config(cwd=tmp_path), host=dataset.host)
     assert [e.text for e in result.story.events if e.kind == "swappiness"] == [

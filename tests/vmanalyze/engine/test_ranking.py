@@ -12,7 +12,7 @@ from vmanalyze.registry import discover
 from vmanalyze.rule import Finding, Severity
 from vmreports.render import build_view
 
-BUNDLES = Path(__file__).resolve().parents[2] / "sample-bundles"
+BUNDLES = Path(__file__).resolve().parents[3] / "sample-bundles"
 
 
 def test_thp_postgres_headline_is_thp001() -> None:

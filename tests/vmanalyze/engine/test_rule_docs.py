@@ -17,7 +17,7 @@ from vmanalyze.registry import RegisteredRule, Registry, discover
 
 from .helpers import make_rule
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RULES_MD = ROOT / "docs" / "rules.md"
 REGENERATE = "regenerate it: python -m vmanalyze.docs_gen rules > docs/rules.md"
 

@@ -22,7 +22,7 @@ from .helpers import make_rule
 jsonschema = pytest.importorskip("jsonschema")
 
 SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[2] / "docs" / "json-format.schema.json").read_text()
+    (Path(__file__).resolve().parents[3] / "docs" / "json-format.schema.json").read_text()
 )
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "sample-bundles"
 #: Real bundles used by the batch tests: small ones, from different scenarios.
 REAL = ("memory-leak", "pagecache-thrash", "oom-kill")

@@ -12,7 +12,7 @@ from .conftest import Run
 
 pytestmark = pytest.mark.slow
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "fleet.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "fleet.md"
 TYPES = {"timestamp[us, UTC]": "timestamp[us, tz=UTC]"}
 
 

@@ -32,7 +32,7 @@ from vmanalyze.fleet import (
 
 from .conftest import REAL
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FIXTURE = REPO / "tests" / "fixtures" / "debian12-kernel6.18" / "proc"
 
 

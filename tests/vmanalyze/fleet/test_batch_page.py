@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .cdp import Browser, find_chromium
+from tests.support.cdp import Browser, Page, find_chromium
+
 from .conftest import Run
 
 CHROMIUM = find_chromium()
@@ -22,14 +24,18 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def browser() -> Browser:
-    assert CHROMIUM is not None
-    b = Browser(CHROMIUM)
-    yield b  # type: ignore[misc]
-    b.close()
+def chromium() -> Iterator[Browser]:
+    with Browser.launch(CHROMIUM) as b:
+        yield b
 
 
-def _rows(browser: Browser) -> list[dict[str, str]]:
+@pytest.fixture
+def browser(chromium: Browser) -> Page:
+    """A fresh tab per test: its errors and requests are the test's own."""
+    return chromium.new_page()
+
+
+def _rows(browser: Page) -> list[dict[str, str]]:
     return browser.evaluate(
         "Array.from(document.querySelectorAll('#matrix tbody tr')).map(function (tr) {"
         " return {host: tr.cells[0].textContent, status: tr.getAttribute('data-status'),"
@@ -37,9 +43,9 @@ def _rows(browser: Browser) -> list[dict[str, str]]:
     )
 
 
-def test_fleet_page_renders_sorts_and_filters(browser: Browser, fleet_run: Run) -> None:
+def test_fleet_page_renders_sorts_and_filters(browser: Page, fleet_run: Run) -> None:
     page = fleet_run.out / "fleet.html"
-    browser.open(page.as_uri())
+    browser.goto(page.as_uri())
     doc = json.loads(browser.evaluate("document.getElementById('fleet-data').textContent"))
     rows = _rows(browser)
     assert len(rows) == len(doc["inputs"])
@@ -107,11 +113,11 @@ def test_fleet_page_renders_sorts_and_filters(browser: Browser, fleet_run: Run) 
     columns = browser.evaluate("document.querySelectorAll('#matrix thead th.rule').length")
     assert columns == len(doc["rules"])
 
-    assert browser.errors == []
-    assert all(url.startswith(("file://", "data:", "about:")) for url in browser.requests)
+    assert browser.errors() == []
+    assert all(url.startswith(("file://", "data:", "about:")) for url in browser.requests())
 
 
-def test_hostile_text_stays_text(browser: Browser, tmp_path: Path) -> None:
+def test_hostile_text_stays_text(browser: Page, tmp_path: Path) -> None:
     """A host name or error message with markup is shown as text and runs nothing."""
     from vmreports.fleet import render_fleet
 
@@ -146,8 +152,7 @@ def test_hostile_text_stays_text(browser: Browser, tmp_path: Path) -> None:
     assert "<script>window.__pwned" not in html
     page = tmp_path / "fleet.html"
     page.write_text(html)
-    browser.errors.clear()
-    browser.open(page.as_uri())
+    browser.goto(page.as_uri())
     assert browser.evaluate("window.__pwned === undefined")
     assert browser.evaluate("document.querySelector('#matrix tbody tr a').textContent") == evil
-    assert browser.errors == []
+    assert browser.errors() == []

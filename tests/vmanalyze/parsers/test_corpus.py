@@ -6,7 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
-from vmanalyze.corpus import main, read_table, split_root
+from tests.support.corpus import main, read_table, split_root
 
 ROWS = [
     ("src-a/proc/meminfo", "meminfo", "capture", "MemTotal 24684092 kB; no swap; 54 lines"),

@@ -13,7 +13,7 @@ import tarfile
 from collections.abc import Iterable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SAMPLE_BUNDLE = REPO / "sample-bundles" / "numa-remote.tar.gz"
 BLOCK = 512
 

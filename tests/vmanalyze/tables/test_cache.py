@@ -24,7 +24,7 @@ from vmanalyze import cache
 from vmanalyze.dataset import SCHEMA_VERSION, content_hash, expected_tables, load, parse
 from vmanalyze.errors import InputError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FIXTURE = REPO / "tests" / "fixtures" / "debian12-kernel6.18" / "proc"
 SAMPLES = REPO / "sample-bundles"
 #: Readable by nobody, root included: sysctl files of mode 0200 ignore CAP_DAC_OVERRIDE.

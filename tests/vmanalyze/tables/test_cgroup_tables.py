@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from collector.cgroup_tree import APP, BESTEFFORT, POD, V2_CGROUPS, build_v2_kubelet_tree
-from collector.conftest import PROC_FILES, SYS_FILES, _copy, copy_process, unprivileged_runner
 from vmanalyze.dataset import parse
 from vmanalyze.parsers.pressure_memory import parse_pressure_memory
+
+from tests.vmcollect.cgroup_tree import APP, BESTEFFORT, POD, V2_CGROUPS, build_v2_kubelet_tree
+from tests.vmcollect.conftest import PROC_FILES, SYS_FILES, _copy, copy_process, unprivileged_runner
 
 from .conftest import collect
 

@@ -11,7 +11,7 @@ import pytest
 from vmanalyze.dataset import parse, read_parquet, write_parquet
 from vmanalyze.tables_doc import REFERENCE_BUNDLE, SOS_REFERENCE
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ROW = re.compile(r"^\| `([^`]+)` \| ([^|]+) \| ([^|]+) \| ([^|]*) \|$")
 
 

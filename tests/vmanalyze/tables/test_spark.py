@@ -18,7 +18,7 @@ from vmanalyze.dataset import parse, write_parquet
 pytestmark = pytest.mark.filterwarnings(
     "ignore:PySpark does not yet fully support pandas:FutureWarning"  # we use no pandas-on-Spark
 )
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SPARK_TYPES = {
     "Int64": "bigint",
     "int64": "bigint",

@@ -1,6 +1,7 @@
 """Corpus conformance: parse every file of a corpus of real /proc and /sys captures.
 
-Usage: ``python -m vmanalyze.corpus CORPUS_DIR`` (``make corpus`` runs it on ../shared/corpus).
+Usage: ``python -m tests.support.corpus CORPUS_DIR`` from the repository root (``make corpus``
+runs it on ../shared/corpus). It is a test harness, not part of the installed package.
 
 The corpus has one directory per source (``<source>/``) and sometimes one more per capture
 (``<source>/<capture>/``); below that, files sit at their kernel path (``proc/meminfo``,

@@ -31,17 +31,12 @@ from vmanalyze.facts import HOST_DTYPES, build_host_facts
 from vmanalyze.inputs import CapturedInput, split_member
 from vmanalyze.packs import Pack
 from vmanalyze.parsers import SOURCES, match_sources
+from vmanalyze.parsers._common import Columns, Labels
 from vmanalyze.parsers.kernel_log import syslog_time
+from vmanalyze.parsers.pid_stat import stat_from_pack, stat_from_records
+from vmanalyze.parsers.pid_status import status_from_pack, status_from_records
 from vmanalyze.parsers.sysctl_a import vm_settings
 from vmanalyze.parsers.zoneinfo import parse_zoneinfo_blocks
-from vmanalyze.pid_tables import (
-    Columns,
-    Labels,
-    stat_from_pack,
-    stat_from_records,
-    status_from_pack,
-    status_from_records,
-)
 from vmanalyze.tables_doc import TABLES, TIME_COLUMNS
 
 _PID = re.compile(r"^proc/([0-9]+)/")
@@ -460,8 +455,8 @@ class TableBuilder:
     def pid_status(self) -> pd.DataFrame:
         """Per process per snapshot: the memory-relevant fields of /proc/<pid>/status.
 
-        :data:`~vmanalyze.pid_tables.PID_STATUS_FIELDS` only (``kB`` in bytes, list fields as
-        the kernel prints them); the full parser,
+        :data:`~vmanalyze.parsers.pid_status.PID_STATUS_FIELDS` only (``kB`` in bytes, list
+        fields as the kernel prints them); the full parser,
         :func:`~vmanalyze.parsers.pid_status.parse_pid_status`, keeps every key but costs
         far more, and a one-hour bundle holds ~75,000 status files.
         """

@@ -16,6 +16,10 @@ checked against the parsed values. ``edited`` files are not checked (a parse err
 reported as known-odd, not as a failure) and ``empty`` files must be skipped or parse to an
 empty result.
 
+Every ``/proc/<pid>/stat`` and ``status`` is also parsed by the bulk parsers of the tables (one
+record at a time and as a pack, see :mod:`tests.support.pid_bulk`), which must agree with the
+per-file parser.
+
 Then every captured root, and every bundle of each ``--bundles`` directory, is analyzed as
 ``vmanalyze`` would (every rule): a rule error is a failure (issue 12: a rule error is a bug).
 
@@ -39,6 +43,8 @@ from vmanalyze.parsers import SOURCES, match_sources
 from vmanalyze.parsers._common import KIB, parse_ranges
 from vmanalyze.parsers.sysctl_vm import parse_sysctl_vm
 from vmanalyze.parsers.vmstat import DERIVED_KEYS, parse_counters
+
+from tests.support import pid_bulk
 
 ROOT_DIRS = ("proc", "sys", "dev", "etc")
 _ROW_RE = re.compile(r"^\| `([^`]+)` \| ([^|]+?) \| ([^|]*?) \| ([^|]+?) \| (.*) \|$")
@@ -384,7 +390,8 @@ def check_file(corpus: Path, relpath: str, entry: Entry | None, report: Report) 
         if entry and entry.kind in CHECKS:
             report.known_odd.append(f"{relpath}: not at a kernel path, no source matches")
         return
-    text = (corpus / relpath).read_bytes().decode("utf-8", errors="replace")
+    data = (corpus / relpath).read_bytes()
+    text = data.decode("utf-8", errors="replace")
     out: dict[str, Any] = {}
     skipped = False
     for name in names:
@@ -419,6 +426,8 @@ def check_file(corpus: Path, relpath: str, entry: Entry | None, report: Report) 
         except Exception as exc:
             problems = [f"check crashed: {type(exc).__name__}: {exc}"]
         report.checked += 1
+    for name in sorted(set(names) & set(pid_bulk.BULK)):  # one layout: bulk = per file
+        problems += pid_bulk.check_file(name, split[1], data) if split else []
     if problems:
         report.failures.extend(f"{relpath}: {kind}: {problem}" for problem in problems)
         report.counts[kind]["failed"] += 1

@@ -1,6 +1,8 @@
-"""Helpers shared by the parsers: key naming, unit conversion, numbers, errors.
+"""Helpers shared by the parsers: key naming, unit conversion, numbers, errors, bulk columns.
 
 Private to :mod:`vmanalyze.parsers`; the naming rule is documented in the package docstring.
+The bulk parsers of the per-process sources (``pid_stat``, ``pid_status``) share
+:class:`Labels`, :class:`Columns` and :func:`cut_strings`.
 """
 
 from __future__ import annotations
@@ -8,8 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from vmanalyze.errors import ParseError, SkipSource
+from vmanalyze.packs import LABEL_END, LABEL_START
 
 KIB = 1024
 #: Every integer of a kernel file is an s64 or a u64 (rsslim of an unlimited process is
@@ -146,3 +154,75 @@ def parse_ranges(text: str, source: str = "ranges") -> list[int]:
             raise ParseError(source, 1, body[:120], f"beyond {MAX_RANGE_MEMBERS:,} members")
         out.extend(range(first, last + 1))
     return sorted(set(out))
+
+
+# -- bulk columns of the per-process sources ---------------------------------------------------
+class Labels:
+    """The snapshots of an input by label, and the integer codes packs use for them.
+
+    >>> labels = Labels(["start", "0", "1", "end"])
+    >>> labels.position("1"), labels.position("7")
+    (2, None)
+    >>> labels.positions(np.array([1, -2, 5, -1]))
+    (array([2, 3, 0]), array([ True,  True, False,  True]))
+    """
+
+    def __init__(self, labels: list[str]) -> None:
+        self.labels = labels
+        self._position = {label: i for i, label in enumerate(labels)}
+        coded = [(label_code(label), i) for i, label in enumerate(labels)]
+        coded = sorted((code, i) for code, i in coded if code is not None)
+        self._codes = np.array([code for code, _ in coded], np.int64)
+        self._code_positions = np.array([i for _, i in coded], np.int64)
+
+    def position(self, label: str) -> int | None:
+        return self._position.get(label)
+
+    def positions(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Snapshot positions of the known codes, and which codes are known."""
+        if not len(self._codes):
+            return np.zeros(0, np.int64), np.zeros(len(codes), bool)
+        index = np.minimum(np.searchsorted(self._codes, codes), len(self._codes) - 1)
+        known = self._codes[index] == codes
+        return self._code_positions[index[known]], known
+
+
+def label_code(label: str) -> int | None:
+    """The integer a pack uses for a snapshot label (None: a label packs never hold)."""
+    if label == "start":
+        return LABEL_START
+    if label == "end":
+        return LABEL_END
+    if label.isdigit() and (label == "0" or not label.startswith("0")) and len(label) <= 18:
+        return int(label)
+    return None
+
+
+class Columns(NamedTuple):
+    """Parsed columns of one part of a table, and the records that could not be parsed."""
+
+    snapshot: np.ndarray  # positions in Labels.labels
+    columns: dict[str, pa.Array]
+    errors: list[tuple[str, str, str]]  # (path, label, message)
+
+
+def cut_strings(a: np.ndarray, start: np.ndarray, stop: np.ndarray) -> pa.Array:
+    """The strings ``a[start[i]:stop[i]]`` (ascending, not overlapping) without a Python loop.
+
+    The offsets ``0, start0, stop0, start1, stop1, ...`` describe every piece of the buffer
+    between and inside the wanted ranges; the wanted ones are every second piece.
+    """
+    offsets = np.empty(2 * len(start) + 1, np.int64)
+    offsets[0] = 0
+    offsets[1::2] = start
+    offsets[2::2] = stop
+    pieces = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), 2 * len(start), [None, pa.py_buffer(offsets), pa.py_buffer(a)]
+    )
+    wanted = pieces.take(pa.array(np.arange(1, 2 * len(start), 2)))
+    try:
+        return pc.cast(wanted, pa.large_string())
+    except pa.ArrowInvalid:  # not UTF-8: decode like the rest of the analyzer does
+        return pa.array(
+            [v.decode("utf-8", "replace") for v in wanted.to_pylist()], pa.large_string()
+        )

@@ -210,8 +210,7 @@ def test_pid_stat_edge_cases_comm_with_parens_and_old_kernels() -> None:
 def test_pid_status_table_agrees_with_the_full_parser_on_every_live_process() -> None:
     """The table's one-pass extraction gives what parse_pid_status gives, field by field."""
     from vmanalyze.inputs import CapturedInput, Snapshot
-    from vmanalyze.parsers.pid_status import parse_pid_status
-    from vmanalyze.pid_tables import PID_STATUS_FIELDS
+    from vmanalyze.parsers.pid_status import PID_STATUS_FIELDS, parse_pid_status
     from vmanalyze.tables import TableBuilder
 
     files = {}

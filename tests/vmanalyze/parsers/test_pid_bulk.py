@@ -1,7 +1,7 @@
 """pid_stat and pid_status in bulk: the same columns as record by record, on real and odd input.
 
-The bulk path (vmanalyze.packs + pid_tables.*_from_pack) must either give exactly what the
-one-at-a-time path gives or decline (None), never a different answer.
+The bulk path (``*_from_pack`` of parsers.pid_stat and parsers.pid_status) must either give
+exactly what the one-at-a-time path gives or decline (None), never a different answer.
 """
 
 from __future__ import annotations
@@ -9,39 +9,28 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 from vmanalyze.inputs import read_input, split_member
 from vmanalyze.packs import Pack, Packs, frame_records
-from vmanalyze.pid_tables import (
-    PID_STATUS_FIELDS,
-    Columns,
-    Labels,
-    stat_from_pack,
-    stat_from_records,
-    status_from_pack,
-    status_from_records,
+from vmanalyze.parsers._common import Columns, Labels
+from vmanalyze.parsers.pid_stat import stat_from_pack, stat_from_records
+
+from tests.support.pid_bulk import (
+    BULK,
+    ONE_AT_A_TIME,
+    as_lists,
+    check_file,
+    disagreements,
+    pack_of,
+    stream,
 )
+from tests.vmanalyze.tables.conftest import collect
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SAMPLES = sorted((REPO / "sample-bundles").glob("*.tar.gz"))
+FIXTURES = REPO / "tests" / "fixtures"
+KERNEL_BUNDLES = sorted((REPO / "tests" / "data" / "kernels").glob("*/vmcollect.tar.gz"))
 LABELS = Labels(["start", *map(str, range(20)), "end"])
-BULK = {"pid_stat": stat_from_pack, "pid_status": status_from_pack}
-ONE_AT_A_TIME = {"pid_stat": stat_from_records, "pid_status": status_from_records}
-
-
-def stream(*records: tuple[str, bytes]) -> bytes:
-    """A bundle member as the collector writes it: ``@@ vmcollect <label> <len>`` records."""
-    return b"".join(
-        b"@@ vmcollect %s %d\n%s\n" % (label.encode(), len(body), body) for label, body in records
-    )
-
-
-def pack_of(members: dict[str, bytes]) -> Pack:
-    pack = Pack()
-    for path, data in members.items():
-        pack.add(path, data)
-    return pack
 
 
 def unpacked(pack: Pack, labels: Labels = LABELS) -> list[tuple[str, str, bytes]]:
@@ -51,17 +40,6 @@ def unpacked(pack: Pack, labels: Labels = LABELS) -> list[tuple[str, str, bytes]
         for path, data in pack.members()
         for label, body in split_member(path, data, known, [])
     ]
-
-
-def as_lists(part: Columns) -> dict[str, list]:
-    out: dict[str, list] = {"snapshot": part.snapshot.tolist()}
-    for name, values in part.columns.items():
-        out[name] = (
-            values.cast(pa.large_string()).to_pylist()
-            if pa.types.is_string(values.type)
-            else values.to_pylist()
-        )
-    return out
 
 
 def assert_same(source: str, pack: Pack, labels: Labels = LABELS) -> Columns | None:
@@ -85,8 +63,39 @@ def test_bulk_path_takes_every_real_pack_and_agrees(bundle: Path) -> None:
         for pack in packs:
             part = assert_same(source, pack, labels)
             assert part is not None, f"{bundle.name} {source}: the bulk path declined"
+            assert disagreements(source, part, unpacked(pack, labels)) == []
             rows += len(part.snapshot)
     assert rows > 1000
+
+
+@pytest.mark.parametrize("bundle", KERNEL_BUNDLES, ids=lambda p: p.parent.name)
+def test_bulk_agrees_with_the_per_file_parsers_on_debian_kernels(bundle: Path) -> None:
+    """Bundles of Debian 11, 12 and 13 guests (5.10, 6.1, 6.12): older stat and status lines."""
+    captured = read_input(str(bundle))
+    labels = Labels([s.label for s in captured.snapshots])
+    for source in BULK:
+        assert captured.packs[source], source
+        for pack in captured.packs[source]:
+            part = assert_same(source, pack, labels)
+            assert part is not None and len(part.snapshot) > 10
+            assert disagreements(source, part, unpacked(pack, labels)) == []
+
+
+@pytest.mark.parametrize("source", BULK)
+def test_bulk_agrees_with_the_per_file_parsers_on_the_fixtures(source: str) -> None:
+    """The files cut from real captures and sosreports (tests/fixtures/*/proc/<pid>/)."""
+    name = source.removeprefix("pid_")
+    files = sorted(FIXTURES.glob(f"*/proc/[0-9]*/{name}"))
+    assert len(files) >= 5
+    for file in files:
+        relative = "/".join(file.parts[-3:])
+        assert check_file(source, relative, file.read_bytes()) == [], file
+
+
+@pytest.fixture(scope="module")
+def live_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 4-sample bundle of this machine's processes, collected by the real collector."""
+    return collect(tmp_path_factory.mktemp("live"), "--interval", "200ms", "--count", "4")
 
 
 def test_live_bundle_with_this_hosts_processes(live_bundle: Path) -> None:
@@ -235,28 +244,24 @@ def test_status_keys_match_whole_words_only() -> None:
     assert as_lists(part)["vm_rss_bytes"] == [8192] and as_lists(part)["tgid"] == [None]
 
 
-def test_bulk_status_agrees_with_the_full_parser_on_every_live_process() -> None:
-    from vmanalyze.parsers.pid_status import parse_pid_status
-
+@pytest.mark.parametrize("source", BULK)
+def test_bulk_agrees_with_the_per_file_parsers_on_every_live_process(source: str) -> None:
+    """Every process of this host, two snapshots each, through both bulk paths."""
+    name = source.removeprefix("pid_")
     members = {}
-    for status in Path("/proc").glob("[0-9]*/status"):
+    for file in Path("/proc").glob(f"[0-9]*/{name}"):
         try:
-            members[f"proc/{status.parent.name}/status"] = status.read_bytes()
+            members[f"proc/{file.parent.name}/{name}"] = file.read_bytes()
         except OSError:
             continue
     pack = pack_of({path: stream(("0", data), ("1", data)) for path, data in members.items()})
-    part = assert_same("pid_status", pack)
+    part = assert_same(source, pack)
     assert part is not None
-    table = as_lists(part)
-    assert len(table["pid"]) == 2 * len(members) > 20
-    for row, pid in enumerate(table["pid"][::2]):
-        full = parse_pid_status(members[f"proc/{pid}/status"].decode())
-        for _key, column, _kind in PID_STATUS_FIELDS:
-            got, want = table[column][2 * row], full.get(column)
-            if column in ("cpus_allowed_list", "mems_allowed_list"):  # text here, a list there
-                assert isinstance(got, str) and isinstance(want, list), (pid, column)
-            else:
-                assert got == want, (pid, column)
+    assert len(part.snapshot) == 2 * len(members) > 20
+    assert disagreements(source, part, unpacked(pack)) == []
+    if source == "pid_status":  # the lists stay text in the table
+        table = as_lists(part)
+        assert all(isinstance(v, str) for v in table["cpus_allowed_list"])
 
 
 @pytest.mark.parametrize("source", BULK)

@@ -40,9 +40,9 @@ from typing import Any
 
 from vmanalyze.errors import SkipSource, VmanalyzeError
 from vmanalyze.parsers import SOURCES, match_sources
-from vmanalyze.parsers._common import KIB, parse_ranges
+from vmanalyze.parsers._common import KIB, parse_counters, parse_ranges
 from vmanalyze.parsers.sysctl_vm import parse_sysctl_vm
-from vmanalyze.parsers.vmstat import DERIVED_KEYS, parse_counters
+from vmanalyze.parsers.vmstat import DERIVED_KEYS
 
 from tests.support import pid_bulk
 

@@ -1,7 +1,9 @@
 """Helpers shared by the parsers: key naming, unit conversion, numbers, errors, bulk columns.
 
 Private to :mod:`vmanalyze.parsers`; the naming rule is documented in the package docstring.
-The bulk parsers of the per-process sources (``pid_stat``, ``pid_status``) share
+Formats several sources share live here too (``name value`` counters, ``Key: N kB`` lines, PSI
+lines, node and hugepage size from a path), never in one parser that others import. The bulk
+parsers of the per-process sources (``pid_stat``, ``pid_status``) share
 :class:`Labels`, :class:`Columns` and :func:`cut_strings`.
 """
 
@@ -154,6 +156,94 @@ def parse_ranges(text: str, source: str = "ranges") -> list[int]:
             raise ParseError(source, 1, body[:120], f"beyond {MAX_RANGE_MEMBERS:,} members")
         out.extend(range(first, last + 1))
     return sorted(set(out))
+
+
+# -- formats several sources share ------------------------------------------------------------
+def parse_counters(text: str, source: str, tolerate_unnamed: bool = False) -> dict[str, int | None]:
+    """Parse ``name value`` lines into a dict of ints (no derived keys).
+
+    With ``tolerate_unnamed``, a line holding a value without a name (`` 176096``: printed by
+    the node vmstat of some 4.8-era kernels whose name table was one short) is skipped.
+    """
+    require_content(text, source)
+    out: dict[str, int | None] = {}
+    for lineno, line in numbered_lines(text):
+        parts = line.split()
+        if tolerate_unnamed and len(parts) == 1 and line[:1].isspace() and parts[0].isdigit():
+            continue
+        if len(parts) != 2:
+            raise ParseError(source, lineno, line, "expected 'name value'")
+        out[parts[0]] = to_int(parts[1], source, lineno, line)
+    return out
+
+
+_OLD_HEADER = ("total:", "Mem:", "Swap:")
+
+
+def parse_key_values(
+    text: str, source: str, known: tuple[str, ...] = (), prefix_words: int = 0
+) -> dict[str, int | None]:
+    """Parse ``Key: N [kB]`` lines (after ``prefix_words`` leading words, e.g. ``Node 0``)."""
+    require_content(text, source)
+    out: dict[str, int | None] = dict.fromkeys(known)
+    for lineno, line in numbered_lines(text):
+        body = line.split(None, prefix_words)[-1] if prefix_words else line.strip()
+        if not prefix_words and body.startswith(_OLD_HEADER):
+            continue
+        key, sep, raw = body.partition(":")
+        if not sep or not key.strip():
+            raise ParseError(source, lineno, line, "expected 'Key: value'")
+        name, value = kb_value(key.strip(), raw, source, lineno, line)
+        out[name] = value
+    return out
+
+
+_NODE_DIR_RE = re.compile(r"(?:^|/)node(\d+)(?:/|$)")
+
+
+def node_from_path(path: str) -> int | None:
+    """Return N from the last ``nodeN`` directory of a sysfs path, ``None`` if there is none.
+
+    >>> node_from_path("sys/devices/system/node/node12/meminfo"), node_from_path("proc/meminfo")
+    (12, None)
+    """
+    found = _NODE_DIR_RE.findall(path)
+    return int(found[-1]) if found else None
+
+
+_SIZE_RE = re.compile(r"hugepages-(\d+)kB(?:/|$)")
+
+
+def hugepage_size_from_path(path: str) -> int | None:
+    """Size in bytes from the last ``hugepages-<N>kB`` component of ``path``, else ``None``."""
+    found = _SIZE_RE.findall(path)
+    return int(found[-1]) * KIB if found else None
+
+
+PSI_KEYS: tuple[str, ...] = tuple(
+    f"{kind}_{field}"
+    for kind in ("some", "full")
+    for field in ("avg10", "avg60", "avg300", "total_us")
+)
+
+
+def parse_psi(text: str, source: str = "pressure_memory") -> dict[str, float | int | None]:
+    """Parse any PSI file (``/proc/pressure/*``, cgroup ``*.pressure``)."""
+    require_content(text, source)
+    out: dict[str, float | int | None] = dict.fromkeys(PSI_KEYS)
+    for lineno, line in numbered_lines(text):
+        kind, *pairs = line.split()
+        if kind not in ("some", "full") or not pairs:
+            raise ParseError(source, lineno, line, "expected 'some|full avg10=...'")
+        for pair in pairs:
+            key, eq, value = pair.partition("=")
+            if not eq:
+                raise ParseError(source, lineno, line, f"expected key=value, got {pair!r}")
+            if key == "total":
+                out[f"{kind}_total_us"] = to_int(value, source, lineno, line)
+            else:
+                out[f"{kind}_{key}"] = to_float(value, source, lineno, line)
+    return out
 
 
 # -- bulk columns of the per-process sources ---------------------------------------------------

@@ -33,8 +33,7 @@ Examples:
 
 from __future__ import annotations
 
-from vmanalyze.parsers._common import single_value, to_int
-from vmanalyze.parsers.vmstat import parse_counters
+from vmanalyze.parsers._common import parse_counters, single_value, to_int
 
 SOURCE = "cgroup_v1_memory"
 

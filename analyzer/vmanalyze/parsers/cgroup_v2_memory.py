@@ -44,9 +44,7 @@ Examples:
 from __future__ import annotations
 
 from vmanalyze.errors import ParseError
-from vmanalyze.parsers._common import single_value, to_int
-from vmanalyze.parsers.pressure_memory import parse_psi
-from vmanalyze.parsers.vmstat import parse_counters
+from vmanalyze.parsers._common import parse_counters, parse_psi, single_value, to_int
 
 SOURCE = "cgroup_v2_memory"
 

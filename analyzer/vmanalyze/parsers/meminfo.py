@@ -37,8 +37,7 @@ Examples:
 
 from __future__ import annotations
 
-from vmanalyze.errors import ParseError
-from vmanalyze.parsers._common import kb_value, numbered_lines, require_content
+from vmanalyze.parsers._common import parse_key_values
 
 SOURCE = "meminfo"
 
@@ -116,26 +115,6 @@ MEMINFO_KEYS: tuple[str, ...] = (
     "direct_map2m_bytes",
     "direct_map1g_bytes",
 )
-
-_OLD_HEADER = ("total:", "Mem:", "Swap:")
-
-
-def parse_key_values(
-    text: str, source: str, known: tuple[str, ...] = (), prefix_words: int = 0
-) -> dict[str, int | None]:
-    """Parse ``Key: N [kB]`` lines (after ``prefix_words`` leading words, e.g. ``Node 0``)."""
-    require_content(text, source)
-    out: dict[str, int | None] = dict.fromkeys(known)
-    for lineno, line in numbered_lines(text):
-        body = line.split(None, prefix_words)[-1] if prefix_words else line.strip()
-        if not prefix_words and body.startswith(_OLD_HEADER):
-            continue
-        key, sep, raw = body.partition(":")
-        if not sep or not key.strip():
-            raise ParseError(source, lineno, line, "expected 'Key: value'")
-        name, value = kb_value(key.strip(), raw, source, lineno, line)
-        out[name] = value
-    return out
 
 
 def parse_meminfo(text: str) -> dict[str, int | None]:

@@ -28,8 +28,9 @@ Examples:
 
 from __future__ import annotations
 
-from vmanalyze.errors import ParseError
-from vmanalyze.parsers._common import numbered_lines, require_content, to_float, to_int
+# The format of every PSI file; PSI_KEYS are this module's output keys too.
+from vmanalyze.parsers._common import PSI_KEYS as PSI_KEYS
+from vmanalyze.parsers._common import parse_psi
 
 SOURCE = "pressure_memory"
 
@@ -37,31 +38,6 @@ SAMPLE = """\
 some avg10=70.24 avg60=61.01 avg300=35.52 total=3559632828
 full avg10=58.37 avg60=49.54 avg300=28.12 total=2906010538
 """
-
-PSI_KEYS: tuple[str, ...] = tuple(
-    f"{kind}_{field}"
-    for kind in ("some", "full")
-    for field in ("avg10", "avg60", "avg300", "total_us")
-)
-
-
-def parse_psi(text: str, source: str = SOURCE) -> dict[str, float | int | None]:
-    """Parse any PSI file (``/proc/pressure/*``, cgroup ``*.pressure``)."""
-    require_content(text, source)
-    out: dict[str, float | int | None] = dict.fromkeys(PSI_KEYS)
-    for lineno, line in numbered_lines(text):
-        kind, *pairs = line.split()
-        if kind not in ("some", "full") or not pairs:
-            raise ParseError(source, lineno, line, "expected 'some|full avg10=...'")
-        for pair in pairs:
-            key, eq, value = pair.partition("=")
-            if not eq:
-                raise ParseError(source, lineno, line, f"expected key=value, got {pair!r}")
-            if key == "total":
-                out[f"{kind}_total_us"] = to_int(value, source, lineno, line)
-            else:
-                out[f"{kind}_{key}"] = to_float(value, source, lineno, line)
-    return out
 
 
 def parse_pressure_memory(text: str) -> dict[str, float | int | None]:

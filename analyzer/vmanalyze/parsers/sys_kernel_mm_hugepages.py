@@ -30,27 +30,21 @@ Examples:
 
 from __future__ import annotations
 
-import re
-
 from vmanalyze.errors import InputError
-from vmanalyze.parsers._common import KIB, single_value, to_int
-from vmanalyze.parsers.sys_node_meminfo import node_from_path
+from vmanalyze.parsers._common import (
+    hugepage_size_from_path,
+    node_from_path,
+    single_value,
+    to_int,
+)
 
 SOURCE = "sys_kernel_mm_hugepages"
-
-_SIZE_RE = re.compile(r"hugepages-(\d+)kB(?:/|$)")
 
 
 def parse_hugepages_value(text: str) -> int:
     """Parse one hugepage pool counter file (pages)."""
     value = single_value(text, SOURCE)
     return to_int(value, SOURCE, 1, value)
-
-
-def hugepage_size_from_path(path: str) -> int | None:
-    """Size in bytes from the last ``hugepages-<N>kB`` component of ``path``, else ``None``."""
-    found = _SIZE_RE.findall(path)
-    return int(found[-1]) * KIB if found else None
 
 
 def parse_hugepages_path(path: str) -> dict[str, int | str | None]:

@@ -40,8 +40,7 @@ Examples:
 from __future__ import annotations
 
 from vmanalyze.errors import ParseError
-from vmanalyze.parsers._common import single_value, to_int
-from vmanalyze.parsers.sys_kernel_mm_hugepages import hugepage_size_from_path
+from vmanalyze.parsers._common import hugepage_size_from_path, single_value, to_int
 
 SOURCE = "sys_kernel_mm_transparent_hugepage"
 

@@ -25,17 +25,12 @@ Examples:
     (0, 16712454144, 1572864, 0)
     >>> nm["shmem_bytes"] is None
     True
-    >>> node_from_path("sys/devices/system/node/node12/meminfo")
-    12
 """
 
 from __future__ import annotations
 
-import re
-
 from vmanalyze.errors import ParseError
-from vmanalyze.parsers._common import numbered_lines, to_int
-from vmanalyze.parsers.meminfo import parse_key_values
+from vmanalyze.parsers._common import numbered_lines, parse_key_values, to_int
 
 SOURCE = "sys_node_meminfo"
 
@@ -90,14 +85,6 @@ NODE_MEMINFO_KEYS: tuple[str, ...] = (
     "hugepages_free",
     "hugepages_surp",
 )
-
-_NODE_DIR_RE = re.compile(r"(?:^|/)node(\d+)(?:/|$)")
-
-
-def node_from_path(path: str) -> int | None:
-    """Return N from the last ``nodeN`` directory of a sysfs path, ``None`` if there is none."""
-    found = _NODE_DIR_RE.findall(path)
-    return int(found[-1]) if found else None
 
 
 def node_prefix(text: str, source: str) -> int | None:

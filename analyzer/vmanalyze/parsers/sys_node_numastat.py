@@ -29,7 +29,7 @@ Examples:
 
 from __future__ import annotations
 
-from vmanalyze.parsers.vmstat import parse_counters
+from vmanalyze.parsers._common import parse_counters
 
 SOURCE = "sys_node_numastat"
 

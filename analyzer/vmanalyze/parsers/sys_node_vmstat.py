@@ -3,7 +3,7 @@
 
 The per-NUMA-node subset of /proc/vmstat (node-level page states, workingset and NUMA counters;
 in pages or events). Same ``name value`` format as /proc/vmstat; the node number comes from the
-path (:func:`vmanalyze.parsers.sys_node_meminfo.node_from_path`). See
+path (:func:`vmanalyze.parsers._common.node_from_path`). See
 https://www.kernel.org/doc/html/latest/admin-guide/numastat.html and drivers/base/node.c.
 
 Sample input::
@@ -27,7 +27,8 @@ Examples:
 
 from __future__ import annotations
 
-from vmanalyze.parsers.vmstat import add_derived, parse_counters
+from vmanalyze.parsers._common import parse_counters
+from vmanalyze.parsers.vmstat import add_derived
 
 SOURCE = "sys_node_vmstat"
 

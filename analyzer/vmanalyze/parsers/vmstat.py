@@ -43,8 +43,7 @@ Examples:
 
 from __future__ import annotations
 
-from vmanalyze.errors import ParseError
-from vmanalyze.parsers._common import numbered_lines, require_content, to_int
+from vmanalyze.parsers._common import parse_counters
 
 SOURCE = "vmstat"
 
@@ -70,24 +69,6 @@ DERIVED_KEYS: tuple[str, ...] = (
 
 _RECLAIMERS = ("_kswapd", "_direct", "_khugepaged", "_proactive")
 _ZONES = ("_dma", "_dma32", "_normal", "_high", "_movable", "_device")
-
-
-def parse_counters(text: str, source: str, tolerate_unnamed: bool = False) -> dict[str, int | None]:
-    """Parse ``name value`` lines into a dict of ints (no derived keys).
-
-    With ``tolerate_unnamed``, a line holding a value without a name (`` 176096``: printed by
-    the node vmstat of some 4.8-era kernels whose name table was one short) is skipped.
-    """
-    require_content(text, source)
-    out: dict[str, int | None] = {}
-    for lineno, line in numbered_lines(text):
-        parts = line.split()
-        if tolerate_unnamed and len(parts) == 1 and line[:1].isspace() and parts[0].isdigit():
-            continue
-        if len(parts) != 2:
-            raise ParseError(source, lineno, line, "expected 'name value'")
-        out[parts[0]] = to_int(parts[1], source, lineno, line)
-    return out
 
 
 def _sum(values: list[int | None]) -> int | None:

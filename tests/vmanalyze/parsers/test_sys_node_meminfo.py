@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from vmanalyze.errors import ParseError, SkipSource
+from vmanalyze.parsers._common import node_from_path
 from vmanalyze.parsers.meminfo import parse_meminfo
-from vmanalyze.parsers.sys_node_meminfo import node_from_path, parse_sys_node_meminfo
+from vmanalyze.parsers.sys_node_meminfo import parse_sys_node_meminfo
 
 KIB = 1024
 

@@ -3,8 +3,8 @@
 Every module has a pure ``parse_<module>(text: str)`` function (no file I/O) and documents its
 file, its meaning, a sample and its output keys. :data:`SOURCES` maps each source to the path
 globs it is captured at (relative to a captured root, e.g. a bundle or an extracted sosreport:
-``proc/meminfo``, ``proc/[0-9]*/stat``), its parse function, the table (kind) its rows belong
-to and its module.
+``proc/meminfo``, ``proc/[0-9]*/stat``), its parse function, the table its rows go to and its
+module.
 
 Naming rule for output keys
 ---------------------------
@@ -33,12 +33,14 @@ Naming rule for output keys
 
 Registry
 --------
-``SOURCES[name] = Source(globs, parse, kind, module, exclude)``: ``name`` is the source and
-table name (``meminfo``, ``pid_stat``, ``zoneinfo_node_stats``...), ``globs`` the paths it is
-found at (``*`` does not cross ``/``, ``**/`` spans directories, ``{a,b}`` alternatives,
-``[0-9]`` classes), ``kind`` the table-ish name its rows go to (equal to ``name``), ``module``
-the parser module. One path can feed several sources (``proc/zoneinfo`` gives ``zoneinfo`` and
-``zoneinfo_node_stats``); :func:`match_sources` returns them all.
+``SOURCES[name] = Source(globs, parse, table, module, exclude)``: ``name`` is the source
+(``meminfo``, ``pid_stat``, ``zoneinfo_node_stats``...), ``globs`` the paths it is found at
+(``*`` does not cross ``/``, ``**/`` spans directories, ``{a,b}`` alternatives, ``[0-9]``
+classes), ``table`` the table of docs/tables.md its records go to (the source's own name for
+most; ``host`` for version and cpuinfo, ``cgroup_memory`` for every cgroup file, ``None`` for a
+source no table reads), ``module`` the parser module. One path can feed several sources
+(``proc/zoneinfo`` gives ``zoneinfo`` and ``zoneinfo_node_stats``); :func:`match_sources`
+returns them all.
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ class Source(NamedTuple):
 
     globs: tuple[str, ...]
     parse: Callable[[str], Any]
-    kind: str
+    #: The table (docs/tables.md) its records go to; None: read for nothing but the parser.
+    table: str | None
     module: str
     exclude: tuple[str, ...] = ()
 
@@ -118,14 +121,19 @@ _PS_LISTS = "{ps_auxwww,ps_auxww,ps_aux,ps_auxcww,ps_alxwww,ps_ef,ps_eo_pid_ppid
 _ROTATED = "{,-[0-9]*,.[0-9],.[0-9].gz,.[0-9][0-9].gz}"
 
 
+_OWN_NAME: Any = object()
+
+
 def _src(
     name: str,
     module: str,
     parse: Callable[[str], Any],
     *globs: str,
+    table: str | None = _OWN_NAME,
     exclude: tuple[str, ...] = (),
 ) -> tuple[str, Source]:
-    return name, Source(tuple(globs), parse, name, module, exclude)
+    """A source whose table is its own name unless `table` says otherwise."""
+    return name, Source(tuple(globs), parse, name if table is _OWN_NAME else table, module, exclude)
 
 
 SOURCES: dict[str, Source] = dict(
@@ -150,10 +158,18 @@ SOURCES: dict[str, Source] = dict(
         _src("swaps", "swaps", swaps.parse_swaps, "proc/swaps"),
         _src("loadavg", "loadavg", loadavg.parse_loadavg, "proc/loadavg"),
         _src("proc_stat", "proc_stat", proc_stat.parse_proc_stat, "proc/stat"),
-        _src("version", "version", version.parse_version, "proc/version"),
-        _src("osrelease", "version", version.parse_osrelease, "proc/sys/kernel/osrelease"),
-        _src("os_release", "os_release", os_release.parse_os_release, "etc/os-release"),
-        _src("cpuinfo", "cpuinfo", cpuinfo.parse_cpuinfo, "proc/cpuinfo"),
+        _src("version", "version", version.parse_version, "proc/version", table="host"),
+        _src(
+            "osrelease",
+            "version",
+            version.parse_osrelease,
+            "proc/sys/kernel/osrelease",
+            table="host",
+        ),
+        _src(
+            "os_release", "os_release", os_release.parse_os_release, "etc/os-release", table="host"
+        ),
+        _src("cpuinfo", "cpuinfo", cpuinfo.parse_cpuinfo, "proc/cpuinfo", table="host"),
         _src("sysctl_vm", "sysctl_vm", sysctl_vm.parse_sysctl_vm, "proc/sys/vm/*"),
         _src("pid_stat", "pid_stat", pid_stat.parse_pid_stat, "proc/[0-9]*/stat"),
         _src("pid_status", "pid_status", pid_status.parse_pid_status, "proc/[0-9]*/status"),
@@ -163,14 +179,20 @@ SOURCES: dict[str, Source] = dict(
             pid_smaps_rollup.parse_pid_smaps_rollup,
             "proc/[0-9]*/smaps_rollup",
         ),
-        _src("pid_smaps", "pid_smaps", pid_smaps.parse_pid_smaps, "proc/[0-9]*/smaps"),
+        _src("pid_smaps", "pid_smaps", pid_smaps.parse_pid_smaps, "proc/[0-9]*/smaps", table=None),
         _src(
             "pid_numa_maps",
             "pid_numa_maps",
             pid_numa_maps.parse_pid_numa_maps,
             "proc/[0-9]*/numa_maps",
         ),
-        _src("pid_cgroup", "pid_cgroup", pid_cgroup.parse_pid_cgroup, "proc/[0-9]*/cgroup"),
+        _src(
+            "pid_cgroup",
+            "pid_cgroup",
+            pid_cgroup.parse_pid_cgroup,
+            "proc/[0-9]*/cgroup",
+            table="processes",
+        ),
         _src(
             "sys_node_meminfo",
             "sys_node_meminfo",
@@ -194,18 +216,21 @@ SOURCES: dict[str, Source] = dict(
             "sys_node_topology",
             sys_node_topology.parse_sys_node_cpulist,
             f"{_NODE}/cpulist",
+            table="numa_topology",
         ),
         _src(
             "sys_node_distance",
             "sys_node_topology",
             sys_node_topology.parse_sys_node_distance,
             f"{_NODE}/distance",
+            table="numa_topology",
         ),
         _src(
             "sys_node_mask",
             "sys_node_topology",
             sys_node_topology.parse_sys_node_mask,
             "sys/devices/system/node/{online,possible,has_cpu,has_memory,has_normal_memory}",
+            table="numa_topology",
         ),
         _src(
             "sys_kernel_mm_transparent_hugepage",
@@ -214,6 +239,7 @@ SOURCES: dict[str, Source] = dict(
             f"{_THP}/{{enabled,defrag,shmem_enabled}}",
             f"{_THP}/hugepages-*kB/{{enabled,shmem_enabled}}",
             f"{_THP}/khugepaged/defrag",
+            table="thp",
         ),
         _src(
             "sys_kernel_mm_transparent_hugepage_counters",
@@ -223,6 +249,7 @@ SOURCES: dict[str, Source] = dict(
             f"{_THP}/khugepaged/*",
             f"{_THP}/hugepages-*kB/stats/*",
             exclude=(f"{_THP}/khugepaged/defrag",),
+            table="thp",
         ),
         _src(
             "sys_kernel_mm_hugepages",
@@ -230,12 +257,14 @@ SOURCES: dict[str, Source] = dict(
             sys_kernel_mm_hugepages.parse_hugepages_value,
             f"sys/kernel/mm/hugepages/hugepages-*kB/{_POOL}",
             f"{_NODE}/hugepages/hugepages-*kB/{_POOL}",
+            table="hugepages",
         ),
         _src(
             "sys_kernel_mm_ksm",
             "sys_kernel_mm_ksm",
             sys_kernel_mm_ksm.parse_sys_kernel_mm_ksm,
             "sys/kernel/mm/ksm/*",
+            table="ksm",
         ),
         _src(
             "cgroup_v1_memory_bytes",
@@ -243,18 +272,21 @@ SOURCES: dict[str, Source] = dict(
             cgroup_v1_memory.parse_memory_bytes,
             f"{_V1}memory.{{usage_in_bytes,limit_in_bytes,max_usage_in_bytes,failcnt}}",
             f"{_V1}memory.{{soft_limit_in_bytes,memsw.usage_in_bytes,memsw.limit_in_bytes}}",
+            table="cgroup_memory",
         ),
         _src(
             "cgroup_v1_memory_stat",
             "cgroup_v1_memory",
             cgroup_v1_memory.parse_memory_stat,
             f"{_V1}memory.stat",
+            table="cgroup_memory",
         ),
         _src(
             "cgroup_v1_memory_oom_control",
             "cgroup_v1_memory",
             cgroup_v1_memory.parse_memory_oom_control,
             f"{_V1}memory.oom_control",
+            table="cgroup_memory",
         ),
         _src(
             "cgroup_v2_memory_current",
@@ -262,6 +294,7 @@ SOURCES: dict[str, Source] = dict(
             cgroup_v2_memory.parse_memory_current,
             f"{_V2}memory.{{current,swap.current,peak,swap.peak}}",
             exclude=(f"{_V1}*",),
+            table="cgroup_memory",
         ),
         _src(
             "cgroup_v2_memory_limit",
@@ -269,6 +302,7 @@ SOURCES: dict[str, Source] = dict(
             cgroup_v2_memory.parse_memory_limit,
             f"{_V2}memory.{{max,high,low,min,swap.max,swap.high}}",
             exclude=(f"{_V1}*",),
+            table="cgroup_memory",
         ),
         _src(
             "cgroup_v2_memory_events",
@@ -276,6 +310,7 @@ SOURCES: dict[str, Source] = dict(
             cgroup_v2_memory.parse_memory_events,
             f"{_V2}memory.{{events,events.local}}",
             exclude=(f"{_V1}*",),
+            table="cgroup_memory",
         ),
         _src(
             "cgroup_v2_memory_swap_events",
@@ -283,6 +318,7 @@ SOURCES: dict[str, Source] = dict(
             cgroup_v2_memory.parse_memory_swap_events,
             f"{_V2}memory.swap.events",
             exclude=(f"{_V1}*",),
+            table="cgroup_memory",
         ),
         _src(
             "cgroup_v2_memory_stat",
@@ -290,6 +326,7 @@ SOURCES: dict[str, Source] = dict(
             cgroup_v2_memory.parse_memory_stat,
             f"{_V2}memory.stat",
             exclude=(f"{_V1}*",),
+            table="cgroup_memory",
         ),
         _src(
             "cgroup_v2_memory_pressure",
@@ -297,8 +334,9 @@ SOURCES: dict[str, Source] = dict(
             cgroup_v2_memory.parse_memory_pressure,
             f"{_V2}memory.pressure",
             exclude=(f"{_V1}*",),
+            table="cgroup_memory",
         ),
-        _src("kmsg", "kmsg", kmsg.parse_kmsg, "dev/kmsg"),
+        _src("kmsg", "kmsg", kmsg.parse_kmsg, "dev/kmsg", table="oom_events"),
         _src(
             "ps",
             "ps",
@@ -314,6 +352,7 @@ SOURCES: dict[str, Source] = dict(
             f"{_SOS}/kernel/dmesg",
             f"{_INSIGHTS}/dmesg",
             "var/log/dmesg",
+            table="oom_events",
         ),
         _src(
             "syslog",
@@ -323,6 +362,7 @@ SOURCES: dict[str, Source] = dict(
             f"{_INSIGHTS}/journalctl_*",
             f"var/log/{{messages,kern.log,syslog}}{_ROTATED}",
             exclude=("var/log/*.{xz,bz2,zst}",),
+            table="oom_events",
         ),
         _src(
             "date",
@@ -330,13 +370,22 @@ SOURCES: dict[str, Source] = dict(
             date.parse_date,
             f"{_SOS}/date/{{date,date_--utc}}",
             f"{_INSIGHTS}/{{date,date_--utc}}",
+            table="samples",
         ),
-        _src("uptime", "uptime", uptime.parse_uptime, f"{_SOS}/host/uptime", f"{_INSIGHTS}/uptime"),
+        _src(
+            "uptime",
+            "uptime",
+            uptime.parse_uptime,
+            f"{_SOS}/host/uptime",
+            f"{_INSIGHTS}/uptime",
+            table="samples",
+        ),
         _src(
             "sos_manifest",
             "sos_manifest",
             sos_manifest.parse_sos_manifest,
             "sos_reports/manifest.json",
+            table="samples",
         ),
         _src(
             "numactl",
@@ -344,8 +393,15 @@ SOURCES: dict[str, Source] = dict(
             numactl.parse_numactl_hardware,
             f"{_SOS}/numa/numactl_--hardware",
             f"{_INSIGHTS}/numactl_--hardware",
+            table="numa_topology",
         ),
-        _src("numastat", "numastat", numastat.parse_numastat, f"{_SOS}/numa/numastat"),
+        _src(
+            "numastat",
+            "numastat",
+            numastat.parse_numastat,
+            f"{_SOS}/numa/numastat",
+            table="sys_node_numastat",
+        ),
         _src("slabtop", "slabtop", slabtop.parse_slabtop, f"{_SOS}/memory/slabtop_-o"),
         _src("free", "free", free.parse_free, f"{_SOS}/memory/free", f"{_INSIGHTS}/free"),
         _src("swapon", "swapon", swapon.parse_swapon, f"{_SOS}/memory/swapon_--bytes_--show"),
@@ -355,6 +411,7 @@ SOURCES: dict[str, Source] = dict(
             sysctl_a.parse_sysctl_a,
             f"{_SOS}/kernel/sysctl_-a",
             f"{_INSIGHTS}/sysctl_-a",
+            table="sysctl_vm",
         ),
     ]
 )

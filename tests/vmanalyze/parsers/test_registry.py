@@ -77,8 +77,7 @@ def test_every_fixture_file_with_a_source_parses(debian12):
 
 
 def test_registry_shape():
-    for name, source in SOURCES.items():
-        assert source.kind == name
+    for source in SOURCES.values():
         assert source.globs and all(not g.startswith("/") for g in source.globs)
         assert callable(source.parse)
         assert source.parse.__module__ == f"vmanalyze.parsers.{source.module}"
@@ -116,3 +115,29 @@ def test_glob_semantics():
 )
 def test_naming_rule(key, name):
     assert snake_key(key) == name
+
+
+def test_every_source_names_a_documented_table_or_none():
+    from vmanalyze.tables_doc import TABLES
+
+    documented = {doc.name for doc in TABLES}
+    tables = {name: source.table for name, source in SOURCES.items()}
+    assert {t for t in tables.values() if t is not None} <= documented
+    assert [name for name, table in tables.items() if table is None] == ["pid_smaps"]
+    assert tables["meminfo"] == "meminfo" and tables["pid_stat"] == "pid_stat"
+    assert tables["cpuinfo"] == tables["version"] == "host"
+    assert {tables[n] for n in tables if n.startswith("cgroup_")} == {"cgroup_memory"}
+    assert tables["sys_node_cpulist"] == tables["numactl"] == "numa_topology"
+    assert tables["kmsg"] == tables["dmesg"] == tables["syslog"] == "oom_events"
+
+
+def test_the_tables_of_the_fixture_sources_hold_rows(debian12):
+    """A source's table is where its file's data lands: each such table of the fixture has rows."""
+    from vmanalyze.dataset import parse
+
+    tables = parse(str(debian12)).tables
+    for path, names in EXPECTED_ROUTES.items():
+        for name in names:
+            table = SOURCES[name].table
+            if table is not None:
+                assert len(tables[table]), (path, name, table)

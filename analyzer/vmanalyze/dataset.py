@@ -101,13 +101,6 @@ def input_names(path: str | os.PathLike[str]) -> dict[str, str]:
     }
 
 
-def _isna(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def default_cache_dir() -> Path:
     """Where the cache lives (see :mod:`vmanalyze.cache`)."""
     return _cache.default_dir()

@@ -32,7 +32,7 @@ import re
 import stat
 import tarfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -47,6 +47,7 @@ from vmanalyze.manifest_schema import (
 )
 from vmanalyze.packs import Pack, Packs
 from vmanalyze.parsers import match_sources
+from vmanalyze.paths import PID_DIR_TEXT, any_process
 from vmanalyze.safeio import file_kind, open_regular
 
 BUNDLE_FORMAT = "vmcollect-bundle"
@@ -59,10 +60,9 @@ DEFAULT_MAX_MEMBERS = 250_000
 _HEADER_BYTES = 512
 
 _RECORD_HEADER = re.compile(rb"@@ vmcollect (start|end|[0-9]{1,9}) ([0-9]{1,18})\n")
-_PID_DIR = re.compile(r"^proc/[0-9]+/")
 _SOS_MARKERS = ("sos_commands/", "sos_reports/", "sos_logs/")
 _EXTRA_PATHS = re.compile(
-    r"^(proc/[0-9]+/(comm|cmdline)|sos_commands/process/ps_[a-z]+|sos_commands/memory/[a-z_]+|sos_commands/kernel/"
+    rf"^({PID_DIR_TEXT}(comm|cmdline)|sos_commands/process/ps_[a-z]+|sos_commands/memory/[a-z_]+|sos_commands/kernel/"
     r"(dmesg[^/]*|uname_-a)|sos_commands/(host|general)/hostname|var/log/dmesg|etc/hostname|"
     r"hostname|uname|date|version\.txt|"
     r"sos_reports/manifest\.json|proc/sys/kernel/hostname)$"
@@ -237,7 +237,7 @@ def _wanted(rel: str) -> bool:
     if rel in ("manifest.json", "samples.jsonl"):
         return True
     # One lookup per kind of per-process file: an archive may hold millions of them.
-    return _wanted_captured(_PID_DIR.sub("proc/1/", _strip_root(rel), count=1))
+    return _wanted_captured(any_process(_strip_root(rel)))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -681,8 +681,3 @@ def read_input(path: str, limits: Limits | None = None) -> CapturedInput:
     if any(_strip_root(name).startswith("insights_commands/") for name in files):
         kind = "insights"
     return _load_one_shot(path, kind, files, digest, warnings)
-
-
-def iter_records(captured: CapturedInput, relpath: str) -> Iterator[tuple[str, bytes]]:
-    """The (label, bytes) records of one captured path, in snapshot order."""
-    yield from captured.files.get(relpath, [])

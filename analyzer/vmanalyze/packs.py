@@ -35,10 +35,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from vmanalyze.paths import PID_DIR_TEXT
+
 #: Sources whose bundle members are packed: the ones with a record per process per sample.
 PACKED = {
-    "pid_stat": re.compile(r"^proc/[0-9]+/stat$"),
-    "pid_status": re.compile(r"^proc/[0-9]+/status$"),
+    "pid_stat": re.compile(rf"^{PID_DIR_TEXT}stat$"),
+    "pid_status": re.compile(rf"^{PID_DIR_TEXT}status$"),
 }
 #: Size at which a pack is closed and a new one started: bounds numpy's temporary arrays.
 PACK_BYTES = 32 << 20

@@ -168,12 +168,6 @@ def _dist_of(ep: EntryPointLike) -> tuple[str, str]:
     return dist.name, dist.version
 
 
-def installed_packages(entry_points: Iterable[EntryPointLike] | None = None) -> list[str]:
-    """Names of the distributions that register ``vmanalyze.rules`` entry points."""
-    eps = _entry_points(entry_points)
-    return sorted({_dist_of(ep)[0] for ep in eps})
-
-
 def _entry_points(
     entry_points: Iterable[EntryPointLike] | None, group: str = GROUP
 ) -> list[EntryPointLike]:

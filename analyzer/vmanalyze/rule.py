@@ -622,10 +622,3 @@ class RuleContext:
 
     def __repr__(self) -> str:
         return f"<RuleContext {self.rule.code} tables={list(self.tables)}>"
-
-
-def finding_sort_key(finding: Finding) -> tuple[int, str]:
-    """Critical first, then by code (stable within a code). The analysis ranks findings with
-    :func:`vmanalyze.ranking.rank` instead, which also weighs harm and causes."""
-    severity = finding.severity or Severity.INFO
-    return (-severity.rank, finding.code or "")

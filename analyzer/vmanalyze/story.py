@@ -336,13 +336,6 @@ class Story:
     errors: tuple[StoryError, ...] = ()
     duration_s: float = 0.0
 
-    def incident_of(self, finding: int) -> Incident | None:
-        """The incident that holds finding ``finding`` (its index), if any."""
-        for incident in self.incidents:
-            if finding in incident.findings:
-                return incident
-        return None
-
 
 class StoryContext:
     """What link types and event sources see: the tables, the findings and the host facts."""

@@ -16,7 +16,6 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -37,9 +36,9 @@ from vmanalyze.parsers.pid_stat import stat_from_pack, stat_from_records
 from vmanalyze.parsers.pid_status import status_from_pack, status_from_records
 from vmanalyze.parsers.sysctl_a import vm_settings
 from vmanalyze.parsers.zoneinfo import parse_zoneinfo_blocks
+from vmanalyze.paths import any_process, pid_of
 from vmanalyze.tables_doc import TABLES, TIME_COLUMNS
 
-_PID = re.compile(r"^proc/([0-9]+)/")
 #: Packs parsed at the same time (see _pid_table); on two cores, two take a third off.
 PACK_THREADS = 2
 _NODE = re.compile(r"/node([0-9]+)/")
@@ -48,28 +47,9 @@ _CGROUP_V2_ROOTS = ("sys/fs/cgroup/unified", "sys/fs/cgroup")
 _CGROUP_V1_ROOT = "sys/fs/cgroup/memory"
 
 
-@dataclass(frozen=True)
-class TableDoc:
-    """Reference documentation of one table (rendered into docs/tables.md)."""
-
-    name: str
-    summary: str
-    source: str
-    key: tuple[str, ...]
-    since: str = "2.6.32"
-    columns: tuple[tuple[str, str], ...] = ()
-
-
-def _ctx_columns(snapshot: str, ts: pd.Timestamp | None) -> dict[str, Any]:
-    return {"snapshot": snapshot, "ts": ts}
-
-
-_PID_DIR = re.compile(r"^proc/[0-9]+/")
-
-
 def _sources_for(path: str) -> tuple[str, ...]:
     """Sources of a captured path; per-process paths share one lookup (a bundle has ~10^4)."""
-    return _sources_for_pattern(_PID_DIR.sub("proc/1/", path, count=1))
+    return _sources_for_pattern(any_process(path))
 
 
 @lru_cache(maxsize=65536)
@@ -300,8 +280,8 @@ class TableBuilder:
 
     @staticmethod
     def _pid_context(path: str) -> dict[str, Any]:
-        match = _PID.match(path)
-        return {"pid": int(match.group(1))} if match else {}
+        pid = pid_of(path)
+        return {"pid": pid} if pid is not None else {}
 
     def zoneinfo(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The zoneinfo and zoneinfo_node_stats tables, from one parse of each file."""
@@ -615,12 +595,10 @@ class TableBuilder:
         out["max_rss_bytes"] = out["max_rss_bytes"] * self.page_size
         cmdlines: dict[int, str] = {}
         for path, records in self.captured.files.items():
-            match = _PID.match(path)
-            if match and path.endswith("/cmdline") and records:
+            pid = pid_of(path)
+            if pid is not None and path.endswith("/cmdline") and records:
                 raw = records[-1][1]
-                cmdlines[int(match.group(1))] = (
-                    raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
-                )
+                cmdlines[pid] = raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
         cgroups: dict[int, str] = {}
         for path, _label, parsed in self._records("pid_cgroup"):
             pid = self._pid_context(path).get("pid")

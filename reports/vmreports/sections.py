@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from vmanalyze.paths import PID_DIR_TEXT
 
 from vmreports.units import (
     format_value,
@@ -520,7 +521,7 @@ def _key_rank(name: str) -> int:
 
 # -- collection health -------------------------------------------------------------------
 
-_PID_PATH = re.compile(r"(^|/)proc/[0-9]+/")
+_PID_PATH = re.compile("(^|/)" + PID_DIR_TEXT)
 _NODE_PATH = re.compile(r"node[0-9]+")
 
 

@@ -507,7 +507,7 @@ def analyze_inputs(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vmanalyze.corpus", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tests.support.corpus", description=__doc__)
     parser.add_argument("corpus", type=Path, help="corpus directory (with README.md)")
     parser.add_argument(
         "--bundles",

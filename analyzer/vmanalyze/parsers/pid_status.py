@@ -261,35 +261,40 @@ def parse_pid_status(text: str) -> dict[str, StatusValue]:
 
 
 # -- in bulk: the pid_status table --------------------------------------------------------------
-#: (status key, column, kind) of the pid_status table; kind "kB" values become bytes.
-PID_STATUS_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("Name", "name", "str"),
-    ("State", "state", "state"),
-    ("Tgid", "tgid", "int"),
-    ("PPid", "ppid", "int"),
-    ("Uid", "uid", "int"),
-    ("Threads", "threads", "int"),
-    ("VmPeak", "vm_peak_bytes", "kB"),
-    ("VmSize", "vm_size_bytes", "kB"),
-    ("VmLck", "vm_lck_bytes", "kB"),
-    ("VmPin", "vm_pin_bytes", "kB"),
-    ("VmHWM", "vm_hwm_bytes", "kB"),
-    ("VmRSS", "vm_rss_bytes", "kB"),
-    ("RssAnon", "rss_anon_bytes", "kB"),
-    ("RssFile", "rss_file_bytes", "kB"),
-    ("RssShmem", "rss_shmem_bytes", "kB"),
-    ("VmData", "vm_data_bytes", "kB"),
-    ("VmStk", "vm_stk_bytes", "kB"),
-    ("VmExe", "vm_exe_bytes", "kB"),
-    ("VmLib", "vm_lib_bytes", "kB"),
-    ("VmPTE", "vm_pte_bytes", "kB"),
-    ("VmSwap", "vm_swap_bytes", "kB"),
-    ("HugetlbPages", "hugetlb_pages_bytes", "kB"),
-    ("THP_enabled", "thp_enabled", "int"),
-    ("Cpus_allowed_list", "cpus_allowed_list", "str"),
-    ("Mems_allowed_list", "mems_allowed_list", "str"),
-    ("voluntary_ctxt_switches", "voluntary_ctxt_switches", "int"),
-    ("nonvoluntary_ctxt_switches", "nonvoluntary_ctxt_switches", "int"),
+#: (status key, kind) of the keys the pid_status table keeps; kind "kB" values become bytes.
+_TABLE_KEYS: tuple[tuple[str, str], ...] = (
+    ("Name", "str"),
+    ("State", "state"),
+    ("Tgid", "int"),
+    ("PPid", "int"),
+    ("Uid", "int"),
+    ("Threads", "int"),
+    ("VmPeak", "kB"),
+    ("VmSize", "kB"),
+    ("VmLck", "kB"),
+    ("VmPin", "kB"),
+    ("VmHWM", "kB"),
+    ("VmRSS", "kB"),
+    ("RssAnon", "kB"),
+    ("RssFile", "kB"),
+    ("RssShmem", "kB"),
+    ("VmData", "kB"),
+    ("VmStk", "kB"),
+    ("VmExe", "kB"),
+    ("VmLib", "kB"),
+    ("VmPTE", "kB"),
+    ("VmSwap", "kB"),
+    ("HugetlbPages", "kB"),
+    ("THP_enabled", "int"),
+    ("Cpus_allowed_list", "str"),
+    ("Mems_allowed_list", "str"),
+    ("voluntary_ctxt_switches", "int"),
+    ("nonvoluntary_ctxt_switches", "int"),
+)
+#: (status key, column, kind) of the pid_status table. Columns are named as
+#: :func:`parse_pid_status` names the same keys (``VmRSS`` -> ``vm_rss_bytes``).
+PID_STATUS_FIELDS: tuple[tuple[str, str, str], ...] = tuple(
+    (key, snake_key(key) + ("_bytes" if kind == "kB" else ""), kind) for key, kind in _TABLE_KEYS
 )
 _STATUS_LINE = re.compile(
     r"^(" + "|".join(key for key, _c, _k in PID_STATUS_FIELDS) + r"):[ \t]*(.*)$", re.MULTILINE

@@ -123,7 +123,10 @@ def _swapped(group: pd.DataFrame, samples: pd.DataFrame | None) -> int | None:
             "max_swappiness_oracle",
             10,
             "Highest vm.swappiness accepted while an Oracle instance runs: Red Hat's Oracle "
-            "tuning guide (RHEL 5, 'Swap Space') and the TuneD `oracle` profile set 10.",
+            "tuning guide (https://access.redhat.com/documentation/en-us/red_hat_enterprise_"
+            "linux/5/html/tuning_and_optimizing_red_hat_enterprise_linux_for_oracle_9i_and_"
+            "10g_databases/chap-oracle_9i_and_10g_tuning_guide-swap_space) and the TuneD "
+            "`oracle` profile set 10.",
         ),
         Setting(
             "max_swappiness_other",

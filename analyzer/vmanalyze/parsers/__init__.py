@@ -76,6 +76,7 @@ from vmanalyze.parsers import (
     sos_manifest,
     swapon,
     swaps,
+    sys_block_zram,
     sys_kernel_mm_hugepages,
     sys_kernel_mm_ksm,
     sys_kernel_mm_transparent_hugepage,
@@ -230,6 +231,12 @@ SOURCES: dict[str, Source] = dict(
             sys_kernel_mm_hugepages.parse_hugepages_value,
             f"sys/kernel/mm/hugepages/hugepages-*kB/{_POOL}",
             f"{_NODE}/hugepages/hugepages-*kB/{_POOL}",
+        ),
+        _src(
+            "sys_block_zram",
+            "sys_block_zram",
+            sys_block_zram.parse_sys_block_zram,
+            "sys/block/zram[0-9]*/mm_stat",
         ),
         _src(
             "sys_kernel_mm_ksm",

@@ -37,6 +37,29 @@ def zram_devices(swaps: pd.DataFrame | None) -> pd.DataFrame:
     return per[columns]
 
 
+def zram_compression(
+    zram: pd.DataFrame | None, devices: pd.DataFrame
+) -> dict[str, dict[str, float]]:
+    """Per zram swap device (``/dev/zramN``): bytes stored and compressed and RAM taken when it
+    held the most, from its ``mm_stat`` (the ``zram`` table; absent before vmcollect read it)."""
+    out: dict[str, dict[str, float]] = {}
+    if zram is None or zram.empty or "orig_data_size_bytes" not in zram.columns:
+        return out
+    for name in devices["filename"]:
+        rows = zram[zram["device"] == str(name).rsplit("/", 1)[-1]].dropna(
+            subset=["orig_data_size_bytes", "compr_data_size_bytes"]
+        )
+        if rows.empty:
+            continue
+        peak = rows.loc[rows["orig_data_size_bytes"].idxmax()]
+        out[str(name)] = {
+            "stored_bytes": float(peak["orig_data_size_bytes"]),
+            "compressed_bytes": float(peak["compr_data_size_bytes"]),
+            "ram_bytes": float(peak.get("mem_used_total_bytes", float("nan"))),
+        }
+    return out
+
+
 def _disk_swap(swaps: pd.DataFrame | None) -> list[str]:
     """The swap areas that are not zram (files, partitions)."""
     if swaps is None or swaps.empty or "filename" not in swaps.columns:
@@ -67,7 +90,7 @@ def _pool(meminfo: pd.DataFrame | None, start: object, end: object) -> dict[str,
     name="compressed-swap-thrashing",
     severity=Severity.WARNING,
     requires=("vmstat",),
-    optional=("meminfo", "swaps", "pressure_memory"),
+    optional=("meminfo", "swaps", "zram", "pressure_memory"),
     settings=[
         Setting(
             "min_pages_per_s",
@@ -101,8 +124,9 @@ def compressed_swap_thrashing(ctx: RuleContext) -> Iterator[Finding]:
     (zram is a block device: its traffic is ordinary swap I/O). Flags the host when both
     directions reach `min_pages_per_s` in the same intervals for `min_active_share` of the
     window. Reports the rates, the pool (`Zswap` compressed, `Zswapped` stored, so the
-    compression ratio), pages written back from the pool to the disk swap (`zswpwb`, 6.8+),
-    the zram devices with their size and use, and PSI memory stalls. Needs two samples.
+    compression ratio), pages written back from the pool to the disk swap (`zswpwb`, where
+    the kernel has it), the zram devices with their size and use (and, from their `mm_stat`,
+    the bytes stored and compressed), and PSI memory stalls. Needs two samples.
 
     ## Why is this bad?
     Compressed swap makes swapping cheaper, not free: each page out is compressed and each
@@ -191,11 +215,20 @@ def compressed_swap_thrashing(ctx: RuleContext) -> Iterator[Finding]:
             if written_back
             else "nothing written back to disk swap (zswpwb +0)"
         )
+    compression: dict[str, dict[str, float]] = {}
     if "zram" in kinds:
-        details.extend(
-            f"{r.filename} {fmt_bytes(r.used_max_bytes)} used of {fmt_bytes(r.size_bytes)}"
-            for r in zram.itertuples()
-        )
+        compression = zram_compression(ctx.table("zram"), zram)
+        for r in zram.itertuples():
+            text = f"{r.filename} {fmt_bytes(r.used_max_bytes)} used of {fmt_bytes(r.size_bytes)}"
+            c = compression.get(str(r.filename))
+            if c and c["compressed_bytes"] > 0:
+                ratio = c["stored_bytes"] / c["compressed_bytes"]
+                c["compression_ratio"] = round(ratio, 2)
+                text += (
+                    f", {fmt_bytes(c['stored_bytes'])} stored in "
+                    f"{fmt_bytes(c['compressed_bytes'])} ({ratio:.1f}x)"
+                )
+            details.append(text)
     psi = psi_share(ctx.table("pressure_memory"), rates["ts"][both])
     if "psi_some_pct" in psi:
         details.append(f"PSI memory some {psi['psi_some_pct']:g}%")
@@ -226,6 +259,7 @@ def compressed_swap_thrashing(ctx: RuleContext) -> Iterator[Finding]:
             **pool,
             **psi,
             "zram_devices": zram,
+            "zram_compression": compression or None,
         },
         severity=Severity.CRITICAL if critical else None,
         severity_reason=(

@@ -156,7 +156,8 @@ def swappiness_on_database_host(ctx: RuleContext) -> Iterator[Finding]:
     and ClickHouse publish no swappiness advice and are not judged. One finding per database,
     on its oldest process, with the largest VmSwap of its processes when captured. Works on a
     single snapshot (sosreports). Without any active swap area the finding is info: the value
-    takes effect as soon as swap is added.
+    takes effect as soon as swap is added. cgroup v1's per-cgroup `memory.swappiness` is not
+    captured: a database in a v1 cgroup that sets its own is judged by the global value.
 
     ## Why is this bad?
     With the kernel default of 60, reclaim swaps out anonymous memory while page cache is still

@@ -61,6 +61,15 @@ def test_zram_thrashing(sample_bundle):
     device = finding.evidence["zram_devices"].iloc[0]
     assert device["used_max_bytes"] == swaps["used_bytes"].max()
     assert str(device["filename"]) in finding.message
+    # the device's own mm_stat: what it stored and how small it made it
+    zram = t["zram"]
+    rows = zram[zram["device"] == str(device["filename"]).rsplit("/", 1)[-1]]
+    peak = rows.loc[rows["orig_data_size_bytes"].idxmax()]
+    c = finding.evidence["zram_compression"][str(device["filename"])]
+    assert c["stored_bytes"] == peak["orig_data_size_bytes"] > 100 * 2**20
+    assert c["compressed_bytes"] == peak["compr_data_size_bytes"]
+    assert c["compression_ratio"] == round(c["stored_bytes"] / c["compressed_bytes"], 2) > 1
+    assert "stored in" in finding.message
 
 
 @pytest.mark.parametrize("bundle", ["swap-thrash", "healthy-idle", "pagecache-thrash"])

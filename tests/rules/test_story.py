@@ -27,7 +27,7 @@ EXPECTED: dict[str, tuple[str, list[str], list[str]] | None] = {
     "pagecache-thrash": ("CGR001", ["FLT001", "PGC001"], ["limit_hit", "refault"]),
     "pagecache-read-thrash": ("CGR001", ["PGC001", "PSI001"], ["limit_hit", "psi"]),
     "zswap-thrash": ("CGR001", ["SWP001", "SWP004", "PSI001", "FLT001"], ["swap_out", "psi"]),
-    "zram-thrash": ("CGR001", ["SWP001", "SWP004", "FLT001", "PSI001"], ["swap_out", "psi"]),
+    "zram-thrash": ("CGR001", ["SWP001", "SWP004", "FLT001"], ["swap_out"]),
     "numa-remote": None,
     "thp-always-postgres": None,
     "overcommit": None,

@@ -126,6 +126,9 @@ def test_zram_thrash() -> None:
     assert len(set(swaps["filename"])) == 1
     assert swaps["filename"].iloc[0].startswith("/dev/zram")
     assert swaps["used_bytes"].max() > 100 * MIB
+    zram = ds.zram[ds.zram["device"] == swaps["filename"].iloc[0].removeprefix("/dev/")]
+    assert zram["orig_data_size_bytes"].max() > 100 * MIB
+    assert (zram["compr_data_size_bytes"] <= zram["orig_data_size_bytes"]).all()
     assert "zram-cycler" in comms(ds)
 
 

@@ -51,6 +51,8 @@ RULE_HARM: Mapping[str, Harm] = {
     "FLT001": "stall",
     "CGR001": "stall",
     "DRT001": "stall",
+    "PGC001": "stall",
+    "SWP004": "stall",
     "MEM001": "measured",
     "MEM002": "measured",
     "SWP002": "measured",
@@ -60,12 +62,13 @@ RULE_HARM: Mapping[str, Harm] = {
     "OVC001": "config",
     "NUMA003": "config",
     "HPG001": "config",
+    "SWP003": "config",
 }
 
 #: cause -> the symptoms it explains (built-in rules).
 EXPLAINS: Mapping[str, tuple[str, ...]] = {
     "THP001": ("MEM002", "THP002", "FRAG001"),
-    "CGR001": ("OOM001", "SWP001", "FLT001", "PSI001", "MEM002"),
+    "CGR001": ("OOM001", "SWP001", "FLT001", "PSI001", "MEM002", "PGC001", "SWP004"),
     "OVC001": ("OOM001",),
     "HPG001": ("MEM001", "OVC001", "SWP001", "OOM001"),
     "NUMA003": ("NUMA001", "NUMA002", "PSI001"),
@@ -73,6 +76,9 @@ EXPLAINS: Mapping[str, tuple[str, ...]] = {
     "MEM002": ("MEM001", "SWP002", "OOM001"),
     "FRAG001": ("PSI001",),
     "SWP001": ("PSI001", "FLT001"),
+    "PGC001": ("PSI001",),
+    "SWP004": ("PSI001",),
+    "SWP003": ("SWP001",),
 }
 
 

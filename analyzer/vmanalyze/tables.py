@@ -216,6 +216,8 @@ class TableBuilder:
         t["sysctl_vm"] = self.sysctl_vm()
         t["thp"] = self.thp()
         t["ksm"] = frame(self._rows("sys_kernel_mm_ksm", lambda p: {"name": p.rsplit("/", 1)[1]}))
+        zram = self._rows("sys_block_zram", lambda p: {"device": p.split("/")[2]})
+        t["zram"] = frame(zram, columns=None if zram else ["snapshot", "ts", "device"])
         t["cgroup_memory"] = self.cgroup_memory()
         t["pid_stat"] = self.pid_stat()
         t["pid_status"] = self.pid_status()

@@ -114,6 +114,15 @@ TABLES: tuple[TableDoc, ...] = (
         "2.6.32",
     ),
     TableDoc(
+        "zram",
+        "Per zram device: bytes stored (orig_data_size), after compression (compr_data_size) "
+        "and taken in RAM (mem_used_total), its limit and peak, same-filled, compacted and "
+        "incompressible pages.",
+        "/sys/block/zram<id>/mm_stat",
+        f"{_TS}, device",
+        "4.2",
+    ),
+    TableDoc(
         "loadavg", "Load averages and runnable/total threads.", "/proc/loadavg", _TS, "2.6.32"
     ),
     TableDoc("proc_stat", "CPU time per CPU (ticks).", "/proc/stat", f"{_TS}, cpu", "2.6.32"),

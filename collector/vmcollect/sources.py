@@ -80,6 +80,7 @@ CONFIG_PROC_FILES = (
     "sys/kernel/threads-max",
 )
 _NODE_DIR = re.compile(r"^node[0-9]+$")
+_ZRAM_DIR = re.compile(r"^zram[0-9]+$")
 
 
 class Roots(object):
@@ -136,6 +137,10 @@ def sampled_system_files(roots):
     for size_dir in hugepage_size_dirs(os.path.join(roots.sys, "kernel/mm/hugepages")):
         for name in HUGEPAGE_POOL_FILES:
             files.append(roots.sys_path("kernel/mm/hugepages/%s/%s" % (size_dir, name)))
+    # zram devices (compressed RAM disks, usually swap): stored vs compressed bytes
+    for dev in _listdir(os.path.join(roots.sys, "block")):
+        if _ZRAM_DIR.match(dev):
+            files.append(roots.sys_path("block/%s/mm_stat" % dev))
     return files
 
 

@@ -30,9 +30,12 @@ from vmrules.numa.remote_numa_access import remote_numa_access
 from vmrules.numa.zone_reclaim_enabled import zone_reclaim_enabled
 from vmrules.oom.oom_kills import oom_kills
 from vmrules.ovc.overcommit_risk import overcommit_risk
+from vmrules.pgc.page_cache_thrashing import page_cache_thrashing
 from vmrules.psi.memory_pressure_stalls import memory_pressure_stalls
+from vmrules.swp.compressed_swap_thrashing import compressed_swap_thrashing
 from vmrules.swp.swap_nearly_full import swap_nearly_full
 from vmrules.swp.swap_thrashing import swap_thrashing
+from vmrules.swp.swappiness_on_database_host import swappiness_on_database_host
 from vmrules.thp.thp_always_on_database_host import thp_always_on_database_host
 from vmrules.thp.thp_defrag_stalls import thp_defrag_stalls
 
@@ -48,7 +51,12 @@ NUMA_RULES: tuple[Rule, ...] = (remote_numa_access, numa_node_imbalance, zone_re
 #: Overcommit: vm.overcommit_* settings against Committed_AS.
 OVC_RULES: tuple[Rule, ...] = (overcommit_risk,)
 #: Swap: thrashing, swap full, swappiness.
-SWP_RULES: tuple[Rule, ...] = (swap_thrashing, swap_nearly_full)
+SWP_RULES: tuple[Rule, ...] = (
+    swap_thrashing,
+    swap_nearly_full,
+    swappiness_on_database_host,
+    compressed_swap_thrashing,
+)
 #: Memory availability in general: MemAvailable low, reclaim pressure, min_free_kbytes.
 MEM_RULES: tuple[Rule, ...] = (low_available_memory, process_memory_growth)
 #: Pressure stall information (/proc/pressure/memory).
@@ -63,6 +71,8 @@ FRAG_RULES: tuple[Rule, ...] = (high_order_fragmentation,)
 DRT_RULES: tuple[Rule, ...] = (dirty_writeback_pressure,)
 #: Cgroups: memory.max pressure, memory.high throttling, cgroup OOMs.
 CGR_RULES: tuple[Rule, ...] = (cgroup_memory_limit,)
+#: Page cache: refault thrashing.
+PGC_RULES: tuple[Rule, ...] = (page_cache_thrashing,)
 
 ALL_RULES: tuple[Rule, ...] = (
     *THP_RULES,
@@ -77,4 +87,5 @@ ALL_RULES: tuple[Rule, ...] = (
     *FRAG_RULES,
     *DRT_RULES,
     *CGR_RULES,
+    *PGC_RULES,
 )

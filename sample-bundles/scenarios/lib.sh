@@ -167,6 +167,11 @@ swapfile_on() {
     SWAPFILE=$f
 }
 _swapfile_off() {
+    _swapoff_retry "$1" "rm $1" || return 1
+    rm -f "$1"
+}
+# _swapoff_retry AREA UNDO_HINT: swapoff AREA (3 tries); fails, saying how to finish by hand.
+_swapoff_retry() {
     local i
     for i in 1 2 3; do
         grep -q "^$1 " /proc/swaps || break
@@ -174,10 +179,9 @@ _swapfile_off() {
         sleep 1
     done
     if grep -q "^$1 " /proc/swaps; then
-        warn "swapoff $1 failed: it is left in place (swapoff $1; rm $1)"
+        warn "swapoff $1 failed: it is left in place (swapoff $1; $2)"
         return 1
     fi
-    rm -f "$1"
 }
 
 # make_tmpdir: a scratch directory on disk (not tmpfs), removed on exit. Sets TMPD.
@@ -317,7 +321,8 @@ host_report() {
 # wait_quiet_host: the host is shared; when someone else's test has thousands of processes up,
 # wait up to VMT_QUIET_WAIT seconds (default 30) for fewer than VMT_QUIET_PROCS (default 600), so
 # the bundle shows the scenario rather than their noise (and stays small). Goes on regardless.
-nprocs() { find /proc -maxdepth 1 -name '[0-9]*' | wc -l; }
+# (a glob, not find | wc: find fails on a process that exits mid-walk, and pipefail ends the scenario)
+nprocs() { local p=(/proc/[0-9]*); echo "${#p[@]}"; }
 wait_quiet_host() {
     local limit=${VMT_QUIET_PROCS:-600} waited=0 n
     n=$(nprocs)

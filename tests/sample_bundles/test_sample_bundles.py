@@ -88,6 +88,50 @@ def test_pagecache_thrash() -> None:
     assert ds.processes.set_index("pid").loc[top, "comm"] == "mmap-scanner"
 
 
+def test_pagecache_read_thrash() -> None:
+    """read() refaults: the page cache of a 256 MiB cgroup is re-read, without major faults."""
+    ds = load("pagecache-read-thrash")
+    refaults = delta(ds, "vmstat", "workingset_refault_file")
+    assert refaults > 100_000
+    assert delta(ds, "vmstat", "pgmajfault") < refaults / 1000
+    assert delta(ds, "vmstat", "pswpin") == 0 and delta(ds, "vmstat", "pswpout") == 0
+    assert ds.meminfo["swap_total_bytes"].max() == 0
+    cg = ds.cgroup_memory
+    own = cg[cg["cgroup"] == "/vmtriage-sample-pagecache-read-thrash"].sort_values("ts")
+    assert (own["limit_in_bytes"] == 256 * MIB).all() and len(own) > 10
+    # the cgroup's own memory.stat holds (nearly) all of the host's refaults
+    cg_refaults = own["stat_workingset_refault_file"]
+    assert cg_refaults.iloc[-1] - cg_refaults.iloc[0] > 0.9 * refaults
+    assert "read-scanner" in comms(ds)
+
+
+def test_zswap_thrash() -> None:
+    ds = load("zswap-thrash")
+    assert delta(ds, "vmstat", "zswpin") > 100_000 and delta(ds, "vmstat", "zswpout") > 100_000
+    rates = counter_rates(ds.vmstat, ["zswpin", "zswpout"])
+    both = (rates["zswpin_per_s"] > 0) & (rates["zswpout_per_s"] > 0)
+    assert both.mean() > 0.5
+    # the pool absorbs the swap-out: the swap file behind it is hardly written
+    assert delta(ds, "vmstat", "pswpout") < delta(ds, "vmstat", "zswpout") / 10
+    assert ds.meminfo["zswapped_bytes"].max() > 100 * MIB
+    assert 0 < ds.meminfo["zswap_bytes"].max() < ds.meminfo["zswapped_bytes"].max()
+    assert "zswap-cycler" in comms(ds)
+
+
+def test_zram_thrash() -> None:
+    ds = load("zram-thrash")
+    assert delta(ds, "vmstat", "pswpin") > 100_000 and delta(ds, "vmstat", "pswpout") > 100_000
+    assert delta(ds, "vmstat", "zswpout") == 0
+    swaps = ds.swaps
+    assert len(set(swaps["filename"])) == 1
+    assert swaps["filename"].iloc[0].startswith("/dev/zram")
+    assert swaps["used_bytes"].max() > 100 * MIB
+    zram = ds.zram[ds.zram["device"] == swaps["filename"].iloc[0].removeprefix("/dev/")]
+    assert zram["orig_data_size_bytes"].max() > 100 * MIB
+    assert (zram["compr_data_size_bytes"] <= zram["orig_data_size_bytes"]).all()
+    assert "zram-cycler" in comms(ds)
+
+
 def test_overcommit() -> None:
     ds = load("overcommit")
     host = ds.host

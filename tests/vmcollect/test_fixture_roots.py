@@ -4,6 +4,8 @@ import os
 import shutil
 import time
 
+import pytest
+
 from .bundle_reader import Bundle
 from .conftest import copy_process, root_args, run_collector
 
@@ -212,3 +214,22 @@ def test_unprivileged_run_says_at_start_what_it_will_miss(unprivileged):
 def test_root_run_misses_nothing(fixture_root, out_dir):
     b = _collect(fixture_root, out_dir)
     assert b.manifest["missing"] == []
+
+
+def test_zram_mm_stat_is_sampled(fixture_root, out_dir):
+    """Every /sys/block/zram<id>/mm_stat is read in every snapshot; other block devices not."""
+    live = [d for d in sorted(os.listdir("/sys/block")) if d.startswith("zram")]
+    if not live:
+        pytest.skip("no zram device on this host (modprobe zram)")
+    rel = "sys/block/%s/mm_stat" % live[0]
+    os.makedirs(os.path.join(fixture_root, "sys/block", live[0]))
+    shutil.copyfile("/" + rel, os.path.join(fixture_root, rel))
+    os.makedirs(os.path.join(fixture_root, "sys/block/sda"))
+    with open(os.path.join(fixture_root, "sys/block/sda/mm_stat"), "w") as f:
+        f.write("not a zram device\n")
+    b = _collect(fixture_root, out_dir)
+    records = b.records(rel)
+    assert [label for label, _ in records] == ["start", 0, 1, "end"]
+    assert all(body == _read(os.path.join(fixture_root, rel)) for _, body in records)
+    assert len(records[0][1].split()) >= 7  # orig, compr, mem_used_total, limit, max, same...
+    assert "sys/block/sda/mm_stat" not in b.members

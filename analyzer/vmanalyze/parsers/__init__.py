@@ -78,6 +78,7 @@ from vmanalyze.parsers import (
     sos_manifest,
     swapon,
     swaps,
+    sys_block_zram,
     sys_kernel_mm_hugepages,
     sys_kernel_mm_ksm,
     sys_kernel_mm_transparent_hugepage,
@@ -258,6 +259,12 @@ SOURCES: dict[str, Source] = dict(
             f"sys/kernel/mm/hugepages/hugepages-*kB/{_POOL}",
             f"{_NODE}/hugepages/hugepages-*kB/{_POOL}",
             table="hugepages",
+        ),
+        _src(
+            "sys_block_zram",
+            "sys_block_zram",
+            sys_block_zram.parse_sys_block_zram,
+            "sys/block/zram[0-9]*/mm_stat",
         ),
         _src(
             "sys_kernel_mm_ksm",

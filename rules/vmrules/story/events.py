@@ -162,9 +162,13 @@ def reclaim(ctx: StoryContext) -> Iterator[Event]:
 
 @event_source(name="swap-out")
 def swap_out(ctx: StoryContext) -> Iterator[Event]:
-    """Episodes of swap-out (``pswpout`` at 1 page/s or more)."""
+    """Episodes of swap-out (``pswpout`` at 1 page/s or more), and of swap-out into zswap's
+    compressed pool (``zswpout``, which ``pswpout`` does not count, at the same rate)."""
     yield from _episode_events(
         ctx, "vmstat", "pswpout", SWAP_OUT_PAGES_PER_S, "swap_out", "swap-out", chart="swap"
+    )
+    yield from _episode_events(
+        ctx, "vmstat", "zswpout", SWAP_OUT_PAGES_PER_S, "swap_out", "zswap swap-out", chart="swap"
     )
 
 

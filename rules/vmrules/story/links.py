@@ -226,10 +226,11 @@ def _cgroup_swap_growth(ctx: StoryContext, cgroup: str, start: Any, end: Any) ->
     return float(values.max() - values.iloc[0]) if len(values) >= 2 else None
 
 
-@link(name="cgroup-limit-drives-swap", cause="CGR001", effect="SWP001")
+@link(name="cgroup-limit-drives-swap", cause="CGR001", effect=("SWP001", "SWP004"))
 def cgroup_limit_drives_swap(ctx: StoryContext, cause: Node, effect: Node) -> Because | None:
     """A memory cgroup at its limit (CGR001) swaps: its anonymous memory has to go to swap
-    to stay under the limit, so host swap-in/out (SWP001) starts with it and overlaps it."""
+    to stay under the limit, so host swap-in/out (SWP001), or its compressed form through
+    zswap or zram (SWP004), starts with it and overlaps it."""
     cgroup = _cgroup(cause)
     lead = _precedes(ctx, cause, effect)
     if cgroup is None or lead is None or overlap_s(cause, effect) <= 0:
@@ -295,6 +296,32 @@ def cgroup_limit_drives_refaults(ctx: StoryContext, cause: Node, effect: Node) -
     )
 
 
+@link(name="cgroup-limit-drives-read-refaults", cause="CGR001", effect="PGC001")
+def cgroup_limit_drives_read_refaults(
+    ctx: StoryContext, cause: Node, effect: Node
+) -> Because | None:
+    """A memory cgroup at its limit (CGR001) evicts its own page cache, and PGC001 finds
+    that same cgroup (or one below it) refaulting it: the limit is smaller than the files
+    the cgroup re-reads, with or without major faults (read() takes none)."""
+    limited, refaulting = _cgroup(cause), _cgroup(effect)
+    if not _within(refaulting, limited) or overlap_s(cause, effect) <= 0:
+        return None
+    lead = _precedes(ctx, cause, effect)
+    if lead is None:
+        return None
+    return Because(
+        0.9,
+        f"cgroup {refaulting} refaulted its page cache ({_evidence(effect, 'access')}) "
+        f"while {limited} was at its limit",
+        {
+            "cgroup": refaulting,
+            "access": _evidence(effect, "access"),
+            "lead_s": round(lead, 1),
+            "overlap_s": round(overlap_s(cause, effect), 1),
+        },
+    )
+
+
 def _cgroup_stall_share(ctx: StoryContext, cgroup: str, start: Any, end: Any) -> float | None:
     """The share of time (0-1) some task of ``cgroup`` stalled on memory between ``start`` and
     ``end``, from its own ``memory.pressure`` (cgroup v2) ``some total``."""
@@ -345,11 +372,17 @@ def swap_in_is_major_faults(ctx: StoryContext, cause: Node, effect: Node) -> Bec
     )
 
 
-@link(name="thrashing-causes-stalls", cause=("SWP001", "FLT001"), effect=("PSI001", "event:psi"))
+@link(
+    name="thrashing-causes-stalls",
+    cause=("SWP001", "FLT001", "PGC001", "SWP004"),
+    effect=("PSI001", "event:psi"),
+)
 def thrashing_causes_stalls(ctx: StoryContext, cause: Node, effect: Node) -> Because | None:
-    """Swap thrashing (SWP001) or a major-fault storm (FLT001) starts no later than memory
-    stalls (PSI001 or a PSI episode) and overlaps them: tasks waiting on swap-in or on
-    refaulted pages are what PSI memory counts (kernel PSI doc)."""
+    """Swap thrashing (SWP001, SWP004 for zswap/zram), a major-fault storm (FLT001) or
+    page-cache refault thrashing (PGC001) starts no later than memory stalls (PSI001 or a
+    PSI episode) and overlaps them: tasks waiting on swap-in or on refaulted pages (the
+    kernel counts refaults of the working set as memory stall) are what PSI memory counts
+    (kernel PSI doc)."""
     return _overlap_after(ctx, cause, effect, 0.8, "waiting on faults is memory stall")
 
 
@@ -387,6 +420,7 @@ LINK_TYPES = (
     low_memory_precedes_oom,
     cgroup_limit_drives_swap,
     cgroup_limit_drives_refaults,
+    cgroup_limit_drives_read_refaults,
     cgroup_pressure_is_host_stall,
     swap_in_is_major_faults,
     thrashing_causes_stalls,

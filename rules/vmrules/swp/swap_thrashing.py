@@ -125,7 +125,8 @@ def swap_thrashing(ctx: RuleContext) -> Iterator[Finding]:
 
     ## References
     - https://man7.org/linux/man-pages/man5/proc_vmstat.5.html (pswpin, pswpout)
-    - https://docs.kernel.org/admin-guide/mm/zswap.html (zswpin, zswpout since 6.1)
+    - https://docs.kernel.org/admin-guide/mm/zswap.html (zswpin, zswpout since 5.19: commit
+      f6498b776d28 "mm: zswap: add basic meminfo and vmstat coverage")
     - PCP pmie rule memory.exhausted (src/pmieconf/memory/exhausted):
       https://github.com/performancecopilot/pcp
     - https://docs.kernel.org/accounting/psi.html

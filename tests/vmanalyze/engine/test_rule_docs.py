@@ -154,10 +154,14 @@ NOT_THRESHOLDS = {
     "zones",
     "extra_database_comms",
     "mongodb_major_version",
+    "top_cgroups",
 }
 #: What a threshold's doc cites: a kernel document or source, a peer tool's default, a vendor,
 #: or this project's own choice with its reason.
-SOURCES = ("Our choice", "our choice", "pmie", "atop", "kernel", "balance_dirty_pages", "psi.rst")
+SOURCES = (
+    *("Our choice", "our choice", "pmie", "atop", "kernel", "balance_dirty_pages", "psi.rst"),
+    *("https://", "domain-and-peers.md"),  # a vendor's page, or the reference that quotes it
+)
 
 
 def test_every_built_in_threshold_cites_its_source() -> None:
@@ -167,7 +171,8 @@ def test_every_built_in_threshold_cites_its_source() -> None:
         f"{rule.code}.{setting.name}"
         for rule in discover().rules
         if rule.code[:3]
-        in {"CGR", "DRT", "FLT", "FRA", "HPG", "MEM", "NUM", "OOM", "OVC"} | {"PSI", "SWP", "THP"}
+        in {"CGR", "DRT", "FLT", "FRA", "HPG", "MEM", "NUM", "OOM", "OVC"}
+        | {"PSI", "SWP", "THP", "PGC"}
         for setting in rule.settings
         if setting.name not in NOT_THRESHOLDS and not any(s in setting.doc for s in SOURCES)
     ]

@@ -1,0 +1,1 @@
+"""PGC rules of the built-in pack (one module per rule): page-cache behaviour."""

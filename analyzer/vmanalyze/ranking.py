@@ -51,6 +51,9 @@ RULE_HARM: Mapping[str, Harm] = {
     "FLT001": "stall",
     "CGR001": "stall",
     "DRT001": "stall",
+    "RCL001": "stall",
+    "ALLOC001": "stall",
+    "HUNG001": "stall",
     "MEM001": "measured",
     "MEM002": "measured",
     "SWP002": "measured",
@@ -60,6 +63,7 @@ RULE_HARM: Mapping[str, Harm] = {
     "OVC001": "config",
     "NUMA003": "config",
     "HPG001": "config",
+    "ALLOC002": "config",
 }
 
 #: cause -> the symptoms it explains (built-in rules).
@@ -71,8 +75,10 @@ EXPLAINS: Mapping[str, tuple[str, ...]] = {
     "NUMA003": ("NUMA001", "NUMA002", "PSI001"),
     "NUMA002": ("NUMA001",),
     "MEM002": ("MEM001", "SWP002", "OOM001"),
-    "FRAG001": ("PSI001",),
-    "SWP001": ("PSI001", "FLT001"),
+    "SWP001": ("PSI001", "FLT001", "HUNG001"),
+    "RCL001": ("PSI001", "HUNG001"),
+    "ALLOC002": ("ALLOC001", "RCL001", "OOM001"),
+    "FRAG001": ("PSI001", "ALLOC001"),
 }
 
 

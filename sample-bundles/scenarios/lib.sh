@@ -317,7 +317,13 @@ host_report() {
 # wait_quiet_host: the host is shared; when someone else's test has thousands of processes up,
 # wait up to VMT_QUIET_WAIT seconds (default 30) for fewer than VMT_QUIET_PROCS (default 600), so
 # the bundle shows the scenario rather than their noise (and stays small). Goes on regardless.
-nprocs() { find /proc -maxdepth 1 -name '[0-9]*' | wc -l; }
+# nprocs: pure shell, since find(1) fails (and with it the scenario) when a process exits while
+# it walks /proc.
+nprocs() {
+    local d n=0
+    for d in /proc/[0-9]*; do n=$((n + 1)); done
+    echo "$n"
+}
 wait_quiet_host() {
     local limit=${VMT_QUIET_PROCS:-600} waited=0 n
     n=$(nprocs)

@@ -15,6 +15,10 @@
 #            services' cgroups exist (it looks for new cgroups only every 12 samples, and under
 #            TCG on a busy host it takes fewer than 12)
 #   t = 0..  a sort of the table with work_mem 256MB every 5 s (a postgres backend's heap under THP)
+#   t = 5..  global reclaim waves: a 640 MiB file keeps the page cache full (re-read after every
+#            wave) while two hog.py waves processes allocate MemAvailable - 384 MiB between them,
+#            hold it 1 s and free it: free pages fall below the min watermark faster than kswapd
+#            refills them, so tasks reclaim directly (allocstall, pgscan_direct; RCL001)
 #   t = $SOS_AT  sos report --batch --only-plugins $SOS_PLUGINS (in /var/tmp, moved to /host/out/)
 #   end      the collector and sos done: units stopped, rc written to /host/out/status
 #
@@ -68,6 +72,11 @@ systemd-run --unit=vmt-oom -p MemoryMax=96M -p OOMPolicy=continue \
     /bin/sh -c 'while :; do python3 /host/hog.py grow --name oom-hog --step 16; sleep 3; done'
 sleep 3
 
+section "page cache for the reclaim waves"
+dd if=/dev/zero of=/var/tmp/vmt-cache.dat bs=1M count=640 status=none && sync
+cat /var/tmp/vmt-cache.dat >/dev/null
+grep -E '^(MemAvailable|Cached):' /proc/meminfo
+
 section "vmcollect --interval $INTERVAL --duration ${DURATION}s --output /host/out/"
 T0=$(date +%s)
 python3 /host/vmcollect.pyz --interval "$INTERVAL" --duration "${DURATION}s" --output "$OUT/" \
@@ -81,7 +90,20 @@ COLLECT_PID=$!
     done
 ) &
 SORT_PID=$!
-sleep "$SOS_AT"
+sleep 5
+WAVES_T0=$(grep -E '^(allocstall_|pgscan_direct |pgscan_kswapd )' /proc/vmstat | tr '\n' ' ')
+for i in 1 2; do
+    systemd-run --unit="vmt-waves-$i" \
+        python3 /host/hog.py waves --name "wave-hog-$i" --margin 384 --share 2 --seconds "$DURATION"
+done
+(
+    while [ -e /proc/"$COLLECT_PID" ]; do
+        cat /var/tmp/vmt-cache.dat >/dev/null
+        sleep 1
+    done
+) &
+CACHE_PID=$!
+sleep $((SOS_AT - 5))
 
 section "sos report at t=$(($(date +%s) - T0))s"
 mkdir -p /var/tmp/vmt-sos
@@ -96,7 +118,8 @@ mv /var/tmp/vmt-sos/sosreport-* "$OUT/" || fail 4 "no sos archive"
 section "waiting for vmcollect"
 wait "$COLLECT_PID" || fail 5 "vmcollect exited with status $?"
 tail -n 3 "$OUT/collect.stderr"
-kill "$SORT_PID" 2>/dev/null
+kill "$SORT_PID" "$CACHE_PID" 2>/dev/null
+systemctl stop vmt-waves-1 vmt-waves-2
 
 section "what the episodes did"
 for u in vmt-high vmt-oom; do
@@ -107,6 +130,9 @@ done
 grep -E 'thp_fault_alloc|thp_fault_fallback' /proc/vmstat
 grep AnonHugePages /proc/meminfo
 dmesg | grep -c 'oom-kill:' | sed 's/^/oom-kill lines in dmesg: /'
+dmesg | grep -c 'global_oom' | sed 's/^/global OOM kills in dmesg: /'
+echo "reclaim counters when the waves started: $WAVES_T0"
+echo "reclaim counters now: $(grep -E '^(allocstall_|pgscan_direct |pgscan_kswapd )' /proc/vmstat | tr '\n' ' ')"
 systemctl stop vmt-high vmt-oom
 
 echo "rc=$STATUS" >"$OUT/status"

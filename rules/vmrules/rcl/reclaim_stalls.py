@@ -86,8 +86,8 @@ def _pct(part: float, whole: float) -> float | None:
             50.0,
             "Direct reclaim efficiency (pgsteal_direct / pgscan_direct, percent) below which "
             "the finding says reclaim is struggling. sysstat's former %vmeff "
-            "(pgsteal / pgscan): 'close to 100%' is healthy, below 30% a problem "
-            "(sar(1) of sysstat 11); 50% is our middle ground.",
+            "(pgsteal / pgscan, sar(1)): near 100% is healthy, 'less than 30%' means the VM "
+            "'is having some difficulties'; 50% is our choice between the two.",
         ),
     ],
 )

@@ -21,8 +21,11 @@ command -v fsfreeze >/dev/null || die "fsfreeze (util-linux) is needed"
 command -v mkfs.ext4 >/dev/null || die "mkfs.ext4 (e2fsprogs) is needed"
 [ "$(cat /proc/sys/kernel/hung_task_panic)" = 0 ] || die "kernel.hung_task_panic is set: refusing"
 set_knob /proc/sys/kernel/hung_task_timeout_secs "$HUNG_SECS"
-# Every report decrements hung_task_warnings; 0 silences the watchdog for good.
-set_knob /proc/sys/kernel/hung_task_warnings 10
+# Every report decrements hung_task_warnings (0 silences the watchdog for good): its value from
+# before is written back even when it already was 10, since the episode's reports lower it.
+WARNINGS_FILE=/proc/sys/kernel/hung_task_warnings
+on_restore _write_knob "$WARNINGS_FILE" "$(cat "$WARNINGS_FILE")"
+_write_knob "$WARNINGS_FILE" 10
 set_knob "$THP/enabled" madvise
 swapfile_on 1536
 cg_create "$SCENARIO" "$LIMIT_MIB"

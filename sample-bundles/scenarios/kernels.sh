@@ -198,7 +198,7 @@ pg=$(awk '$1 ~ /^postgresql-[0-9]+$/ { print $1 " " $2 }' "$IMAGE/packages")
     echo "  work_mem 256MB every 5 s; \`vmt-high.service\` (systemd-run -p MemoryHigh=64M) holding"
     echo "  96 MiB and churning 16 MiB/s (hog.py hold); \`vmt-oom.service\` (systemd-run"
     echo "  -p MemoryMax=96M -p OOMPolicy=continue) restarting hog.py grow, 16 MiB per 0.2 s, every"
-    echo "  3 s after the memcg OOM killer kills it; from 5 s into the capture, for ${DURATION} s, global"
+    echo "  3 s after the memcg OOM killer kills it; from 5 s into the capture until its end, global"
     echo "  reclaim waves: a 640 MiB file re-read to keep the page cache full while two"
     echo "  \`vmt-waves-N.service\` (hog.py waves) allocate MemAvailable - 384 MiB between them,"
     echo "  hold it 1 s and free it."

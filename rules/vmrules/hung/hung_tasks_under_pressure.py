@@ -168,7 +168,9 @@ def hung_tasks_under_pressure(ctx: RuleContext) -> Iterator[Finding]:
     records = log_records(events, ("hung_task",), ctx.table("samples"))
     if records.empty:
         return
-    blocked = pd.to_numeric(records.get("blocked_seconds"), errors="coerce").fillna(0.0)
+    blocked = pd.to_numeric(
+        records.get("blocked_seconds", pd.Series(0, index=records.index)), errors="coerce"
+    ).fillna(0.0)
     records = records.assign(blocked=blocked.astype(float))
     before = records[records["before_window"]]
     inside = records[~records["before_window"]]

@@ -18,7 +18,8 @@
 #   t = 5..  global reclaim waves: a 640 MiB file keeps the page cache full (re-read after every
 #            wave) while two hog.py waves processes allocate MemAvailable - 384 MiB between them,
 #            hold it 1 s and free it: free pages fall below the min watermark faster than kswapd
-#            refills them, so tasks reclaim directly (allocstall, pgscan_direct; RCL001)
+#            refills them, so tasks reclaim directly (allocstall, pgscan_direct; RCL001); until
+#            the collector ends (its start snapshot alone can take a minute under TCG)
 #   t = $SOS_AT  sos report --batch --only-plugins $SOS_PLUGINS (in /var/tmp, moved to /host/out/)
 #   end      the collector and sos done: units stopped, rc written to /host/out/status
 #
@@ -94,7 +95,7 @@ sleep 5
 WAVES_T0=$(grep -E '^(allocstall_|pgscan_direct |pgscan_kswapd )' /proc/vmstat | tr '\n' ' ')
 for i in 1 2; do
     systemd-run --unit="vmt-waves-$i" \
-        python3 /host/hog.py waves --name "wave-hog-$i" --margin 384 --share 2 --seconds "$DURATION"
+        python3 /host/hog.py waves --name "wave-hog-$i" --margin 384 --share 2 --seconds 900
 done
 (
     while [ -e /proc/"$COLLECT_PID" ]; do

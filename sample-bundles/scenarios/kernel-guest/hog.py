@@ -3,7 +3,7 @@
 
     hog.py hold --name NAME --hold MIB --churn MIB [--seconds S]
     hog.py grow --name NAME --step MIB
-    hog.py waves --name NAME --margin MIB --share N [--seconds S]
+    hog.py waves --name NAME --margin MIB --share N [--pause S] [--seconds S]
 
 - hold: keeps --hold MiB of anonymous memory resident (one byte per page re-touched every
   second) and allocates and frees --churn MiB every second. Under a `MemoryHigh=` below --hold
@@ -12,9 +12,10 @@
 - grow: allocates --step MiB more every 0.2 s until the kernel kills it: under `MemoryMax=` the
   memcg OOM killer (memory.events max and oom_kill, an "oom-kill:... oom_memcg=" kernel line).
 - waves: over and over, allocates MemAvailable minus --margin MiB, divided by --share (the
-  number of wave processes running side by side), as fast as it can, holds it 1 s and frees it.
-  With the page cache full and both vCPUs busy allocating, the free pages fall below the min
-  watermark before kswapd refills them: global direct reclaim (allocstall, pgscan_direct).
+  number of wave processes running side by side), as fast as it can, holds it 1 s, frees it and
+  rests --pause s (leaving the collector some CPU under TCG). With the page cache full and both
+  vCPUs busy allocating, the free pages fall below the min watermark before kswapd refills
+  them: global direct reclaim (allocstall, pgscan_direct).
 
 Runs on the guests' python3 (3.9 to 3.13); standard library only.
 """
@@ -85,7 +86,7 @@ def waves():
         time.sleep(1)
         for c in chunks:
             c.close()
-        time.sleep(1)
+        time.sleep(ARGS.pause)
 
 
 if __name__ == "__main__":
@@ -98,6 +99,7 @@ if __name__ == "__main__":
     p.add_argument("--seconds", type=int, default=600)
     p.add_argument("--margin", type=int, default=384)
     p.add_argument("--share", type=int, default=2)
+    p.add_argument("--pause", type=float, default=3.0)
     ARGS = p.parse_args()
     with open("/proc/self/comm", "w") as f:
         f.write(ARGS.name)

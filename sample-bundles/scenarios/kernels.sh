@@ -18,7 +18,8 @@
 #                    (kept after a failure) to tests/data/kernels/<release>/
 # Environment:
 #   KERNELS_ACCEL=auto|kvm|tcg   accelerator (auto: KVM if usable)
-#   DURATION=60                  collection window in seconds (INTERVAL from lib.sh, default 1s)
+#   DURATION=180                 collection window in seconds (INTERVAL from lib.sh, default 1s);
+#                                the reclaim waves slow the collector under TCG: 10+ samples need it
 #   SOS_AT=20                    seconds into the window when sos report starts
 #   GUEST_TIMEOUT=2400           seconds before a guest is killed (TCG on a busy host is slow)
 #   KERNELS_MIRROR               Debian mirror (default http://deb.debian.org/debian)
@@ -73,7 +74,7 @@ GUEST_PACKAGES=systemd-sysv,udev,kmod,procps,python3,sosreport,postgresql,linux-
 GUEST_ACCEL=${KERNELS_ACCEL:-auto}
 GUEST_FREE_MIB=1024
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-2400}
-DURATION=${DURATION:-60}
+DURATION=${DURATION:-180}
 SOS_AT=${SOS_AT:-20}
 # sos's systemd plugin alone outlasted its 300 s timeout under TCG: left out.
 SOS_PLUGINS=memory,kernel,process,system,cgroups,logs,postgresql

@@ -95,7 +95,7 @@ sleep 5
 WAVES_T0=$(grep -E '^(allocstall_|pgscan_direct |pgscan_kswapd )' /proc/vmstat | tr '\n' ' ')
 for i in 1 2; do
     systemd-run --unit="vmt-waves-$i" \
-        python3 /host/hog.py waves --name "wave-hog-$i" --margin 384 --share 2 --seconds 900
+        python3 /host/hog.py waves --name "wave-hog-$i" --margin 384 --share 2 --pause 4 --seconds 900
 done
 (
     while [ -e /proc/"$COLLECT_PID" ]; do

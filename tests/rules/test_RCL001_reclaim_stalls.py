@@ -1,5 +1,5 @@
 """RCL001 reclaim-stalls: global direct reclaim in the bookworm guest's reclaim waves (real,
-tests/data/kernels/bookworm), and none where a memory cgroup alone reclaimed."""
+tests/data/kernels/bookworm-reclaim), and none where a memory cgroup alone reclaimed."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from vmanalyze.rule import Severity
 from vmrules.rcl.reclaim_stalls import reclaim_counters
 from vmrules.rcl.reclaim_stalls import reclaim_stalls as RULE
 
-BOOKWORM = Path(__file__).resolve().parents[1] / "data" / "kernels" / "bookworm"
+KERNELS = Path(__file__).resolve().parents[1] / "data" / "kernels"
+BOOKWORM = KERNELS / "bookworm-reclaim"
 
 
 def bookworm() -> dict[str, pd.DataFrame]:
@@ -108,6 +109,6 @@ def test_a_short_burst_is_info():
 
 
 def test_single_snapshot_is_skipped():
-    sos = vmanalyze.load(BOOKWORM / "sosreport.tar.xz", cache=False)
+    sos = vmanalyze.load(KERNELS / "bookworm" / "sosreport.tar.xz", cache=False)
     status = run(sos.tables, [RULE]).status("RCL001")
     assert status.status == "skipped" and "single snapshot" in status.reason

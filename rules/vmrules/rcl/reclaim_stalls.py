@@ -238,7 +238,7 @@ def reclaim_stalls(ctx: RuleContext) -> Iterator[Finding]:
     if efficiency["direct"] is not None and efficiency["direct"] < low:
         message += f" (direct reclaim frees under {low:g}% of what it scans)"
     if peak_at is not None and peak > 0:
-        message += f"; peak {peak:.0f} pages/s at {when(peak_at)}"
+        message += f"; direct scanning peaked at {peak:.0f} pages/s at {when(peak_at)}"
     minimum = float(ctx.settings["min_direct_share"])
     min_pct = float(ctx.settings["min_direct_scan_pct"])
     reason = None

@@ -53,6 +53,9 @@ RULE_HARM: Mapping[str, Harm] = {
     "DRT001": "stall",
     "PGC001": "stall",
     "SWP004": "stall",
+    "RCL001": "stall",
+    "ALLOC001": "stall",
+    "HUNG001": "stall",
     "MEM001": "measured",
     "MEM002": "measured",
     "SWP002": "measured",
@@ -63,6 +66,7 @@ RULE_HARM: Mapping[str, Harm] = {
     "NUMA003": "config",
     "HPG001": "config",
     "SWP003": "config",
+    "ALLOC002": "config",
 }
 
 #: cause -> the symptoms it explains (built-in rules).
@@ -74,11 +78,13 @@ EXPLAINS: Mapping[str, tuple[str, ...]] = {
     "NUMA003": ("NUMA001", "NUMA002", "PSI001"),
     "NUMA002": ("NUMA001",),
     "MEM002": ("MEM001", "SWP002", "OOM001"),
-    "FRAG001": ("PSI001",),
-    "SWP001": ("PSI001", "FLT001"),
     "PGC001": ("PSI001",),
     "SWP004": ("PSI001",),
     "SWP003": ("SWP001",),
+    "SWP001": ("PSI001", "FLT001", "HUNG001"),
+    "RCL001": ("PSI001", "HUNG001"),
+    "ALLOC002": ("ALLOC001", "RCL001", "OOM001"),
+    "FRAG001": ("PSI001", "ALLOC001"),
 }
 
 

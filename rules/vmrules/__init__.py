@@ -18,11 +18,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vmrules.alloc.page_allocation_failures import page_allocation_failures
+from vmrules.alloc.watermark_settings import watermark_settings
 from vmrules.cgr.cgroup_memory_limit import cgroup_memory_limit
 from vmrules.drt.dirty_writeback_pressure import dirty_writeback_pressure
 from vmrules.flt.high_major_fault_rate import high_major_fault_rate
 from vmrules.frag.high_order_fragmentation import high_order_fragmentation
 from vmrules.hpg.hugepages_reserved_unused import hugepages_reserved_unused
+from vmrules.hung.hung_tasks_under_pressure import hung_tasks_under_pressure
 from vmrules.mem.low_available_memory import low_available_memory
 from vmrules.mem.process_memory_growth import process_memory_growth
 from vmrules.numa.numa_node_imbalance import numa_node_imbalance
@@ -32,6 +35,7 @@ from vmrules.oom.oom_kills import oom_kills
 from vmrules.ovc.overcommit_risk import overcommit_risk
 from vmrules.pgc.page_cache_thrashing import page_cache_thrashing
 from vmrules.psi.memory_pressure_stalls import memory_pressure_stalls
+from vmrules.rcl.reclaim_stalls import reclaim_stalls
 from vmrules.swp.compressed_swap_thrashing import compressed_swap_thrashing
 from vmrules.swp.swap_nearly_full import swap_nearly_full
 from vmrules.swp.swap_thrashing import swap_thrashing
@@ -73,6 +77,12 @@ DRT_RULES: tuple[Rule, ...] = (dirty_writeback_pressure,)
 CGR_RULES: tuple[Rule, ...] = (cgroup_memory_limit,)
 #: Page cache: refault thrashing.
 PGC_RULES: tuple[Rule, ...] = (page_cache_thrashing,)
+#: Reclaim: direct reclaim against kswapd, reclaim efficiency.
+RCL_RULES: tuple[Rule, ...] = (reclaim_stalls,)
+#: Page allocator: allocation failures, min_free_kbytes and the zone watermarks.
+ALLOC_RULES: tuple[Rule, ...] = (page_allocation_failures, watermark_settings)
+#: Hung tasks (the kernel's hung-task watchdog) under memory pressure.
+HUNG_RULES: tuple[Rule, ...] = (hung_tasks_under_pressure,)
 
 ALL_RULES: tuple[Rule, ...] = (
     *THP_RULES,
@@ -88,4 +98,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *DRT_RULES,
     *CGR_RULES,
     *PGC_RULES,
+    *RCL_RULES,
+    *ALLOC_RULES,
+    *HUNG_RULES,
 )

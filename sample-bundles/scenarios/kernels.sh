@@ -13,12 +13,18 @@
 # go to tests/data/kernels/<release>/ with a PROVENANCE.md (the tests in tests/kernels/ read them).
 # The shared QEMU code is guest-lib.sh (numa-remote.sh uses it too).
 #
-# Usage: kernels.sh [--rebuild] [--publish-only] [RELEASE...]    (default: bullseye bookworm trixie)
+# Usage: kernels.sh [--rebuild] [--publish-only] [--reclaim-waves] [RELEASE...]
+#                                                     (default: bullseye bookworm trixie)
 #   --publish-only   no guest: copy what the last guest left in build/kernels/<release>/run/
 #                    (kept after a failure) to tests/data/kernels/<release>/
+#   --reclaim-waves  add global reclaim waves (hog.py waves over a full page cache: RCL001's
+#                    global direct reclaim) and publish to tests/data/kernels/<release>-reclaim/
+#                    instead: the waves slow everything under TCG and the other episodes'
+#                    promises need not hold there (PostgreSQL exited during bookworm's)
 # Environment:
 #   KERNELS_ACCEL=auto|kvm|tcg   accelerator (auto: KVM if usable)
-#   DURATION=60                  collection window in seconds (INTERVAL from lib.sh, default 1s)
+#   DURATION=60                  collection window in seconds (INTERVAL from lib.sh, default 1s;
+#                                180 with --reclaim-waves, which slow the collector under TCG)
 #   SOS_AT=20                    seconds into the window when sos report starts
 #   GUEST_TIMEOUT=2400           seconds before a guest is killed (TCG on a busy host is slow)
 #   KERNELS_MIRROR               Debian mirror (default http://deb.debian.org/debian)
@@ -30,12 +36,14 @@ SCENARIO=kernels
 
 REBUILD=0
 PUBLISH_ONLY=0
+WAVES=0
 ONE=
 SUITES=()
 for arg in "$@"; do
     case "$arg" in
     --rebuild) REBUILD=1 ;;
     --publish-only) PUBLISH_ONLY=1 ;;
+    --reclaim-waves) WAVES=1 ;;
     --one=*) ONE=${arg#--one=} ;;
     bullseye | bookworm | trixie) SUITES+=("$arg") ;;
     -h | --help)
@@ -54,6 +62,7 @@ if [ -z "$ONE" ]; then
     flags=()
     [ "$REBUILD" = 1 ] && flags+=(--rebuild)
     [ "$PUBLISH_ONLY" = 1 ] && flags+=(--publish-only)
+    [ "$WAVES" = 1 ] && flags+=(--reclaim-waves)
     for s in "${SUITES[@]}"; do
         bash "$0" "${flags[@]}" --one="$s" || die "$s failed"
     done
@@ -73,7 +82,7 @@ GUEST_PACKAGES=systemd-sysv,udev,kmod,procps,python3,sosreport,postgresql,linux-
 GUEST_ACCEL=${KERNELS_ACCEL:-auto}
 GUEST_FREE_MIB=1024
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-2400}
-DURATION=${DURATION:-60}
+if [ "$WAVES" = 1 ]; then DURATION=${DURATION:-180}; else DURATION=${DURATION:-60}; fi
 SOS_AT=${SOS_AT:-20}
 # sos's systemd plugin alone outlasted its 300 s timeout under TCG: left out.
 SOS_PLUGINS=memory,kernel,process,system,cgroups,logs,postgresql
@@ -107,7 +116,7 @@ if [ "$PUBLISH_ONLY" = 0 ]; then
     cp "$KG/guest-run.sh" "$KG/hog.py" "$RUN/"
     cp "$PYZ" "$RUN/vmcollect.pyz"
     cat >"$RUN/scenario.env" <<EOF
-ACCEL=$ACCEL INTERVAL=$INTERVAL DURATION=$DURATION SOS_AT=$SOS_AT SOS_PLUGINS=$SOS_PLUGINS
+ACCEL=$ACCEL INTERVAL=$INTERVAL DURATION=$DURATION SOS_AT=$SOS_AT SOS_PLUGINS=$SOS_PLUGINS WAVES=$WAVES
 EOF
     RUN_DATE=$(date -u '+%F %T UTC')
     boot_guest
@@ -167,6 +176,7 @@ for f in "$BUNDLE" "$SOS"; do
 done
 
 dest="$DATA/$SUITE"
+[ "${WAVES:-0}" = 1 ] && dest="$DATA/$SUITE-reclaim"
 mkdir -p "$dest"
 rm -f "$dest"/vmcollect.tar.gz "$dest"/sosreport.tar.*
 cp "$BUNDLE" "$dest/vmcollect.tar.gz"
@@ -199,6 +209,12 @@ pg=$(awk '$1 ~ /^postgresql-[0-9]+$/ { print $1 " " $2 }' "$IMAGE/packages")
     echo "  96 MiB and churning 16 MiB/s (hog.py hold); \`vmt-oom.service\` (systemd-run"
     echo "  -p MemoryMax=96M -p OOMPolicy=continue) restarting hog.py grow, 16 MiB per 0.2 s, every"
     echo "  3 s after the memcg OOM killer kills it."
+    [ "${WAVES:-0}" = 1 ] && {
+        echo "- Reclaim waves (\`--reclaim-waves\`): from 5 s into the capture until its end, a 640 MiB"
+        echo "  file re-read every second to keep the page cache full while two"
+        echo "  \`vmt-waves-N.service\` (hog.py waves) allocate MemAvailable - 384 MiB between them,"
+        echo "  hold it 1 s, free it and rest 4 s."
+    }
     echo "- \`vmcollect.tar.gz\`: \`python3 vmcollect.pyz --interval $INTERVAL --duration ${DURATION}s\`"
     echo "  started once both services ran (vmcollect finds new cgroups every 12 samples only); it wrote $(sed -n 's/^wrote \([0-9]*\) samples.*/\1/p' "$RUN/out/collect.stderr")"
     echo "  samples (TCG on a busy 2-core host keeps it from sampling every second)."
@@ -217,6 +233,12 @@ pg=$(awk '$1 ~ /^postgresql-[0-9]+$/ { print $1 " " $2 }' "$IMAGE/packages")
     echo "  kernel-log oom_kill events for \`oom-hog\` with oom_memcg=/system.slice/vmt-oom.service."
     echo "  CGR001 flags both services, OOM001 the kills with their cgroup; THP001 fires (THP always,"
     echo "  postgres processes)."
+    [ "${WAVES:-0}" = 1 ] && {
+        echo "- Reclaim waves: host \`allocstall_*\` and \`pgscan_direct\` rise during the capture"
+        echo "  (global direct reclaim, not a cgroup's); RCL001 reports it with kswapd's share of the"
+        echo "  scanning and the reclaim efficiency. The waves disturb the rest: fewer samples, and"
+        echo "  the other episodes' promises above need not hold (check the console log)."
+    }
     echo "- sosreport: the same host at one moment: \`sos_commands/kernel/dmesg\` with the OOM kills,"
     echo "  the process list with postgres and high-hog (oom-hog only when ps ran while one lived),"
     echo "  THP \`always\`."

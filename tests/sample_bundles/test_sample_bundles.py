@@ -186,3 +186,21 @@ def test_numa_remote() -> None:
     cpus = ds.process_samples[ds.process_samples["pid"].isin(remote)]["cpu_node"]
     assert set(cpus.dropna()) == {0}
     assert isinstance(numa, pd.DataFrame)
+
+
+def test_hung_task() -> None:
+    ds = load("hung-task")
+    events = ds.oom_events
+    hung = events[events["event"] == "hung_task"]
+    first = int(ds.samples.sort_values("ts")["snapshot"].iloc[0])
+    during = hung[hung["snapshot"] != first]
+    # the frozen-file-system writer (comm `sh`), reported every 10 s while blocked
+    assert len(during) >= 1 and set(during["victim_name"]) == {"sh"}
+    assert during["victim_pid"].nunique() == 1
+    assert sorted(pd.to_numeric(during["blocked_seconds"]))[0] == 10
+    # the swapping memory cgroup: pswpin/pswpout climb, host PSI some is well above zero
+    assert delta(ds, "vmstat", "pswpout") > 100_000 and delta(ds, "vmstat", "pswpin") > 100_000
+    psi = counter_rates(ds.pressure_memory, ["some_total_us"])
+    assert (psi["some_total_us_per_s"] / 1e4).max() > 10
+    # not a host-wide shortage
+    assert ds.meminfo["mem_available_bytes"].min() > 0.5 * ds.host["mem_total_bytes"]

@@ -31,6 +31,7 @@ EXPECTED: dict[str, tuple[str, list[str], list[str]] | None] = {
     "numa-remote": None,
     "thp-always-postgres": None,
     "overcommit": None,
+    "hung-task": ("CGR001", ["SWP001", "HUNG001", "PSI001", "FLT001"], ["swap_out", "psi"]),
 }
 
 

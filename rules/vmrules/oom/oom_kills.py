@@ -63,6 +63,27 @@ def kills_from_log(events: pd.DataFrame, samples: pd.DataFrame | None) -> pd.Dat
     return kills.sort_values("seq" if "seq" in kills.columns else "at").reset_index(drop=True)
 
 
+def log_records(
+    events: pd.DataFrame, kinds: tuple[str, ...], samples: pd.DataFrame | None
+) -> pd.DataFrame:
+    """The kernel-log records of ``kinds`` (``alloc_failure``, ``hung_task``...) with ``at``,
+    their wall time converted exactly as :func:`kills_from_log` converts a kill's, and
+    ``before_window``: True when the first snapshot read it (it happened before the capture;
+    False on a single snapshot, where there is no window)."""
+    picked = events[events["event"].isin(kinds)]
+    if picked.empty:
+        return picked.assign(at=pd.Series(dtype="datetime64[ns, UTC]"), before_window=False)
+    as_kills = picked.assign(event="oom_kill", victim_pid=range(len(picked)))
+    converted = kills_from_log(as_kills, samples).set_index("victim_pid")["at"]
+    at = pd.Series(converted.reindex(range(len(picked))).to_numpy(), index=picked.index)
+    before = pd.Series(False, index=picked.index)
+    if samples is not None and len(samples) > 1 and "snapshot" in picked.columns:
+        first = str(samples.sort_values("ts")["snapshot"].iloc[0])
+        before = picked["snapshot"].astype(str) == first
+    out = picked.assign(at=at, before_window=before)
+    return out.sort_values("seq" if "seq" in out.columns else "at").reset_index(drop=True)
+
+
 def _pre_4_19_scope(kills: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """Kernels before 4.19 print no constraint line. A memory cgroup OOM there logs "Task in A
     killed as a result of limit of B" (``oom_memcg_limit``) before its kill, and "Memory

@@ -15,7 +15,7 @@ from vmanalyze.rates import counter_rates
 from vmanalyze.story import Event, StoryContext, episodes, event_source
 
 from vmrules._common import MIB, fmt_bytes, ordered, when
-from vmrules.oom.oom_kills import kills_from_log
+from vmrules.oom.oom_kills import kills_from_log, log_records
 
 #: MEM001's defaults: MemAvailable under 10 % of MemTotal is low, under 5 % critical
 #: (atop colours memory critical at 90 % occupation).
@@ -293,30 +293,22 @@ def kernel_log(ctx: StoryContext) -> Iterator[Event]:
             text=f"the OOM killer kills {row.victim_name} (pid {row.victim_pid}{size}){where}",
             evidence={"seq": row.seq, "victim_pid": row.victim_pid, "oom_memcg": memcg},
         )
-    others = df[df["event"].isin(["alloc_failure", "hung_task"])]
+    others = log_records(df, ("alloc_failure", "hung_task"), ctx.table("samples"))
     if others.empty:
         return
-    others = others.assign(event_at=_wall_time(others, ctx.table("samples")))
-    for row in others[others["event_at"] >= since].itertuples(index=False):
+    for row in others[others["at"] >= since].itertuples(index=False):
         if row.event == "alloc_failure":
             order = getattr(row, "order", None)
             text = f"page allocation failure: order {order}, gfp {getattr(row, 'gfp_mask', '?')}"
         else:
             text = f"hung task: {getattr(row, 'message', '')}"[:120]
         yield Event(
-            ts=row.event_at,
+            ts=row.at,
             kind=row.event,
             subject="host",
             text=text,
             evidence={"seq": getattr(row, "seq", None)},
         )
-
-
-def _wall_time(events: pd.DataFrame, samples: pd.DataFrame | None) -> pd.Series:
-    """Kernel-log records' wall time: the same conversion as OOM001's kills."""
-    as_kills = events.assign(event="oom_kill", victim_pid=range(len(events)))
-    converted = kills_from_log(as_kills, samples).set_index("victim_pid")["at"]
-    return pd.Series(converted.reindex(range(len(events))).to_numpy(), index=events.index)
 
 
 @event_source(name="config-changes")

@@ -386,6 +386,27 @@ def thrashing_causes_stalls(ctx: StoryContext, cause: Node, effect: Node) -> Bec
     return _overlap_after(ctx, cause, effect, 0.8, "waiting on faults is memory stall")
 
 
+@link(name="direct-reclaim-is-stall", cause="RCL001", effect=("PSI001", "event:psi"))
+def direct_reclaim_is_stall(ctx: StoryContext, cause: Node, effect: Node) -> Because | None:
+    """Direct reclaim (RCL001) starts no later than memory stalls (PSI001 or a PSI episode)
+    and overlaps them: a task reclaiming for its own allocation is what PSI memory counts as
+    stalled (kernel PSI doc: "tasks are reclaiming")."""
+    return _overlap_after(ctx, cause, effect, 0.8, "a task in direct reclaim is stalled")
+
+
+@link(
+    name="pressure-blocks-tasks",
+    cause=("RCL001", "SWP001", "PSI001", "CGR001"),
+    effect="HUNG001",
+)
+def pressure_blocks_tasks(ctx: StoryContext, cause: Node, effect: Node) -> Because | None:
+    """Reclaim, swapping or memory stalls (RCL001, SWP001, PSI001, a cgroup at its limit:
+    CGR001) start no later than the time a hung task was blocked (HUNG001) and overlap it:
+    tasks wait on writeback, swap-in and page locks under reclaim. Only a likely
+    explanation: the hung task's own stack (kernel log) says what it waited on."""
+    return _overlap_after(ctx, cause, effect, 0.6, "tasks block on reclaim and swap-in")
+
+
 @link(name="thp-always-then-compaction", cause="THP001", effect=("THP002", "FRAG001"))
 def thp_always_then_compaction(ctx: StoryContext, cause: Node, effect: Node) -> Because | None:
     """THP enabled=always on a database host (THP001) comes with compaction stalls and
@@ -424,6 +445,8 @@ LINK_TYPES = (
     cgroup_pressure_is_host_stall,
     swap_in_is_major_faults,
     thrashing_causes_stalls,
+    direct_reclaim_is_stall,
+    pressure_blocks_tasks,
     thp_always_then_compaction,
     full_node_spills_remote,
 )

@@ -15,6 +15,12 @@
 #            services' cgroups exist (it looks for new cgroups only every 12 samples, and under
 #            TCG on a busy host it takes fewer than 12)
 #   t = 0..  a sort of the table with work_mem 256MB every 5 s (a postgres backend's heap under THP)
+#   t = 5..  with WAVES=1 only (kernels.sh --reclaim-waves): global reclaim waves, a 640 MiB
+#            file keeps the page cache full (re-read every second) while two hog.py waves
+#            processes allocate MemAvailable - 384 MiB between them, hold it 1 s, free it and
+#            rest 4 s: free pages fall below the min watermark faster than kswapd refills them,
+#            so tasks reclaim directly (allocstall, pgscan_direct; RCL001); until the collector
+#            ends (its start snapshot alone can take a minute under TCG)
 #   t = $SOS_AT  sos report --batch --only-plugins $SOS_PLUGINS (in /var/tmp, moved to /host/out/)
 #   end      the collector and sos done: units stopped, rc written to /host/out/status
 #
@@ -22,7 +28,8 @@
 set -u
 
 # shellcheck disable=SC1091 # written by kernels.sh
-. /host/scenario.env # ACCEL INTERVAL DURATION SOS_AT SOS_PLUGINS
+. /host/scenario.env # ACCEL INTERVAL DURATION SOS_AT SOS_PLUGINS WAVES
+WAVES=${WAVES:-0}
 OUT=/host/out
 STATUS=0
 section() { printf '\n=== %s\n' "$*"; }
@@ -68,6 +75,13 @@ systemd-run --unit=vmt-oom -p MemoryMax=96M -p OOMPolicy=continue \
     /bin/sh -c 'while :; do python3 /host/hog.py grow --name oom-hog --step 16; sleep 3; done'
 sleep 3
 
+if [ "$WAVES" = 1 ]; then
+    section "page cache for the reclaim waves"
+    dd if=/dev/zero of=/var/tmp/vmt-cache.dat bs=1M count=640 status=none && sync
+    cat /var/tmp/vmt-cache.dat >/dev/null
+    grep -E '^(MemAvailable|Cached):' /proc/meminfo
+fi
+
 section "vmcollect --interval $INTERVAL --duration ${DURATION}s --output /host/out/"
 T0=$(date +%s)
 python3 /host/vmcollect.pyz --interval "$INTERVAL" --duration "${DURATION}s" --output "$OUT/" \
@@ -81,7 +95,25 @@ COLLECT_PID=$!
     done
 ) &
 SORT_PID=$!
-sleep "$SOS_AT"
+CACHE_PID=
+if [ "$WAVES" = 1 ]; then
+    sleep 5
+    WAVES_T0=$(grep -E '^(allocstall_|pgscan_direct |pgscan_kswapd )' /proc/vmstat | tr '\n' ' ')
+    for i in 1 2; do
+        systemd-run --unit="vmt-waves-$i" \
+            python3 /host/hog.py waves --name "wave-hog-$i" --margin 384 --share 2 --pause 4 --seconds 900
+    done
+    (
+        while [ -e /proc/"$COLLECT_PID" ]; do
+            cat /var/tmp/vmt-cache.dat >/dev/null
+            sleep 1
+        done
+    ) &
+    CACHE_PID=$!
+    sleep $((SOS_AT - 5))
+else
+    sleep "$SOS_AT"
+fi
 
 section "sos report at t=$(($(date +%s) - T0))s"
 mkdir -p /var/tmp/vmt-sos
@@ -96,7 +128,9 @@ mv /var/tmp/vmt-sos/sosreport-* "$OUT/" || fail 4 "no sos archive"
 section "waiting for vmcollect"
 wait "$COLLECT_PID" || fail 5 "vmcollect exited with status $?"
 tail -n 3 "$OUT/collect.stderr"
-kill "$SORT_PID" 2>/dev/null
+# shellcheck disable=SC2086 # CACHE_PID is empty without the waves
+kill "$SORT_PID" $CACHE_PID 2>/dev/null
+[ "$WAVES" = 1 ] && systemctl stop vmt-waves-1 vmt-waves-2
 
 section "what the episodes did"
 for u in vmt-high vmt-oom; do
@@ -107,6 +141,11 @@ done
 grep -E 'thp_fault_alloc|thp_fault_fallback' /proc/vmstat
 grep AnonHugePages /proc/meminfo
 dmesg | grep -c 'oom-kill:' | sed 's/^/oom-kill lines in dmesg: /'
+if [ "$WAVES" = 1 ]; then
+    dmesg | grep -c 'global_oom' | sed 's/^/global OOM kills in dmesg: /'
+    echo "reclaim counters when the waves started: $WAVES_T0"
+    echo "reclaim counters now: $(grep -E '^(allocstall_|pgscan_direct |pgscan_kswapd )' /proc/vmstat | tr '\n' ' ')"
+fi
 systemctl stop vmt-high vmt-oom
 
 echo "rc=$STATUS" >"$OUT/status"

@@ -172,7 +172,7 @@ def test_every_built_in_threshold_cites_its_source() -> None:
         for rule in discover().rules
         if rule.code[:3]
         in {"CGR", "DRT", "FLT", "FRA", "HPG", "MEM", "NUM", "OOM", "OVC"}
-        | {"PSI", "SWP", "THP", "PGC"}
+        | {"PSI", "SWP", "THP", "PGC", "RCL", "ALL", "HUN"}
         for setting in rule.settings
         if setting.name not in NOT_THRESHOLDS and not any(s in setting.doc for s in SOURCES)
     ]

@@ -1,0 +1,1 @@
+"""ALLOC rules of the built-in pack (one module per rule)."""

@@ -1,0 +1,1 @@
+"""HUNG rules of the built-in pack (one module per rule)."""

@@ -1,0 +1,1 @@
+"""RCL rules of the built-in pack (one module per rule)."""

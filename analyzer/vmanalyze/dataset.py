@@ -28,9 +28,9 @@ import pyarrow.parquet as pq
 
 from vmanalyze import __version__
 from vmanalyze import cache as _cache  # `load` has a parameter named cache
-from vmanalyze.cache import SOURCE_FILE, content_hash
+from vmanalyze.cache import SOURCE_FILE, Hashed, content_hash
 from vmanalyze.facts import HostFacts
-from vmanalyze.inputs import Limits, read_input
+from vmanalyze.inputs import Limits, hash_input, read_input
 from vmanalyze.manifest_schema import clean_text
 from vmanalyze.safeio import PRIVATE, PUBLIC, atomic_write, atomic_writer, open_regular
 from vmanalyze.tables import build_tables
@@ -113,10 +113,11 @@ def default_cache_dir() -> Path:
     return _cache.default_dir()
 
 
-def parse(path: str, limits: Limits | None = None) -> Dataset:
-    """Read and parse an input into tables, without any cache."""
+def parse(path: str, limits: Limits | None = None, hashed: Hashed | None = None) -> Dataset:
+    """Read and parse an input into tables, without any cache (``hashed``: see
+    :func:`vmanalyze.inputs.read_input`)."""
     started = time.perf_counter()
-    captured = read_input(path, limits)
+    captured = read_input(path, limits, hashed)
     tables, warnings = build_tables(captured)
     source = {
         **input_names(path),
@@ -204,22 +205,31 @@ def load(
     cache_dir: str | Path | None = None,
     limits: Limits | None = None,
     input_hash: str | None = None,
+    hashed: Hashed | None = None,
 ) -> Dataset:
     """Load a vmcollect bundle, sosreport or captured directory as a :class:`Dataset`.
 
     With ``cache`` (the default), parsed tables are kept as Parquet keyed by the input's
-    content hash (``input_hash`` when the caller has it already); loading the same input
-    again reads them back instead of parsing. See :mod:`vmanalyze.cache`.
+    content hash; loading the same input again reads them back instead of parsing. See
+    :mod:`vmanalyze.cache`.
+
+    The input is read once: hashed while it is read, or, to look the cache up, hashed
+    first with what was read kept for the parse (:func:`vmanalyze.inputs.hash_input`).
+    A caller that hashed it already passes ``hashed``, or just its ``input_hash``.
     """
     path = os.fspath(path)
+    if hashed is None and input_hash is not None:
+        hashed = Hashed(input_hash)
     limit = _cache.max_bytes() if cache else 0
     if not limit:
-        return parse(path, limits)
-    key = f"{input_hash or _cache.content_hash(path)}-s{SCHEMA_VERSION}-v{__version__}"
+        return parse(path, limits, hashed)
+    if hashed is None:
+        hashed = hash_input(path, limits)
+    key = f"{hashed.digest}-s{SCHEMA_VERSION}-v{__version__}"
     try:
         root = _cache.open_root(Path(cache_dir) if cache_dir else default_cache_dir())
     except _cache.CacheUnusable as exc:
-        ds = parse(path, limits)
+        ds = parse(path, limits, hashed)
         ds.source["warnings"].append(f"cache not used: {exc}")
         ds.source["cached"] = False
         return ds
@@ -233,7 +243,7 @@ def load(
             return ds
         except (OSError, ValueError, UnicodeDecodeError, pa.ArrowException):
             _remove_entry(entry)  # not as written: parse again
-    ds = parse(path, limits)
+    ds = parse(path, limits, hashed)
     with contextlib.suppress(OSError, ValueError, pa.ArrowException):
         _store(ds, root, entry)  # an unwritable cache only costs speed
         _cache.evict(root, limit, keep=key)

@@ -27,6 +27,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample-bundles"
+#: On the batches' PYTHONPATH: their workers import batch.faulty (test-only workers).
+TESTS = ROOT / "tests"
 #: Real bundles used by the batch tests: small ones, from different scenarios.
 REAL = ("memory-leak", "pagecache-thrash", "oom-kill")
 
@@ -103,9 +105,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _env(example_pack: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("VMANALYZE_PLUGINS", None)
-    env.pop("VMANALYZE_BATCH_CRASH_TEST", None)
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(example_pack), env.get("PYTHONPATH", "")) if p
+        p for p in (str(example_pack), str(TESTS), env.get("PYTHONPATH", "")) if p
     )
     env["VMANALYZE_CACHE_DIR"] = str(example_pack.parent / "cache")
     env.update(extra or {})
@@ -117,12 +118,19 @@ def batch_run(example_pack: Path, config_file: Path):  # type: ignore[no-untyped
     """Run ``vmanalyze batch ARGS... -o OUT --config CONFIG -q``; return a :class:`Run`."""
 
     def run(
-        args: list[str], out: Path, *, env: dict[str, str] | None = None, timeout: float = 600
+        args: list[str],
+        out: Path,
+        *,
+        env: dict[str, str] | None = None,
+        timeout: float = 600,
+        fault: str | None = None,
     ) -> Run:
+        # fault: ``crash`` or ``hang``, workers that fail on some inputs (batch/faulty.py)
+        launcher = ["batch.faulty", fault] if fault else ["vmanalyze"]
         command = [
             sys.executable,
             "-m",
-            "vmanalyze",
+            *launcher,
             "batch",
             *args,
             "-o",

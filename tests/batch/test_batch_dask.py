@@ -89,14 +89,12 @@ def test_dask_worker_death_fails_that_input_only(
 ) -> None:
     import shutil
 
-    from vmanalyze.fleet import CRASH_TEST_ENV
-
     crash = tmp_path / "crashme.tar.gz"
     shutil.copyfile(inputs["memory-leak"], crash)
     run = batch_run(
         [str(crash), str(inputs["oom-kill"]), "--scheduler", cluster.scheduler_address],
         tmp_path / "o",
-        env={CRASH_TEST_ENV: "crashme"},
+        fault="crash",
     )
     assert run.returncode == 3, run.stderr
     frame = pd.read_parquet(tmp_path / "o" / "inputs.parquet").set_index("name")

@@ -86,8 +86,8 @@ def test_run_task_refuses_a_fifo(tmp_path: Path) -> None:
     fifo = tmp_path / "late.tar.gz"
     os.mkfifo(fifo)
     result = run_task(Task(str(fifo), RuleSpec(), "k"))
-    assert result["status"] == "failed"
-    assert result["error"] == f"{fifo}: a FIFO, not a bundle, archive or directory"
+    assert result.status == "failed"
+    assert result.error == f"{fifo}: a FIFO, not a bundle, archive or directory"
 
 
 # -- the time limit --------------------------------------------------------------------------------
@@ -165,10 +165,10 @@ def test_slow_input_fails_alone_with_its_reason(
 def test_worker_stuck_beyond_its_alarm_is_killed(
     batch_run: Any, inputs: dict[str, Path], tmp_path: Path
 ) -> None:
-    """A worker that ignores its alarm (the hook blocks SIGALRM, as a long call into C
+    """A worker that ignores its alarm (batch/faulty.py blocks SIGALRM, as a long call into C
     would delay it) is killed after the grace period; the other input is not affected."""
     import pandas as pd
-    from vmanalyze.fleet import HANG_TEST_ENV, HARD_TIMEOUT_GRACE_S
+    from vmanalyze.fleet import HARD_TIMEOUT_GRACE_S
 
     stuck = tmp_path / "hangme.tar.gz"
     shutil.copyfile(inputs["memory-leak"], stuck)
@@ -177,7 +177,7 @@ def test_worker_stuck_beyond_its_alarm_is_killed(
     run = batch_run(
         [str(stuck), str(inputs["oom-kill"]), "--jobs", "2", "--timeout", "20"],
         out,
-        env={HANG_TEST_ENV: "hangme"},
+        fault="hang",
         timeout=300,
     )
     assert run.returncode == 3, run.stderr
@@ -197,8 +197,8 @@ def real_state(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The state a real analysis stores (one worker run in this process)."""
     root = tmp_path_factory.mktemp("state")
     result = run_task(Task(str(capture(root / "db01")), RuleSpec(), "k"))
-    assert result["status"] == "ok", result["error"]
-    writer = FleetWriter(root / "out", version=result["analyzer_version"], rules_key="k")
+    assert result.status == "ok", result.error
+    writer = FleetWriter(root / "out", version=result.analyzer_version, rules_key="k")
     writer.store(result)
     (path,) = (root / "out" / ".state").glob("*.json")
     state: dict[str, Any] = json.loads(path.read_text())

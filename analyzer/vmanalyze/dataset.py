@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vmanalyze import __version__
+from vmanalyze import __version__, arrow_tables
 from vmanalyze import cache as _cache  # `load` has a parameter named cache
 from vmanalyze.cache import SOURCE_FILE, Hashed, content_hash
 from vmanalyze.facts import HostFacts
@@ -134,16 +134,16 @@ def parse(path: str, limits: Limits | None = None, hashed: Hashed | None = None)
 
 
 def write_parquet(dataset: Dataset, directory: str | Path, *, mode: int = PUBLIC) -> list[Path]:
-    """One Parquet file per table plus source.json; timestamps in microseconds (Spark reads
-    them unchanged). Each file is written exclusively, then renamed into place."""
+    """One Parquet file per table plus source.json, each table with the schema every writer
+    gives it (:mod:`vmanalyze.arrow_tables`). Each file is written exclusively, then renamed
+    into place."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, df in sorted(dataset.tables.items()):
         path = directory / f"{name}.parquet"
-        table = pa.Table.from_pandas(df, preserve_index=False)  # typed: tables.frame_types
         with atomic_writer(path, mode=mode) as f:
-            pq.write_table(table, f, coerce_timestamps="us", allow_truncated_timestamps=True)
+            arrow_tables.write(arrow_tables.to_arrow(df), f)  # as export and the fleet do
         written.append(path)
     text = json.dumps(dataset.source, indent=1, sort_keys=True, default=str)
     atomic_write(directory / SOURCE_FILE, text.encode("utf-8"), mode=mode)

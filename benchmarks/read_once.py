@@ -12,7 +12,8 @@ Runs, alternating the trees so that both see the same load on this shared machin
 
 ``--before DIR``: a checkout of the code to compare with (e.g. ``git archive <commit> |
 tar -x -C DIR``), put first on PYTHONPATH for its runs; the current tree is "after".
-Prints the median wall time of each figure per tree.
+Prints the median wall and CPU time (user + system, the workers included) of each figure
+per tree: on a busy machine the CPU time compares better.
 
 Usage: .venv/bin/python benchmarks/read_once.py [--bundle BUNDLE] [--runs 5] [--count 20]
        [--before DIR] [--work DIR]
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -47,17 +49,24 @@ def _env(tree: Path | None, cache: Path) -> dict[str, str]:
     return env
 
 
-def _timed(command: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
+def _cpu() -> float:
+    """CPU seconds of the finished children (and the workers they waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one run (CPU: less skewed by other work on the machine)."""
+    started, cpu = time.perf_counter(), _cpu()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     if done.returncode not in (0, 1):
         print(done.stderr[-3000:], file=sys.stderr)
         raise SystemExit(f"{' '.join(command[:4])}... failed with status {done.returncode}")
-    return wall
+    return wall, _cpu() - cpu
 
 
-def analyze(tree: Path | None, bundle: Path, work: Path, *, cache: bool) -> float:
+def analyze(tree: Path | None, bundle: Path, work: Path, *, cache: bool) -> tuple[float, float]:
     cache_dir = work / "cache"
     shutil.rmtree(cache_dir, ignore_errors=True)
     command = [sys.executable, "-m", "vmanalyze", str(bundle), "-f", "json"]
@@ -65,13 +74,18 @@ def analyze(tree: Path | None, bundle: Path, work: Path, *, cache: bool) -> floa
     return _timed(command, _env(tree, cache_dir))
 
 
-def batch(tree: Path | None, inputs: list[Path], work: Path) -> float:
+def batch(tree: Path | None, inputs: list[Path], work: Path) -> tuple[float, float]:
     out, cache_dir = work / "fleet", work / "cache"
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(cache_dir, ignore_errors=True)
     command = [sys.executable, "-m", "vmanalyze", "batch", *map(str, inputs), "-o", str(out)]
     command += ["--jobs", "2", "--cache", "-q"]
-    return _timed(command, _env(tree, cache_dir))
+    wall, cpu = _timed(command, _env(tree, cache_dir))
+    import pandas as pd
+
+    # The pool's workers are the forkserver's children, not counted above: their own figure.
+    workers = float(pd.read_parquet(out / "inputs.parquet")["cpu_s"].sum())
+    return wall, cpu + workers
 
 
 def main() -> None:
@@ -89,7 +103,7 @@ def main() -> None:
         shutil.copyfile(path, duplicate)
         copies.append(duplicate)
     trees = {"after": None} if args.before is None else {"before": args.before, "after": None}
-    figures: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
+    figures: dict[str, dict[str, list[tuple[float, float]]]] = {name: {} for name in trees}
     for _ in range(args.runs):
         for name, tree in trees.items():
             f = figures[name]
@@ -106,9 +120,11 @@ def main() -> None:
             )
     print(f"bundle: {args.bundle.name} ({args.bundle.stat().st_size / 1024:.0f} KiB)")
     for name, f in figures.items():
-        for figure, walls in f.items():
-            runs = ", ".join(f"{w:.2f}" for w in walls)
-            print(f"{name:6} {figure:22} median {statistics.median(walls):.2f} s ({runs})")
+        for figure, runs in f.items():
+            wall = statistics.median(w for w, _ in runs)
+            cpu = statistics.median(c for _, c in runs)
+            each = ", ".join(f"{w:.2f}/{c:.2f}" for w, c in runs)
+            print(f"{name:6} {figure:22} median wall {wall:.2f} s, CPU {cpu:.2f} s ({each})")
 
 
 if __name__ == "__main__":

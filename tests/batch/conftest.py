@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vmanalyze.exit_codes import INPUT_FAILED
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample-bundles"
@@ -158,5 +159,5 @@ def fleet_run(batch_run, inputs: dict[str, Path], tmp_path_factory: pytest.TempP
     out = tmp_path_factory.mktemp("fleet") / "out"
     bad = [str(inputs[k]) for k in ("corrupt", "truncated", "stub", "hostile")]
     run: Run = batch_run([str(inputs["root"] / "good"), *bad, "--jobs", "2"], out)
-    assert run.returncode == 3, run.stderr
+    assert run.returncode == INPUT_FAILED, run.stderr
     return run

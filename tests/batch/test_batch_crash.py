@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from vmanalyze.exit_codes import INPUT_FAILED
 
 pytestmark = pytest.mark.slow  # real batches: tens of seconds each
 
@@ -19,7 +20,7 @@ def test_dying_worker_is_retried_once_then_failed(
     shutil.copyfile(inputs["memory-leak"], crash)
     paths = [str(crash), str(inputs["oom-kill"]), str(inputs["pagecache-thrash"])]
     run = batch_run([*paths, "--jobs", "2"], tmp_path / "out", fault="crash")
-    assert run.returncode == 3, run.stderr
+    assert run.returncode == INPUT_FAILED, run.stderr
     assert "2 analyzed, 0 already done, 1 failed" in run.stderr
     frame = pd.read_parquet(tmp_path / "out" / "inputs.parquet").set_index("name")
     row = frame.loc["crashme.tar.gz"]

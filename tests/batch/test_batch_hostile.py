@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vmanalyze.exit_codes import INPUT_FAILED
 from vmanalyze.fleet import (
     FleetWriter,
     InputTimeout,
@@ -153,7 +154,7 @@ def test_slow_input_fails_alone_with_its_reason(
     out = tmp_path / "out"
     bundle = str(inputs["oom-kill"])
     run = batch_run([bundle, "--jobs", "1", "--timeout", "0.05"], out)
-    assert run.returncode == 3, run.stderr
+    assert run.returncode == INPUT_FAILED, run.stderr
     assert f"failed: {bundle}: timed out after 0.05 s (--timeout)" in run.stderr
     row = pd.read_parquet(out / "inputs.parquet").iloc[0]
     assert row["status"] == "failed" and row["error"] == "timed out after 0.05 s (--timeout)"
@@ -180,7 +181,7 @@ def test_worker_stuck_beyond_its_alarm_is_killed(
         fault="hang",
         timeout=300,
     )
-    assert run.returncode == 3, run.stderr
+    assert run.returncode == INPUT_FAILED, run.stderr
     assert time.monotonic() - started >= 20 + HARD_TIMEOUT_GRACE_S
     frame = pd.read_parquet(out / "inputs.parquet").set_index("name")
     assert frame.loc["oom-kill.tar.gz", "status"] == "ok"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vmanalyze import engine
+from vmanalyze.cache import Hashed
 from vmanalyze.config import Config
 from vmanalyze.dataset import Dataset, load
 from vmanalyze.engine import AnalysisResult
@@ -61,13 +62,16 @@ def analyze(
     cache: bool = True,
     limits: Limits | None = None,
     input_hash: str | None = None,
+    hashed: Hashed | None = None,
 ) -> Analysis:
     """Load `path` (bundle, sosreport or directory) and run the selected rules over it.
 
     ``input_hash``: the input's :func:`vmanalyze.dataset.content_hash`, when the caller has
-    it already (the cache lookup then does not read the input a second time)."""
+    it already; ``hashed``: the same with the bytes read to make it
+    (:func:`vmanalyze.inputs.hash_input`). Either way the input is not hashed again, and
+    read at most once (see :func:`vmanalyze.dataset.load`)."""
     started = time.perf_counter()
-    dataset = load(path, cache=cache, limits=limits, input_hash=input_hash)
+    dataset = load(path, cache=cache, limits=limits, input_hash=input_hash, hashed=hashed)
     loaded = time.perf_counter()
     result = engine.run(
         dataset.tables, registry if registry is not None else discover(), config or Config()

@@ -30,7 +30,7 @@ import re
 import shutil
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,9 +85,55 @@ def _sorted_names(path: str, digest: Any) -> Iterator[str] | None:
         return None
 
 
-def _hash_entry(root: str, sub: str, digest: Any) -> bool:
+class Hashed:
+    """An input's content hash (:func:`content_hash`), with the bytes read to make it that
+    the reader may use instead of reading them again (see :func:`hash_and_keep`)."""
+
+    def __init__(
+        self,
+        digest: str,
+        data: bytes | None = None,
+        files: dict[str, tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        self.digest = digest
+        self._data = data
+        self._files = files if files is not None else {}
+
+    def take_data(self) -> bytes | None:
+        """A file input's bytes, handed over (None: not kept, read the file)."""
+        data, self._data = self._data, None
+        return data
+
+    def take_file(self, rel: str) -> tuple[bytes, bytes] | None:
+        """A directory input's file (relative path, ``/``-separated) and its sha256 digest,
+        handed over (None: not kept, read it)."""
+        return self._files.pop(rel, None)
+
+
+#: Decides which regular files of a directory the hash keeps: (relative path, size) -> bool.
+KeepFile = Callable[[str, int], bool]
+
+
+class _Keeper:
+    """What a hash keeps of the bytes it reads: at most ``max_bytes`` in all."""
+
+    def __init__(self, max_bytes: int, wanted: KeepFile | None) -> None:
+        self.left = max_bytes
+        self.wanted = wanted
+        self.files: dict[str, tuple[bytes, bytes]] = {}
+
+    def wants(self, rel: str, size: int) -> bool:
+        return self.wanted is not None and size <= self.left and self.wanted(rel, size)
+
+    def keep(self, rel: str, data: bytes, content: bytes) -> None:
+        if len(data) <= self.left:
+            self.left -= len(data)
+            self.files[rel] = (data, content)
+
+
+def _hash_entry(root: str, sub: str, digest: Any, keeper: _Keeper | None = None) -> bool:
     """Hash one entry (type, length-prefixed name, content hash or link target); True for
-    a directory, whose entries come next."""
+    a directory, whose entries come next. ``keeper`` keeps the wanted files' bytes."""
     full = os.path.join(root, sub)
     encoded = os.fsencode(sub)
     try:
@@ -103,7 +149,12 @@ def _hash_entry(root: str, sub: str, digest: Any) -> bool:
     if stat.S_ISREG(st.st_mode):
         try:
             with open_regular(full, follow=False) as f:
-                content = _hash_file(f)
+                if keeper is not None and keeper.wants(sub, st.st_size):
+                    data = f.read()
+                    content = hashlib.sha256(data).digest()
+                    keeper.keep(sub, data, content)
+                else:
+                    content = _hash_file(f)
             digest.update(b"f")
         except OSError:
             content = b""
@@ -122,7 +173,7 @@ def _hash_entry(root: str, sub: str, digest: Any) -> bool:
     return False
 
 
-def _hash_tree(root: str, digest: Any) -> None:
+def _hash_tree(root: str, digest: Any, keeper: _Keeper | None = None) -> None:
     """Each entry below ``root``, depth first in name order, then ``]`` at the end of each
     directory. FIFOs, devices and sockets count by type and name only: never opened.
     Iterative: a tree thousands of directories deep does not exhaust the stack."""
@@ -136,7 +187,7 @@ def _hash_tree(root: str, digest: Any) -> None:
             stack.pop()
             continue
         sub = f"{rel}/{name}" if rel else name
-        if _hash_entry(root, sub, digest):
+        if _hash_entry(root, sub, digest, keeper):
             inner = _sorted_names(os.path.join(root, sub), digest)
             if inner is not None:
                 stack.append((sub, inner))
@@ -150,14 +201,31 @@ def content_hash(path: str) -> str:
     FIFOs, devices and sockets are refused before anything opens them; an input that
     cannot be read raises :class:`~vmanalyze.errors.InputError`.
     """
+    return hash_and_keep(path, max_bytes=0).digest
+
+
+def hash_and_keep(path: str, *, max_bytes: int, wanted: KeepFile | None = None) -> Hashed:
+    """:func:`content_hash`, keeping up to ``max_bytes`` of what it read, so that the input's
+    reader does not read it again: a file's bytes (if it fits whole), or a directory's files
+    that ``wanted`` accepts (with their sha256 digests)."""
     try:
         st = os.stat(path)
         if stat.S_ISDIR(st.st_mode):
             digest = hashlib.sha256(b"vmanalyze-tree-1\0")
-            _hash_tree(path, digest)
-            return "dir-" + digest.hexdigest()
+            keeper = _Keeper(max_bytes, wanted) if max_bytes else None
+            _hash_tree(path, digest, keeper)
+            return Hashed("dir-" + digest.hexdigest(), files=keeper.files if keeper else None)
         with open_regular(path) as f:
-            return _hash_file(f).hex()
+            if not 0 < os.fstat(f.fileno()).st_size <= max_bytes:
+                return Hashed(_hash_file(f).hex())
+            data = f.read(max_bytes + 1)
+            file_digest = hashlib.sha256(data)
+            if len(data) <= max_bytes:
+                return Hashed(file_digest.hexdigest(), data)
+            del data  # it grew while read: hash the rest, keep nothing
+            for chunk in iter(lambda: f.read(_CHUNK), b""):
+                file_digest.update(chunk)
+            return Hashed(file_digest.hexdigest())
     except NotRegularFile as exc:
         raise InputError(path, f"{exc.strerror}, not a bundle, archive or directory") from None
     except OSError as exc:

@@ -26,11 +26,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vmanalyze import __version__
+from vmanalyze import __version__, arrow_tables
 from vmanalyze import cache as _cache  # `load` has a parameter named cache
-from vmanalyze.cache import SOURCE_FILE, content_hash
+from vmanalyze.cache import SOURCE_FILE, Hashed, content_hash
 from vmanalyze.facts import HostFacts
-from vmanalyze.inputs import Limits, read_input
+from vmanalyze.inputs import Limits, hash_input, read_input
 from vmanalyze.manifest_schema import clean_text
 from vmanalyze.safeio import PRIVATE, PUBLIC, atomic_write, atomic_writer, open_regular
 from vmanalyze.tables import build_tables
@@ -106,10 +106,11 @@ def default_cache_dir() -> Path:
     return _cache.default_dir()
 
 
-def parse(path: str, limits: Limits | None = None) -> Dataset:
-    """Read and parse an input into tables, without any cache."""
+def parse(path: str, limits: Limits | None = None, hashed: Hashed | None = None) -> Dataset:
+    """Read and parse an input into tables, without any cache (``hashed``: see
+    :func:`vmanalyze.inputs.read_input`)."""
     started = time.perf_counter()
-    captured = read_input(path, limits)
+    captured = read_input(path, limits, hashed)
     tables, warnings = build_tables(captured)
     source = {
         **input_names(path),
@@ -126,16 +127,16 @@ def parse(path: str, limits: Limits | None = None) -> Dataset:
 
 
 def write_parquet(dataset: Dataset, directory: str | Path, *, mode: int = PUBLIC) -> list[Path]:
-    """One Parquet file per table plus source.json; timestamps in microseconds (Spark reads
-    them unchanged). Each file is written exclusively, then renamed into place."""
+    """One Parquet file per table plus source.json, each table with the schema every writer
+    gives it (:mod:`vmanalyze.arrow_tables`). Each file is written exclusively, then renamed
+    into place."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, df in sorted(dataset.tables.items()):
         path = directory / f"{name}.parquet"
-        table = pa.Table.from_pandas(df, preserve_index=False)  # typed: tables.frame_types
         with atomic_writer(path, mode=mode) as f:
-            pq.write_table(table, f, coerce_timestamps="us", allow_truncated_timestamps=True)
+            arrow_tables.write(arrow_tables.to_arrow(df), f)  # as export and the fleet do
         written.append(path)
     text = json.dumps(dataset.source, indent=1, sort_keys=True, default=str)
     atomic_write(directory / SOURCE_FILE, text.encode("utf-8"), mode=mode)
@@ -197,22 +198,31 @@ def load(
     cache_dir: str | Path | None = None,
     limits: Limits | None = None,
     input_hash: str | None = None,
+    hashed: Hashed | None = None,
 ) -> Dataset:
     """Load a vmcollect bundle, sosreport or captured directory as a :class:`Dataset`.
 
     With ``cache`` (the default), parsed tables are kept as Parquet keyed by the input's
-    content hash (``input_hash`` when the caller has it already); loading the same input
-    again reads them back instead of parsing. See :mod:`vmanalyze.cache`.
+    content hash; loading the same input again reads them back instead of parsing. See
+    :mod:`vmanalyze.cache`.
+
+    The input is read once: hashed while it is read, or, to look the cache up, hashed
+    first with what was read kept for the parse (:func:`vmanalyze.inputs.hash_input`).
+    A caller that hashed it already passes ``hashed``, or just its ``input_hash``.
     """
     path = os.fspath(path)
+    if hashed is None and input_hash is not None:
+        hashed = Hashed(input_hash)
     limit = _cache.max_bytes() if cache else 0
     if not limit:
-        return parse(path, limits)
-    key = f"{input_hash or _cache.content_hash(path)}-s{SCHEMA_VERSION}-v{__version__}"
+        return parse(path, limits, hashed)
+    if hashed is None:
+        hashed = hash_input(path, limits)
+    key = f"{hashed.digest}-s{SCHEMA_VERSION}-v{__version__}"
     try:
         root = _cache.open_root(Path(cache_dir) if cache_dir else default_cache_dir())
     except _cache.CacheUnusable as exc:
-        ds = parse(path, limits)
+        ds = parse(path, limits, hashed)
         ds.source["warnings"].append(f"cache not used: {exc}")
         ds.source["cached"] = False
         return ds
@@ -226,7 +236,7 @@ def load(
             return ds
         except (OSError, ValueError, UnicodeDecodeError, pa.ArrowException):
             _remove_entry(entry)  # not as written: parse again
-    ds = parse(path, limits)
+    ds = parse(path, limits, hashed)
     with contextlib.suppress(OSError, ValueError, pa.ArrowException):
         _store(ds, root, entry)  # an unwritable cache only costs speed
         _cache.evict(root, limit, keep=key)

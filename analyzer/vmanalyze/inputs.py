@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from vmanalyze.cache import Hashed, hash_and_keep
 from vmanalyze.clock import collection_clock
 from vmanalyze.errors import InputError, UnsupportedFormatError
 from vmanalyze.manifest_schema import (
@@ -335,26 +336,31 @@ def _archive_kind(head: bytes, path: str) -> str:
 
 
 def _read_archive(
-    path: str, limits: Limits, packs: Packs
+    path: str, limits: Limits, packs: Packs, hashed: Hashed | None = None
 ) -> tuple[dict[str, tuple[bytes, float]], str, list[str], bool]:
     """Stream a tar archive; return wanted files, the content hash and warnings.
 
-    A bundle's per-process streams go to `packs` instead of the returned files.
+    A bundle's per-process streams go to `packs` instead of the returned files. The archive
+    is hashed while it is read, unless ``hashed`` has its hash already (and maybe its bytes).
     """
     files: dict[str, tuple[bytes, float]] = {}
     warnings: list[str] = []
     budget = _Budget(path, limits, warnings)
     is_bundle = saw_sos = False
+    data = hashed.take_data() if hashed is not None else None
     try:
-        raw = open_regular(path)  # never blocks: a FIFO or device is refused unopened
+        # never blocks: a FIFO or device is refused unopened
+        raw: IO[bytes] = io.BytesIO(data) if data is not None else open_regular(path)
     except OSError as exc:
         raise InputError(path, exc.strerror or str(exc)) from None
+    del data  # the stream holds the bytes now, and lets them go when closed
     with raw:
         head = raw.read(512)
         kind = _archive_kind(head, path)
         raw.seek(0)
-        hashing = _HashingReader(raw)
-        stream = io.BufferedReader(hashing, buffer_size=1 << 20)
+        hashing = _HashingReader(raw) if hashed is None else None
+        source: Any = hashing or raw
+        stream = io.BufferedReader(source, buffer_size=1 << 20)
         tar_stream: IO[bytes] = stream
         if kind != "tar":
             tar_stream = io.BufferedReader(_Decompressing(stream, kind), buffer_size=1 << 20)
@@ -409,6 +415,9 @@ def _read_archive(
         finally:
             with contextlib.suppress(tarfile.TarError, EOFError, OSError, ValueError):
                 tar.close()
+        if hashing is None:
+            assert hashed is not None
+            return files, hashed.digest, warnings, saw_sos
         # Hash the rest of the file too, so the hash names the whole input.
         while True:
             chunk = stream.read(1 << 20)
@@ -431,8 +440,10 @@ def _mtime(value: Any) -> float:
 
 
 def _read_directory(
-    path: str, limits: Limits, warnings: list[str]
+    path: str, limits: Limits, warnings: list[str], hashed: Hashed | None = None
 ) -> tuple[dict[str, tuple[bytes, float]], str]:
+    """The wanted files of a directory and their digest; a file ``hashed`` kept while
+    hashing the tree is used as it was read then, not read again."""
     files: dict[str, tuple[bytes, float]] = {}
     digest = hashlib.sha256()
     budget = _Budget(path, limits, warnings)
@@ -454,12 +465,17 @@ def _read_directory(
             rel = clean_text(raw_rel)
             if not _wanted(rel) or not budget.keep(rel, st.st_size):
                 continue
-            data = _read_regular(full, limits.max_member_bytes)
-            if data is None:
-                continue
+            kept = hashed.take_file(raw_rel) if hashed is not None else None
+            if kept is not None and len(kept[0]) <= limits.max_member_bytes:
+                data, content = kept
+            else:
+                read = _read_regular(full, limits.max_member_bytes)
+                if read is None:
+                    continue
+                data, content = read, hashlib.sha256(read).digest()
             budget.take(len(data))  # the read size: /proc-like files declare 0 bytes
             digest.update(raw_rel.encode("utf-8", "surrogateescape") + b"\0")
-            digest.update(hashlib.sha256(data).digest())
+            digest.update(content)
             files[rel] = (data, _mtime(st.st_mtime))
     return files, digest.hexdigest()
 
@@ -656,22 +672,47 @@ def _load_one_shot(
     )
 
 
-def read_input(path: str, limits: Limits | None = None) -> CapturedInput:
-    """Read a bundle, sosreport or captured directory (or a tar of one) from `path`."""
+#: A file input up to this size is kept in memory by :func:`hash_input`, so that it is read
+#: once (a bundle is a few hundred KiB to a few MiB, a sosreport tens of MiB). A larger
+#: one is read a second time, from the page cache. Our choice: it bounds what the hash
+#: adds to the memory :attr:`Limits.max_read_bytes` bounds.
+MAX_KEPT_BYTES = 128 << 20
+
+
+def hash_input(path: str, limits: Limits | None = None) -> Hashed:
+    """The input's content hash (:func:`vmanalyze.cache.content_hash`), keeping what
+    :func:`read_input` would read again: a file's bytes, a directory's wanted files."""
+    limits = limits or Limits()
+    cap = limits.max_member_bytes
+
+    def wanted(rel: str, size: int) -> bool:
+        return size <= cap and _wanted(clean_text(rel))
+
+    return hash_and_keep(path, max_bytes=min(MAX_KEPT_BYTES, limits.max_read_bytes), wanted=wanted)
+
+
+def read_input(
+    path: str, limits: Limits | None = None, hashed: Hashed | None = None
+) -> CapturedInput:
+    """Read a bundle, sosreport or captured directory (or a tar of one) from `path`.
+
+    ``hashed``: the input's content hash from :func:`hash_input` (or one known otherwise):
+    its kept bytes are used instead of reading them again, and a file is not hashed again.
+    """
     limits = limits or Limits()
     if not os.path.exists(path):
         raise InputError(path, "no such file or directory")
     warnings: list[str] = []
     packs = Packs()
     if os.path.isdir(path):
-        files, digest = _read_directory(path, limits, warnings)
+        files, digest = _read_directory(path, limits, warnings, hashed)
         saw_sos = any(
             os.path.isdir(os.path.join(dirpath, marker.rstrip("/")))
             for dirpath in (path, *[os.path.join(path, d) for d in _listdir(path)])
             for marker in _SOS_MARKERS
         )
     elif os.path.isfile(path):
-        files, digest, warnings, saw_sos = _read_archive(path, limits, packs)
+        files, digest, warnings, saw_sos = _read_archive(path, limits, packs, hashed)
     else:
         kind = file_kind(os.stat(path).st_mode)
         raise InputError(path, f"{kind}, not a bundle, archive or directory")

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from vmanalyze import exit_codes
 from vmanalyze.rule import Finding, Severity
 from vmanalyze.story import Event, Incident, Node
 
@@ -215,14 +216,15 @@ def to_json(
 
 
 def exit_status(result: AnalysisResult, fail_on: Severity | str | None) -> int:
-    """1 when a finding at or above ``fail_on`` exists, else 0 (also when ``fail_on`` is None).
+    """:data:`~vmanalyze.exit_codes.FINDINGS` when a finding at or above ``fail_on`` exists,
+    else :data:`~vmanalyze.exit_codes.OK` (also when ``fail_on`` is None).
 
     Exit status 2 (bad input or options) is decided by the command line, not here.
     """
     if fail_on is None:
-        return 0
+        return exit_codes.OK
     threshold = Severity.parse(fail_on)
     for finding in result.findings:
         if (finding.severity or Severity.INFO) >= threshold:
-            return 1
-    return 0
+            return exit_codes.FINDINGS
+    return exit_codes.OK

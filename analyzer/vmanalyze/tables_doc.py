@@ -464,7 +464,9 @@ def render_tables_page(tables: dict[str, pd.DataFrame], reference: str) -> str:
             lines += ["(no columns in the reference bundle)", ""]
             continue
         lines += ["| column | type | Parquet | unit |", "| --- | --- | --- | --- |"]
-        schema = pa.Schema.from_pandas(df, preserve_index=False)
+        from vmanalyze.arrow_tables import to_arrow
+
+        schema = to_arrow(df).schema  # as the cache, export and the fleet write it
         for col in df.columns:
             kind = parquet_type(schema.field(str(col)).type)
             lines.append(f"| `{col}` | {df[col].dtype} | {kind} | {unit(doc.name, str(col))} |")

@@ -10,12 +10,13 @@ the page by vanilla JavaScript.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-__all__ = ["render_fleet", "rule_counts"]
+__all__ = ["page_row", "render_fleet", "rule_counts"]
 
 _env = Environment(
     loader=PackageLoader("vmreports", "templates"),
@@ -23,6 +24,68 @@ _env = Environment(
 )
 
 _SEVERITIES = ("critical", "warning", "info")
+_RANK = {"info": 0, "warning": 1, "critical": 2}
+_REPORT = re.compile(r"reports/[A-Za-z0-9_][A-Za-z0-9._-]*\.html")
+
+
+def _link(report: Any) -> str | None:
+    """A report link for fleet.html: only ``reports/<safe name>.html``, else none.
+
+    >>> _link("reports/db01-x.html"), _link("javascript:alert(1)"), _link("reports/../x.html")
+    ('reports/db01-x.html', None, None)
+    """
+    return report if isinstance(report, str) and _REPORT.fullmatch(report) else None
+
+
+def page_row(state: Mapping[str, Any], *, error: str | None, worst: str | None) -> dict[str, Any]:
+    """One input's row of the page, from its stored result (a resume state's fields).
+
+    ``cells`` holds, per rule code, the input's worst finding severity, else ``ok``,
+    ``skipped`` or ``error``; ``error`` is shown next to the input's path, so without it.
+
+    >>> row = page_row({"input_hash": "ab" * 32, "status": "ok",
+    ...     "rules": [{"code": "A", "status": "ran"}, {"code": "B", "status": "skipped",
+    ...     "reason": "no data"}], "findings": [{"code": "A", "severity": "warning"}]},
+    ...     error=None, worst="warning")
+    >>> row["cells"], row["counts"], row["reasons"]
+    ({'A': 'warning', 'B': 'skipped'}, {'A': 1}, {'B': 'no data'})
+    """
+    cells: dict[str, str] = {}
+    for status in state.get("rules") or []:
+        cells[str(status.get("code"))] = {"ran": "ok"}.get(str(status.get("status")), "")
+        if status.get("status") in ("skipped", "error"):
+            cells[str(status.get("code"))] = str(status.get("status"))
+    counts: dict[str, int] = {}
+    findings = state.get("findings") or []
+    for finding in findings:
+        code = str(finding.get("code"))
+        severity = str(finding.get("severity") or "info").strip().lower()
+        counts[code] = counts.get(code, 0) + 1
+        current = cells.get(code)
+        if current not in _RANK or _RANK[severity] > _RANK[str(current)]:
+            cells[code] = severity
+    return {
+        "id": str(state.get("input_hash") or "")[:12] or None,
+        "host": state.get("host"),
+        "input": state.get("name") or state.get("input"),
+        "path": state.get("input"),
+        "kind": state.get("kind"),
+        "start": state.get("start"),
+        "end": state.get("end"),
+        "samples": state.get("samples"),
+        "status": state.get("status"),
+        "error": error,
+        "report": _link(state.get("report")),
+        "worst": worst,
+        "findings": len(findings),
+        "cells": cells,
+        "counts": counts,
+        "reasons": {
+            str(r.get("code")): r.get("reason")
+            for r in state.get("rules") or []
+            if r.get("status") != "ran"
+        },
+    }
 
 
 def rule_counts(

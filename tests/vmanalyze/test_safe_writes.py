@@ -142,7 +142,7 @@ def test_export_ignores_links_planted_by_another_user(
 
 
 def test_fleet_writer_ignores_links_planted_by_another_user(sticky: Path, victim: Path) -> None:
-    from vmanalyze.fleet import FleetWriter
+    from vmanalyze.fleet import FleetWriter, TaskResult
 
     out = sticky / "fleet"
     out.mkdir()
@@ -176,18 +176,20 @@ def test_fleet_writer_ignores_links_planted_by_another_user(sticky: Path, victim
     buffer = io.BytesIO()
     frame.to_parquet(buffer)
     writer.store(
-        {
-            "status": "ok",
-            "input": "/x/db01.tar.gz",
-            "input_hash": input_hash,
-            "host": "db01",
-            "host_partition": "db01",
-            "parts": {"meminfo": buffer.getvalue()},
-            "report": "reports/db01-x.html",
-            "report_html": "<p>db01</p>",
-            "analyzer_version": "0",
-            "rules_key": "k",
-        }
+        TaskResult(
+            **{
+                "status": "ok",
+                "input": "/x/db01.tar.gz",
+                "input_hash": input_hash,
+                "host": "db01",
+                "host_partition": "db01",
+                "parts": {"meminfo": buffer.getvalue()},
+                "report": "reports/db01-x.html",
+                "report_html": "<p>db01</p>",
+                "analyzer_version": "0",
+                "rules_key": "k",
+            }
+        )
     )
     files = writer.assemble([])
     assert victim.read_bytes() == SECRET
@@ -200,7 +202,7 @@ def test_fleet_writer_ignores_links_planted_by_another_user(sticky: Path, victim
 
 def test_fleet_writer_refuses_a_linked_directory(sticky: Path, tmp_path: Path) -> None:
     """``reports`` planted as a link to another directory: nothing lands there."""
-    from vmanalyze.fleet import FleetWriter
+    from vmanalyze.fleet import FleetWriter, TaskResult
 
     out = sticky / "fleet"
     out.mkdir()
@@ -211,14 +213,14 @@ def test_fleet_writer_refuses_a_linked_directory(sticky: Path, tmp_path: Path) -
     writer = FleetWriter(out, version="0", rules_key="k")
     with pytest.raises(PermissionError, match="a symbolic link, not a directory"):
         writer.store(
-            {
-                "status": "ok",
-                "input_hash": "a" * 64,
-                "host_partition": "db01",
-                "parts": {},
-                "report": "reports/db01-x.html",
-                "report_html": "<p>",
-            }
+            TaskResult(
+                status="ok",
+                input_hash="a" * 64,
+                host_partition="db01",
+                parts={},
+                report="reports/db01-x.html",
+                report_html="<p>",
+            )
         )
     assert list(elsewhere.iterdir()) == []
     assert list((out / ".state").iterdir()) == []  # no state: the input is not done

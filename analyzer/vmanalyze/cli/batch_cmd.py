@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,6 +25,9 @@ from vmanalyze.cli.options import (
     VersionOption,
     prepare_rules,
 )
+
+if TYPE_CHECKING:
+    from vmanalyze.fleet import TaskResult
 
 #: Default of --timeout. A 10-minute bundle takes about 2 s, the worst crafted inputs of
 #: benchmarks/ at most 30 s: ten minutes only stops an input that hangs. Our choice.
@@ -184,23 +187,23 @@ def batch(
                 err=True,
             )
         for row in result.results:
-            if row.get("status") == "failed":
-                typer.echo(f"failed: {visible(failure_line(row))}", err=True)
+            if row.status == "failed":
+                typer.echo(f"failed: {visible(failure_line(row.input, row.error))}", err=True)
         typer.echo(str(files.fleet_html))
         return result.exit_status(cfg.fail_on)
 
     raise typer.Exit(run_guarded(work))
 
 
-def failure_line(row: dict[str, Any]) -> str:
+def failure_line(path: str | None, error: str | None) -> str:
     """``path: why``, naming the path once (errors about an input often start with it).
 
-    >>> failure_line({"input": "/b/x.tar.gz", "error": "/b/x.tar.gz: not a tar archive"})
+    >>> failure_line("/b/x.tar.gz", "/b/x.tar.gz: not a tar archive")
     '/b/x.tar.gz: not a tar archive'
     """
     from vmanalyze.fleet import error_without_path
 
-    return f"{row.get('input')}: {error_without_path(row.get('input'), row.get('error'))}"
+    return f"{path}: {error_without_path(path, error)}"
 
 
 class _Progress:
@@ -246,8 +249,8 @@ class _Progress:
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def advance(self, result: dict[str, Any]) -> None:
-        status = str(result.get("status"))
+    def advance(self, result: TaskResult) -> None:
+        status = str(result.status)
         self.counts[status] = self.counts.get(status, 0) + 1
         finished = sum(self.counts.values())
         analyzed = self.counts["ok"] + self.counts["failed"]

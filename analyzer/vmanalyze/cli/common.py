@@ -12,18 +12,19 @@ from typing import NoReturn, TypeVar
 
 import typer
 
+from vmanalyze import exit_codes
 from vmanalyze.errors import VmanalyzeError
 from vmanalyze.inputs import Limits
 
-#: The exit statuses, documented in README.md ("Exit status"); one table, one place.
-EXIT_OK = 0
-EXIT_FAIL_ON = 1  # a finding at or above --fail-on
-EXIT_BAD_INPUT = 2  # bad input, options or usage
+#: The exit statuses (vmanalyze.exit_codes), by the names the commands use.
+EXIT_OK = exit_codes.OK
+EXIT_FAIL_ON = exit_codes.FINDINGS
+EXIT_BAD_INPUT = exit_codes.BAD_INPUT
 EXIT_USAGE = EXIT_BAD_INPUT
-EXIT_INPUT_FAILED = 3  # batch: at least one input failed
-EXIT_INTERNAL = 4  # an unexpected exception (a bug): one line, --debug shows the traceback
-EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
-EXIT_BROKEN_PIPE = 141  # standard output closed early (`| head`), as shells report SIGPIPE
+EXIT_INPUT_FAILED = exit_codes.INPUT_FAILED
+EXIT_INTERNAL = exit_codes.INTERNAL
+EXIT_INTERRUPTED = exit_codes.INTERRUPTED
+EXIT_BROKEN_PIPE = exit_codes.BROKEN_PIPE
 
 _debug = False
 T = TypeVar("T")

@@ -153,10 +153,10 @@ NoCacheOption = Annotated[
 
 def _show_version(value: bool) -> None:
     if value:
-        from vmanalyze import __version__
+        from vmanalyze import __version__, exit_codes
 
         typer.echo(f"vmanalyze {__version__}")
-        raise typer.Exit(0)
+        raise typer.Exit(exit_codes.OK)
 
 
 def _set_debug(value: bool) -> None:

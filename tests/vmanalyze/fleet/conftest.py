@@ -24,9 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vmanalyze.exit_codes import INPUT_FAILED
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "sample-bundles"
+#: On the batches' PYTHONPATH: their workers import tests.vmanalyze.fleet.faulty (test-only).
+TESTS = ROOT
 #: Real bundles used by the batch tests: small ones, from different scenarios.
 REAL = ("memory-leak", "pagecache-thrash", "oom-kill")
 
@@ -103,9 +106,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _env(example_pack: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("VMANALYZE_PLUGINS", None)
-    env.pop("VMANALYZE_BATCH_CRASH_TEST", None)
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(example_pack), env.get("PYTHONPATH", "")) if p
+        p for p in (str(example_pack), str(TESTS), env.get("PYTHONPATH", "")) if p
     )
     env["VMANALYZE_CACHE_DIR"] = str(example_pack.parent / "cache")
     env.update(extra or {})
@@ -117,12 +119,19 @@ def batch_run(example_pack: Path, config_file: Path):  # type: ignore[no-untyped
     """Run ``vmanalyze batch ARGS... -o OUT --config CONFIG -q``; return a :class:`Run`."""
 
     def run(
-        args: list[str], out: Path, *, env: dict[str, str] | None = None, timeout: float = 600
+        args: list[str],
+        out: Path,
+        *,
+        env: dict[str, str] | None = None,
+        timeout: float = 600,
+        fault: str | None = None,
     ) -> Run:
+        # fault: ``crash`` or ``hang``, workers that fail on some inputs (tests/vmanalyze/fleet/faulty.py)
+        launcher = ["tests.vmanalyze.fleet.faulty", fault] if fault else ["vmanalyze"]
         command = [
             sys.executable,
             "-m",
-            "vmanalyze",
+            *launcher,
             "batch",
             *args,
             "-o",
@@ -150,5 +159,5 @@ def fleet_run(batch_run, inputs: dict[str, Path], tmp_path_factory: pytest.TempP
     out = tmp_path_factory.mktemp("fleet") / "out"
     bad = [str(inputs[k]) for k in ("corrupt", "truncated", "stub", "hostile")]
     run: Run = batch_run([str(inputs["root"] / "good"), *bad, "--jobs", "2"], out)
-    assert run.returncode == 3, run.stderr
+    assert run.returncode == INPUT_FAILED, run.stderr
     return run

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from vmanalyze.exit_codes import INPUT_FAILED
 
 from .conftest import Run
 
@@ -51,7 +52,7 @@ def test_dask_cluster_gives_the_same_findings(
     assert address.startswith("tcp://127.0.0.1:")
     bad = [str(inputs[k]) for k in ("corrupt", "truncated", "stub", "hostile")]
     run = batch_run([str(inputs["root"] / "good"), *bad, "--scheduler", address], tmp_path / "o")
-    assert run.returncode == 3, run.stderr
+    assert run.returncode == INPUT_FAILED, run.stderr
     pd.testing.assert_frame_equal(_comparable(run.out), _comparable(fleet_run.out))
 
     local = pd.read_parquet(fleet_run.out / "inputs.parquet").set_index("name")
@@ -89,16 +90,14 @@ def test_dask_worker_death_fails_that_input_only(
 ) -> None:
     import shutil
 
-    from vmanalyze.fleet import CRASH_TEST_ENV
-
     crash = tmp_path / "crashme.tar.gz"
     shutil.copyfile(inputs["memory-leak"], crash)
     run = batch_run(
         [str(crash), str(inputs["oom-kill"]), "--scheduler", cluster.scheduler_address],
         tmp_path / "o",
-        env={CRASH_TEST_ENV: "crashme"},
+        fault="crash",
     )
-    assert run.returncode == 3, run.stderr
+    assert run.returncode == INPUT_FAILED, run.stderr
     frame = pd.read_parquet(tmp_path / "o" / "inputs.parquet").set_index("name")
     assert frame.loc["oom-kill.tar.gz", "status"] == "ok"
     row = frame.loc["crashme.tar.gz"]
@@ -113,7 +112,7 @@ def test_dask_timeout_fails_that_input_only(
     bundle = str(inputs["oom-kill"])
     args = [bundle, "--scheduler", cluster.scheduler_address, "--timeout", "0.05"]
     run = batch_run(args, tmp_path / "o")
-    assert run.returncode == 3, run.stderr
+    assert run.returncode == INPUT_FAILED, run.stderr
     row = pd.read_parquet(tmp_path / "o" / "inputs.parquet").iloc[0]
     assert row["status"] == "failed"
     assert row["error"] == "timed out after 0.05 s (--timeout)"

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vmanalyze.exit_codes import INPUT_FAILED
 from vmanalyze.fleet import (
     FleetWriter,
     InputTimeout,
@@ -86,8 +87,8 @@ def test_run_task_refuses_a_fifo(tmp_path: Path) -> None:
     fifo = tmp_path / "late.tar.gz"
     os.mkfifo(fifo)
     result = run_task(Task(str(fifo), RuleSpec(), "k"))
-    assert result["status"] == "failed"
-    assert result["error"] == f"{fifo}: a FIFO, not a bundle, archive or directory"
+    assert result.status == "failed"
+    assert result.error == f"{fifo}: a FIFO, not a bundle, archive or directory"
 
 
 # -- the time limit --------------------------------------------------------------------------------
@@ -153,7 +154,7 @@ def test_slow_input_fails_alone_with_its_reason(
     out = tmp_path / "out"
     bundle = str(inputs["oom-kill"])
     run = batch_run([bundle, "--jobs", "1", "--timeout", "0.05"], out)
-    assert run.returncode == 3, run.stderr
+    assert run.returncode == INPUT_FAILED, run.stderr
     assert f"failed: {bundle}: timed out after 0.05 s (--timeout)" in run.stderr
     row = pd.read_parquet(out / "inputs.parquet").iloc[0]
     assert row["status"] == "failed" and row["error"] == "timed out after 0.05 s (--timeout)"
@@ -165,10 +166,10 @@ def test_slow_input_fails_alone_with_its_reason(
 def test_worker_stuck_beyond_its_alarm_is_killed(
     batch_run: Any, inputs: dict[str, Path], tmp_path: Path
 ) -> None:
-    """A worker that ignores its alarm (the hook blocks SIGALRM, as a long call into C
+    """A worker that ignores its alarm (batch/faulty.py blocks SIGALRM, as a long call into C
     would delay it) is killed after the grace period; the other input is not affected."""
     import pandas as pd
-    from vmanalyze.fleet import HANG_TEST_ENV, HARD_TIMEOUT_GRACE_S
+    from vmanalyze.fleet import HARD_TIMEOUT_GRACE_S
 
     stuck = tmp_path / "hangme.tar.gz"
     shutil.copyfile(inputs["memory-leak"], stuck)
@@ -177,10 +178,10 @@ def test_worker_stuck_beyond_its_alarm_is_killed(
     run = batch_run(
         [str(stuck), str(inputs["oom-kill"]), "--jobs", "2", "--timeout", "20"],
         out,
-        env={HANG_TEST_ENV: "hangme"},
+        fault="hang",
         timeout=300,
     )
-    assert run.returncode == 3, run.stderr
+    assert run.returncode == INPUT_FAILED, run.stderr
     assert time.monotonic() - started >= 20 + HARD_TIMEOUT_GRACE_S
     frame = pd.read_parquet(out / "inputs.parquet").set_index("name")
     assert frame.loc["oom-kill.tar.gz", "status"] == "ok"
@@ -197,8 +198,8 @@ def real_state(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The state a real analysis stores (one worker run in this process)."""
     root = tmp_path_factory.mktemp("state")
     result = run_task(Task(str(capture(root / "db01")), RuleSpec(), "k"))
-    assert result["status"] == "ok", result["error"]
-    writer = FleetWriter(root / "out", version=result["analyzer_version"], rules_key="k")
+    assert result.status == "ok", result.error
+    writer = FleetWriter(root / "out", version=result.analyzer_version, rules_key="k")
     writer.store(result)
     (path,) = (root / "out" / ".state").glob("*.json")
     state: dict[str, Any] = json.loads(path.read_text())

@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from vmanalyze.exit_codes import INPUT_FAILED
 
 from .conftest import REAL, Run
 
@@ -30,7 +31,7 @@ def _by_name(run: Run) -> dict[str, dict[str, Any]]:
 
 
 def test_exit_status_and_summary(fleet_run: Run) -> None:
-    assert fleet_run.returncode == 3
+    assert fleet_run.returncode == INPUT_FAILED
     assert fleet_run.stdout.strip() == str(fleet_run.out / "fleet.html")
     assert f"{GOOD} analyzed, 0 already done, {len(BAD)} failed" in fleet_run.stderr
     for name in BAD:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -100,14 +101,14 @@ def test_table_to_arrow_conventions() -> None:
         "f": "double",
         "nothing_bytes": "int64",
         "nothing": "string",
-        "cpus": "string",
+        "cpus": "list<item: int64>",  # as in export and the cache (docs/tables.md)
         "flag": "bool",
         "cat": "string",
         "host_value": "string",
         "input_hash": "string",
     }
     assert table.schema.metadata is None
-    assert table["cpus"].to_pylist() == ["[0, 1]", "[2]"]
+    assert table["cpus"].to_pylist() == [[0, 1], [2]]
     assert table["input_hash"].to_pylist() == ["h" * 64] * 2
 
 
@@ -149,12 +150,16 @@ def test_unify_dataset(tmp_path: Path) -> None:
 def test_worst_severity_and_exit_status() -> None:
     assert worst_severity([]) is None
     assert worst_severity([{"severity": "info"}, {"severity": "critical"}]) == "critical"
-    result = BatchResult(results=[{"status": "ok", "findings": [{"severity": "warning"}]}])
-    assert result.exit_status(None) == 0
-    assert result.exit_status("warning") == 1
-    assert result.exit_status("critical") == 0
+    from vmanalyze import exit_codes
+    from vmanalyze.fleet import TaskResult
+
+    done = TaskResult(status="ok", findings=[{"severity": "warning"}])
+    result = BatchResult(results=[done])
+    assert result.exit_status(None) == exit_codes.OK == 0
+    assert result.exit_status("warning") == exit_codes.FINDINGS == 1
+    assert result.exit_status("critical") == exit_codes.OK
     result.failed = 1
-    assert result.exit_status("warning") == 3
+    assert result.exit_status("warning") == exit_codes.INPUT_FAILED == 3
 
 
 def test_render_fleet_counts_and_escaping() -> None:
@@ -209,10 +214,10 @@ def test_bad_options_exit_2(args: list[str], tmp_path: Path) -> None:
 
 
 def test_writer_refuses_paths_outside_dir(tmp_path: Path) -> None:
-    from vmanalyze.fleet import FleetWriter
+    from vmanalyze.fleet import FleetWriter, TaskResult
 
     writer = FleetWriter(tmp_path / "out", version="0", rules_key="k")
-    good = {
+    good: dict[str, Any] = {
         "status": "ok",
         "input_hash": "a" * 64,
         "host_partition": "h",
@@ -222,7 +227,7 @@ def test_writer_refuses_paths_outside_dir(tmp_path: Path) -> None:
         "analyzer_version": "0",
         "rules_key": "k",
     }
-    writer.store(good)
+    writer.store(TaskResult(**good))
     assert (tmp_path / "out" / "reports" / "h-x.html").read_text() == "<p>"
     assert writer.done_hashes() == {"a" * 64}
     assert FleetWriter(tmp_path / "out", version="1", rules_key="k").done_hashes() == set()
@@ -233,7 +238,7 @@ def test_writer_refuses_paths_outside_dir(tmp_path: Path) -> None:
         {"input_hash": "../../x"},
     ):
         with pytest.raises(ValueError):
-            writer.store({**good, **bad})
+            writer.store(TaskResult(**{**good, **bad}))
     assert not (tmp_path / "escape.html").exists()
 
 
@@ -250,7 +255,7 @@ def test_scheduler_without_dask_is_one_clear_error(monkeypatch: pytest.MonkeyPat
 def test_duplicates_are_found_by_content_hashing_only_equal_sizes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import vmanalyze.dataset
+    import vmanalyze.cache
     from vmanalyze.fleet import split_duplicates
 
     a, b, c, other = (tmp_path / n for n in ("a.tar.gz", "b.tar.gz", "c.tar.gz", "o.tar.gz"))
@@ -261,15 +266,17 @@ def test_duplicates_are_found_by_content_hashing_only_equal_sizes(
     fifo = tmp_path / "f.tar.gz"
     os.mkfifo(fifo)  # never opened: it would block
     hashed: list[str] = []
-    real = vmanalyze.dataset.content_hash
+    real = vmanalyze.cache.content_hash
 
     def counting(path: str) -> str:
         hashed.append(os.path.basename(path))
         return real(path)
 
-    monkeypatch.setattr(vmanalyze.dataset, "content_hash", counting)
+    monkeypatch.setattr(vmanalyze.cache, "content_hash", counting)
     paths = [str(p) for p in (a, other, b, fifo, c)]
-    unique, duplicates = split_duplicates(paths)
+    unique, duplicates, hashes = split_duplicates(paths)
     assert unique == [str(a), str(other), str(fifo), str(c)]
     assert duplicates == [(str(b), str(a))]
     assert sorted(hashed) == ["a.tar.gz", "b.tar.gz", "c.tar.gz"]
+    # The hashes made here go to the workers, which do not hash those inputs again.
+    assert hashes == {str(a): real(str(a)), str(c): real(str(c))}

@@ -23,14 +23,17 @@ from vmrules.drt.dirty_writeback_pressure import dirty_writeback_pressure
 from vmrules.flt.high_major_fault_rate import high_major_fault_rate
 from vmrules.frag.high_order_fragmentation import high_order_fragmentation
 from vmrules.hpg.hugepages_reserved_unused import hugepages_reserved_unused
+from vmrules.kmem.kernel_memory_growth import kernel_memory_growth
 from vmrules.mem.low_available_memory import low_available_memory
 from vmrules.mem.process_memory_growth import process_memory_growth
+from vmrules.mlk.mlocked_growth import mlocked_growth
 from vmrules.numa.numa_node_imbalance import numa_node_imbalance
 from vmrules.numa.remote_numa_access import remote_numa_access
 from vmrules.numa.zone_reclaim_enabled import zone_reclaim_enabled
 from vmrules.oom.oom_kills import oom_kills
 from vmrules.ovc.overcommit_risk import overcommit_risk
 from vmrules.psi.memory_pressure_stalls import memory_pressure_stalls
+from vmrules.shm.shmem_growth import shmem_growth
 from vmrules.swp.swap_nearly_full import swap_nearly_full
 from vmrules.swp.swap_thrashing import swap_thrashing
 from vmrules.thp.thp_always_on_database_host import thp_always_on_database_host
@@ -63,6 +66,12 @@ FRAG_RULES: tuple[Rule, ...] = (high_order_fragmentation,)
 DRT_RULES: tuple[Rule, ...] = (dirty_writeback_pressure,)
 #: Cgroups: memory.max pressure, memory.high throttling, cgroup OOMs.
 CGR_RULES: tuple[Rule, ...] = (cgroup_memory_limit,)
+#: Kernel memory: unreclaimable slab, kernel stacks, page tables, per-cpu, vmalloc.
+KMEM_RULES: tuple[Rule, ...] = (kernel_memory_growth,)
+#: Shared memory: Shmem, tmpfs, /dev/shm.
+SHM_RULES: tuple[Rule, ...] = (shmem_growth,)
+#: Locked memory: Mlocked, Unevictable, VmLck.
+MLK_RULES: tuple[Rule, ...] = (mlocked_growth,)
 
 ALL_RULES: tuple[Rule, ...] = (
     *THP_RULES,
@@ -77,4 +86,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *FRAG_RULES,
     *DRT_RULES,
     *CGR_RULES,
+    *KMEM_RULES,
+    *SHM_RULES,
+    *MLK_RULES,
 )

@@ -56,6 +56,9 @@ RULE_HARM: Mapping[str, Harm] = {
     "SWP002": "measured",
     "NUMA001": "measured",
     "NUMA002": "measured",
+    "KMEM001": "measured",
+    "SHM001": "measured",
+    "MLK001": "measured",
     "THP001": "config",
     "OVC001": "config",
     "NUMA003": "config",
@@ -73,6 +76,9 @@ EXPLAINS: Mapping[str, tuple[str, ...]] = {
     "MEM002": ("MEM001", "SWP002", "OOM001"),
     "FRAG001": ("PSI001",),
     "SWP001": ("PSI001", "FLT001"),
+    "KMEM001": ("MEM001", "OOM001"),
+    "SHM001": ("MEM001", "SWP002", "OOM001"),
+    "MLK001": ("MEM001", "OOM001"),
 }
 
 

@@ -178,6 +178,7 @@ def fit_evidence(fit: LineFit) -> dict[str, object]:
         "first_mib": mib(fit.first),
         "last_mib": mib(fit.last),
         "growth_mib": mib(fit.growth),
+        "slope_mib_per_s": rnd(fit.slope / MIB, 4),
         "slope_mib_per_h": rnd(fit.slope * 3600 / MIB, 1),
         "r2": rnd(fit.r2, 4),
         "rising_share": rnd(fit.rising_share, 3),

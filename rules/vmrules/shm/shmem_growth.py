@@ -87,7 +87,13 @@ def shmem_growth(ctx: RuleContext) -> Iterator[Finding]:
     }
     message = f"Shmem {describe(fit)}{share}{holders_text(found, 'RssShmem')}"
     if found:
+        # Shared pages count once per process that maps them, so the remainder is approximate:
+        # only a large one (a quarter of Shmem) is worth a word.
         unmapped = max(mib(fit.last) - sum(float(h["last_mib"]) for h in found), 0.0)
         evidence["unmapped_mib"] = rnd(unmapped, 1)
-        message += f"; {unmapped:.1f} MiB of Shmem is mapped by none of them (tmpfs files?)"
+        if unmapped >= 0.25 * mib(fit.last):
+            message += (
+                f"; {unmapped:.1f} MiB of Shmem is in none of their RSS (files left in a "
+                "tmpfs, or segments no process maps)"
+            )
     yield growth_finding(ctx, fit, message, evidence)

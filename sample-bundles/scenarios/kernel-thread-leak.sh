@@ -5,13 +5,14 @@
 # thread. Bounded: at most MAX threads (pids are shared with the other developers' tests) in a
 # memory cgroup, and killed at the end. KMEM001 must find the growth and name the slab caches.
 SCENARIO=kernel-thread-leak
+INTERVAL=${INTERVAL:-2s}  # 75 snapshots: the bundle stays well under the 2 MiB cap
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 DUR=150
 BASE=10        # seconds of capture before the leak starts
-RATE=25        # threads per second
-MAX=4500
+RATE=20        # threads per second: ~15 KiB of user RSS each keeps the leaker below MEM002's
+MAX=4000       # 64 MiB, while the kernel's share (16 KiB stack + 6 KiB task_struct + ...) shows
 NAME=thread-leaker
 
 cg_create "$SCENARIO" 768
@@ -26,6 +27,7 @@ expect_fact meminfo:KernelStack:fall -lt $((-(DUR - BASE - 10) * RATE * 16 / 2))
 expect_fact meminfo:SUnreclaim:fall -lt -10240
 expect_fact slab:task_struct:growth_kib -gt 10240
 expect_fact vmstat:oom_kill:delta -eq 0
+expect_fact proc:$NAME:rss_growth_kib -lt $((60 * 1024))
 observe meminfo:KernelStack:fall meminfo:SUnreclaim:fall meminfo:PageTables:fall \
     slab:task_struct:growth_kib slab:top_grower
 finish_bundle

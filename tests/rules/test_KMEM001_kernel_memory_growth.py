@@ -37,11 +37,11 @@ def test_fires_on_the_thread_leak_with_the_slab_caches_that_grew(sample_bundle):
     slope, r2 = _fit(mem["ts"], y)
     assert ev["slope_mib_per_s"] == pytest.approx(slope / 2**20, abs=1e-3)
     assert ev["r2"] == pytest.approx(r2, abs=1e-4) and r2 > 0.9
-    # 25 threads/s, 16 KiB of kernel stack each (x86-64 THREAD_SIZE): ~0.4 MiB/s of stacks
+    # 20 threads/s for ~140 s, 16 KiB of kernel stack each (x86-64 THREAD_SIZE): ~44 MiB
     grown = ev["growth_by_part_mib"]
     stack_growth = (stacks.iloc[-1] - stacks.iloc[0]) / 2**20
     assert grown["KernelStack"] == pytest.approx(stack_growth, abs=0.1)
-    assert 40 < stack_growth < 80
+    assert 30 < stack_growth < 80
     assert grown["SUnreclaim"] > 10
     assert ev["kernel_mib_last"] == pytest.approx(
         mem[PARTS + ["sec_page_tables_bytes"]].iloc[-1].sum() / 2**20, abs=0.1
@@ -81,10 +81,12 @@ def test_thresholds_decide(sample_bundle):
     assert run(t, [RULE], config).findings == ()
     config = Config(rule_settings={"KMEM001": {"min_duration_s": 3600.0}})
     assert run(t, [RULE], config).findings == ()
-    # a day's worth of MemAvailable at this slope: info, not warning
-    config = Config(rule_settings={"KMEM001": {"max_exhaust_hours": 1e6}})
+    # MemAvailable lasts hours at this slope: info when the bar is below that
+    hours = finding.evidence["exhaust_seconds"] / 3600
+    assert 1 < hours < 24 and str(finding.severity) == "warning"
+    config = Config(rule_settings={"KMEM001": {"max_exhaust_hours": hours / 2}})
     (info,) = run(t, [RULE], config).findings
-    assert str(info.severity) == "info"
+    assert str(info.severity) == "info" and "would last more than" in info.severity_reason
 
 
 @pytest.mark.parametrize(
@@ -114,4 +116,7 @@ def test_vmalloc_counted_only_beyond_kernel_stacks(sample_bundle):
     mem = t["meminfo"].sort_values("ts")
     vmalloc = (mem["vmalloc_used_bytes"].iloc[-1] - mem["vmalloc_used_bytes"].iloc[0]) / 2**20
     assert grown["VmallocUsed"] == pytest.approx(vmalloc - grown["KernelStack"], abs=0.2)
-    assert finding.evidence["growth_mib"] < sum(grown.values()) + grown["KernelStack"]
+    # adding VmallocUsed whole would count the stacks twice
+    cols = [*PARTS, "sec_page_tables_bytes", "vmalloc_used_bytes"]
+    naive = float((mem[cols].iloc[-1] - mem[cols].iloc[0]).sum()) / 2**20
+    assert naive - sum(grown.values()) == pytest.approx(grown["KernelStack"], abs=0.3)

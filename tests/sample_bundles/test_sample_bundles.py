@@ -130,13 +130,15 @@ def _grown(ds: Dataset, column: str) -> float:
 
 def test_kernel_thread_leak() -> None:
     ds = load("kernel-thread-leak")
-    assert _grown(ds, "kernel_stack_bytes") > 40 * MIB
+    assert _grown(ds, "kernel_stack_bytes") > 30 * MIB
     assert _grown(ds, "s_unreclaim_bytes") > 10 * MIB
     leaker = ds.process_samples[ds.process_samples["comm"] == "thread-leaker"].sort_values("ts")
-    assert leaker["num_threads"].iloc[-1] > 2500
+    assert leaker["num_threads"].iloc[-1] > 2000
     assert leaker["num_threads"].is_monotonic_increasing
-    # user space barely grows: the memory is the kernel's
-    assert leaker["rss_bytes"].iloc[-1] < 64 * MIB
+    # its own RSS (thread stacks, a few pages each) grows less than the kernel's memory does
+    rss_growth = leaker["rss_bytes"].iloc[-1] - leaker["rss_bytes"].iloc[0]
+    assert rss_growth < _grown(ds, "kernel_stack_bytes") + _grown(ds, "s_unreclaim_bytes")
+    assert rss_growth < 64 * MIB  # below MEM002's bar: the finding is the kernel's growth
     slab = ds.slabinfo
     start = slab[slab["snapshot"] == -1].set_index("name")["cache_size_bytes"]
     end = slab[slab["snapshot"] == slab["snapshot"].max()].set_index("name")["cache_size_bytes"]

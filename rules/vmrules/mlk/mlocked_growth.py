@@ -59,8 +59,10 @@ def mlocked_growth(ctx: RuleContext) -> Iterator[Finding]:
     then has less to choose from.
 
     ## Example
-    `mlock-growth` sample bundle: "Mlocked grew from 0 MiB to 240 MiB in 240 s ...; largest
-    holders of VmLck: mlock-grower (pid 5151) 240.0 MiB (+240.0 MiB)".
+    `mlock-growth` sample bundle: "Mlocked grew from 14.9 MiB to 231.7 MiB in 152 s (09:11:40Z
+    to 09:14:12Z): 5369 MiB/h, R² 1.00, rising in 96% of intervals; it holds 231.7 MiB, 1.0% of
+    RAM (Unevictable 18.1 -> 234.9 MiB); largest holders of VmLck: mlock-grower (pid 25884)
+    216.8 MiB (+216.0 MiB), ...".
 
     ## Remediation
     Find the process with the growing `VmLck` and bound what it locks: lock a fixed pool

@@ -55,8 +55,11 @@ def shmem_growth(ctx: RuleContext) -> Iterator[Finding]:
     without getting the memory back.
 
     ## Example
-    `shmem-growth` sample bundle: "Shmem grew from 12 MiB to 400 MiB in 240 s ...; largest
-    holders of RssShmem: shm-writer (pid 4242) 380.0 MiB (+370.0 MiB)".
+    `shmem-growth` sample bundle: "Shmem grew from 10.3 MiB to 357.7 MiB in 148 s (09:08:29Z
+    to 09:10:57Z): 8841 MiB/h, R² 1.00, rising in 91% of intervals; it holds 357.7 MiB, 1.5% of
+    RAM; largest holders of RssShmem: shm-filler (pid 22367) 208.5 MiB (+207.0 MiB), ...;
+    139.6 MiB of Shmem is in none of their RSS (files left in a tmpfs, or segments no process
+    maps)".
 
     ## Remediation
     Find what grows: `df -h -t tmpfs` and `du -x` on the tmpfs mounts for files,

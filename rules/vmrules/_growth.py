@@ -225,7 +225,7 @@ def holders(
 
     ``df`` is a per-process table with ``pid``, ``ts``, ``column`` and ``name`` (``comm``).
     """
-    if df is None or df.empty or column not in df.columns or "pid" not in df.columns:
+    if df is None or df.empty or not {"pid", "ts", name, column} <= set(df.columns):
         return []
     rows = df[["pid", "ts", name, column]].dropna(subset=[column])
     if rows.empty:

@@ -20,7 +20,7 @@ from vmrules._growth import (
     timed_meminfo,
 )
 
-#: meminfo gauges, the first one known in every snapshot is fitted.
+#: meminfo gauges: the first one this kernel prints is fitted.
 GAUGES = (("mlocked_bytes", "Mlocked"), ("unevictable_bytes", "Unevictable"))
 
 
@@ -79,7 +79,7 @@ def mlocked_growth(ctx: RuleContext) -> Iterator[Finding]:
     meminfo = timed_meminfo(ctx)
     if meminfo is None:
         return
-    known = [(c, n) for c, n in GAUGES if c in meminfo.columns and meminfo[c].notna().all()]
+    known = [(c, n) for c, n in GAUGES if c in meminfo.columns and meminfo[c].notna().any()]
     if not known:
         raise Skip("meminfo has neither Mlocked nor Unevictable (kernel before 2.6.28)")
     col, name = known[0]

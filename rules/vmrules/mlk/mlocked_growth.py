@@ -59,10 +59,10 @@ def mlocked_growth(ctx: RuleContext) -> Iterator[Finding]:
     then has less to choose from.
 
     ## Example
-    `mlock-growth` sample bundle: "Mlocked grew from 14.9 MiB to 231.7 MiB in 152 s (09:11:40Z
-    to 09:14:12Z): 5369 MiB/h, R² 1.00, rising in 96% of intervals; it holds 231.7 MiB, 1.0% of
-    RAM (Unevictable 18.1 -> 234.9 MiB); largest holders of VmLck: mlock-grower (pid 25884)
-    216.8 MiB (+216.0 MiB), ...".
+    `mlock-growth` sample bundle: "Mlocked grew from 15.1 MiB to 226.6 MiB in 150 s (09:28:53Z
+    to 09:31:24Z): 5334 MiB/h, R² 1.00, rising in 95% of intervals; it holds 226.6 MiB, 0.9% of
+    RAM (Unevictable 18.4 -> 229.9 MiB); largest holders of VmLck: mlock-grower (pid 16793)
+    212.2 MiB (+210.0 MiB), ...".
 
     ## Remediation
     Find the process with the growing `VmLck` and bound what it locks: lock a fixed pool

@@ -29,6 +29,9 @@ EXPECTED: dict[str, tuple[str, list[str], list[str]] | None] = {
     "numa-remote": None,
     "thp-always-postgres": None,
     "overcommit": None,
+    "kernel-thread-leak": None,
+    "shmem-growth": None,
+    "mlock-growth": None,
 }
 
 

@@ -62,7 +62,9 @@ def shmem_growth(ctx: RuleContext) -> Iterator[Finding]:
     maps)".
 
     ## Remediation
-    Find what grows: `df -h -t tmpfs` and `du -x` on the tmpfs mounts for files,
+    First rule out warming up: a database filling its shared buffers (PostgreSQL
+    `shared_buffers`, an Oracle SGA) grows Shmem too, up to its configured size. Otherwise find
+    what grows: `df -h -t tmpfs` and `du -x` on the tmpfs mounts for files,
     `ipcs -m` for SysV segments (`nattch` 0 means nobody attaches), `ls -l /dev/shm` for
     POSIX shared memory, and the processes with the largest `RssShmem`. Delete what is left
     behind, bound the mounts (`size=` on tmpfs, `RuntimeDirectorySize=` in logind.conf for

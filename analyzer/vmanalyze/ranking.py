@@ -61,6 +61,9 @@ RULE_HARM: Mapping[str, Harm] = {
     "SWP002": "measured",
     "NUMA001": "measured",
     "NUMA002": "measured",
+    "KMEM001": "measured",
+    "SHM001": "measured",
+    "MLK001": "measured",
     "THP001": "config",
     "OVC001": "config",
     "NUMA003": "config",
@@ -85,6 +88,9 @@ EXPLAINS: Mapping[str, tuple[str, ...]] = {
     "RCL001": ("PSI001", "HUNG001"),
     "ALLOC002": ("ALLOC001", "RCL001", "OOM001"),
     "FRAG001": ("PSI001", "ALLOC001"),
+    "KMEM001": ("MEM001", "OOM001"),
+    "SHM001": ("MEM001", "SWP002", "OOM001"),
+    "MLK001": ("MEM001", "OOM001"),
 }
 
 

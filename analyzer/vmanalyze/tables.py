@@ -223,6 +223,7 @@ class TableBuilder:
         t["pid_status"] = self.pid_status()
         t["pid_smaps_rollup"] = frame(self._rows("pid_smaps_rollup", self._pid_context))
         t["pid_numa_maps"] = self.pid_numa_maps()
+        t["slabinfo"] = self.slabinfo()
         t["slabtop"] = frame(self._rows("slabtop"))
         t["free"] = frame(self._rows("free"))
         t["swapon"] = frame(self._rows("swapon"))
@@ -302,6 +303,14 @@ class TableBuilder:
         for _path, label, parsed in self._records("pagetypeinfo"):
             for item in parsed.get("free", []):
                 rows.append({"snapshot": label, "ts": self.ts.get(label), **item})
+        return frame(rows)
+
+    def slabinfo(self) -> pd.DataFrame:
+        """The slab caches of each snapshot that has /proc/slabinfo, with their size in bytes."""
+        rows = self._rows("slabinfo")
+        size = self.page_size
+        for row in rows:
+            row["cache_size_bytes"] = row["pages"] * size
         return frame(rows)
 
     def numa_topology(self) -> pd.DataFrame:

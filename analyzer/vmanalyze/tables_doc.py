@@ -100,6 +100,15 @@ TABLES: tuple[TableDoc, ...] = (
         "2.6.32",
     ),
     TableDoc(
+        "slabinfo",
+        "The slab caches (start and end only: root only, and big): name, objects in use and "
+        "allocated, object size, objects and pages per slab, slabs in use and allocated, the "
+        "pages the cache holds and their size in bytes (pages x page size, slabtop's CACHE SIZE).",
+        "/proc/slabinfo",
+        f"{_TS}, name",
+        "2.6.12",
+    ),
+    TableDoc(
         "pressure_memory",
         "Memory PSI: some/full averages (%) and total stall time (µs).",
         "/proc/pressure/memory",
@@ -327,7 +336,7 @@ SETTINGS = frozenset(
 COUNTS = frozenset(
     {"cpu_count", "numa_nodes", "samples", "skipped_slots", "snapshots", "count", "failcnt"}
     | {"num_threads", "threads", "runnable", "total_threads", "oom_control_oom_kill"}
-    | {"nlwp", "objects", "active_objects", "slabs", "objects_per_slab"}
+    | {"nlwp", "objects", "active_objects", "slabs", "active_slabs", "objects_per_slab"}
     | {"voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"}
 )
 _CLOCK_TICKS = ("utime", "stime", "cutime", "cstime", "starttime", "delayacct_blkio_ticks")
@@ -398,7 +407,7 @@ def unit(table: str, column: str) -> str:
         return "nice value"
     if column in _FAULTS:
         return "faults (cumulative)"
-    if column == "rss" or column in ("pages", "free_pages"):
+    if column == "rss" or column in ("pages", "free_pages", "pages_per_slab"):
         return "pages"
     if column in _HUGE_PAGES or column.endswith("_hugepages") or "hugepages_" in column:
         return "huge pages"

@@ -69,8 +69,10 @@ _CGROUP_KEY_FILE = {"v2": "memory.stat", "v1": "memory.usage_in_bytes"}
 _CGROUP_USAGE_FILE = {"v2": "memory.current", "v1": "memory.usage_in_bytes"}
 #: Memory cgroups walked at most (a safety bound: a node has hundreds, not tens of thousands).
 MAX_CGROUPS_FOUND = 20000
+# slabinfo (root only, ~25 KiB) is read at start and end only: which slab caches grew.
 CONFIG_PROC_FILES = (
     "pagetypeinfo",
+    "slabinfo",
     "cmdline",
     "version",
     "cpuinfo",
@@ -358,6 +360,7 @@ def missing_without_privilege(roots, kmsg_path):
     out = []
     probes = [(kmsg_path, "dev/kmsg", "kernel log: OOM kills, allocation failures, hung tasks")]
     probes.append(roots.proc_path("pagetypeinfo") + ("free pages by migrate type (fragmentation)",))
+    probes.append(roots.proc_path("slabinfo") + ("slab caches by size (which kernel caches grew)",))
     for real, bundle, what in probes:
         reason = _denied(real) if real else None
         if reason:

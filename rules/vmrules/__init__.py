@@ -26,8 +26,10 @@ from vmrules.flt.high_major_fault_rate import high_major_fault_rate
 from vmrules.frag.high_order_fragmentation import high_order_fragmentation
 from vmrules.hpg.hugepages_reserved_unused import hugepages_reserved_unused
 from vmrules.hung.hung_tasks_under_pressure import hung_tasks_under_pressure
+from vmrules.kmem.kernel_memory_growth import kernel_memory_growth
 from vmrules.mem.low_available_memory import low_available_memory
 from vmrules.mem.process_memory_growth import process_memory_growth
+from vmrules.mlk.mlocked_growth import mlocked_growth
 from vmrules.numa.numa_node_imbalance import numa_node_imbalance
 from vmrules.numa.remote_numa_access import remote_numa_access
 from vmrules.numa.zone_reclaim_enabled import zone_reclaim_enabled
@@ -36,6 +38,7 @@ from vmrules.ovc.overcommit_risk import overcommit_risk
 from vmrules.pgc.page_cache_thrashing import page_cache_thrashing
 from vmrules.psi.memory_pressure_stalls import memory_pressure_stalls
 from vmrules.rcl.reclaim_stalls import reclaim_stalls
+from vmrules.shm.shmem_growth import shmem_growth
 from vmrules.swp.compressed_swap_thrashing import compressed_swap_thrashing
 from vmrules.swp.swap_nearly_full import swap_nearly_full
 from vmrules.swp.swap_thrashing import swap_thrashing
@@ -83,6 +86,12 @@ RCL_RULES: tuple[Rule, ...] = (reclaim_stalls,)
 ALLOC_RULES: tuple[Rule, ...] = (page_allocation_failures, watermark_settings)
 #: Hung tasks (the kernel's hung-task watchdog) under memory pressure.
 HUNG_RULES: tuple[Rule, ...] = (hung_tasks_under_pressure,)
+#: Kernel memory: unreclaimable slab, kernel stacks, page tables, per-cpu, vmalloc.
+KMEM_RULES: tuple[Rule, ...] = (kernel_memory_growth,)
+#: Shared memory: Shmem, tmpfs, /dev/shm.
+SHM_RULES: tuple[Rule, ...] = (shmem_growth,)
+#: Locked memory: Mlocked, Unevictable, VmLck.
+MLK_RULES: tuple[Rule, ...] = (mlocked_growth,)
 
 ALL_RULES: tuple[Rule, ...] = (
     *THP_RULES,
@@ -101,4 +110,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *RCL_RULES,
     *ALLOC_RULES,
     *HUNG_RULES,
+    *KMEM_RULES,
+    *SHM_RULES,
+    *MLK_RULES,
 )

@@ -24,6 +24,11 @@ Queries (values are integers unless said otherwise):
     proc:COMM:alive_samples     snapshots in which at least one such process was seen
     proc:top_grower             comm of the process whose RSS grew most (last - first) -> text
     knob:PATH:start / :end      selected value of a config file (e.g. THP's "[madvise]") -> text
+    slab:NAME:growth_kib        end minus start of a slab cache's size (proc/slabinfo: slabs x
+                                pages per slab x 4 KiB, read at start and end)
+    slab:top_grower             the slab cache whose size grew most -> text
+    status:COMM:KEY:max / :growth  largest value / largest (last - first) of a kB field of
+                                proc/<pid>/status (VmLck, RssShmem) of processes named COMM
     samples                     number of snapshots listed in samples.jsonl
     duration_s                  seconds from the first to the last snapshot
 """
@@ -115,6 +120,39 @@ class Bundle:
                 res[int(parts[1])] = seen
         return res
 
+    def slabs(self):
+        """{cache name: (start KiB, end KiB)} from the first and last proc/slabinfo record."""
+        records = list(self.stream("proc/slabinfo").values())
+        if len(records) < 2:
+            raise KeyError("proc/slabinfo at start and end")
+        sizes = []
+        for content in (records[0], records[-1]):
+            size = {}
+            for line in content.decode("ascii", "replace").splitlines()[2:]:
+                head, _, rest = line.partition(" : ")
+                words, slabdata = head.split(), rest.rsplit(" : slabdata ", 1)[-1].split()
+                if len(words) >= 6 and len(slabdata) == 3:
+                    size[words[0]] = int(slabdata[1]) * int(words[5]) * PAGE_KIB
+            sizes.append(size)
+        return {name: (sizes[0].get(name, 0), kib) for name, kib in sizes[1].items()}
+
+    def status_field(self, comm, key):
+        """{pid: [kB values of KEY]} of the processes whose status Name is COMM."""
+        res = {}
+        for name in self.members:
+            parts = name.split("/")
+            if len(parts) != 3 or parts[0] != "proc" or parts[2] != "status":
+                continue
+            for content in self.stream(name).values():
+                fields = dict(
+                    line.split(":", 1)
+                    for line in content.decode("utf-8", "replace").splitlines()
+                    if ":" in line
+                )
+                if fields.get("Name", "").strip() == comm and key in fields:
+                    res.setdefault(parts[1], []).append(int(fields[key].split()[0]))
+        return res
+
     def knob(self, path):
         st = self.stream(path)
         return {lab: _selected(v.decode("ascii", "replace")) for lab, v in st.items()}
@@ -191,6 +229,17 @@ def query(b, q):
         if what == "rss_rate_kib_s":
             secs = (b.mono[recs[-1][0]] - b.mono[recs[0][0]]) / 1e9
             return int(growth / secs) if secs > 0 else 0
+    if q == "slab:top_grower":
+        return max(b.slabs().items(), key=lambda kv: kv[1][1] - kv[1][0])[0]
+    if kind == "slab" and what == "growth_kib":
+        first, last = b.slabs().get(arg, (0, 0))
+        return last - first
+    if kind == "status" and what in ("max", "growth"):
+        comm, _, key = arg.rpartition(":")
+        values = b.status_field(comm, key).values()
+        if what == "max":
+            return max((max(v) for v in values), default=0)
+        return max((v[-1] - v[0] for v in values), default=0)
     if kind == "knob" and what in ("start", "end"):
         vals = b.knob(arg)
         if not vals:
@@ -246,6 +295,9 @@ _ORDER = [
     "overcommit",
     "oom-kill",
     "memory-leak",
+    "kernel-thread-leak",
+    "shmem-growth",
+    "mlock-growth",
     "numa-remote",
 ]
 

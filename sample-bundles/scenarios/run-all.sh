@@ -13,7 +13,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 SCEN=sample-bundles/scenarios
 ALL=(healthy-idle thp-always-postgres swap-thrash pagecache-thrash overcommit oom-kill memory-leak
-    pagecache-read-thrash zswap-thrash zram-thrash hung-task)
+    pagecache-read-thrash zswap-thrash zram-thrash hung-task kernel-thread-leak shmem-growth
+    mlock-growth)
 if [ $# -gt 0 ]; then
     LIST=("$@")
 else

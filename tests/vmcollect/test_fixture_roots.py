@@ -41,8 +41,10 @@ def test_missing_files_are_absent_not_errors(fixture_root, out_dir):
     b = _collect(fixture_root, out_dir)
     assert "proc/pressure/memory" not in b.members
     assert b.manifest["files"]["proc/pressure/memory"] == {"absent": 4}
-    # pagetypeinfo was never copied: absent at start and end only (a configuration file).
+    # pagetypeinfo and slabinfo were never copied: absent at start and end only (read with the
+    # configuration files, not in every sample).
     assert b.manifest["files"]["proc/pagetypeinfo"] == {"absent": 2}
+    assert b.manifest["files"]["proc/slabinfo"] == {"absent": 2}
 
 
 def test_process_that_exits_mid_sample_is_gone(fixture_root, out_dir):
@@ -168,6 +170,7 @@ def test_unprivileged_live_run_lists_what_was_denied(unprivileged):
     files = b.manifest["files"]
     denied = sorted(k for k, v in files.items() if "denied" in v)
     assert "proc/pagetypeinfo" in denied  # mode 0400, root only
+    assert files["proc/slabinfo"]["denied"] == 2  # mode 0400: read at start and end only
     assert "proc/[pid]/smaps_rollup" in denied  # root's processes, read as nobody
     assert b.records("proc/meminfo")[0][1].startswith(b"MemTotal:")
     assert b.manifest["host"]["uid"] == unprivileged.nobody.pw_uid
@@ -196,19 +199,22 @@ def test_unprivileged_run_says_at_start_what_it_will_miss(unprivileged):
     lines = err.splitlines()
     start = lines.index("vmcollect: without privilege this run will miss:")
     assert start == 1  # right after the banner, before any sample
-    said = lines[start + 1 : start + 3 + kmsg_denied]
+    said = lines[start + 1 : start + 4 + kmsg_denied]
     if kmsg_denied:
         kmsg = said.pop(0)
         assert kmsg.startswith("  kernel log: OOM kills") and "(dev/kmsg: PermissionError" in kmsg
     assert "(proc/pagetypeinfo: PermissionError" in said[0]
-    assert said[1].startswith("  smaps_rollup and numa_maps of other users' processes")
+    assert said[1].startswith("  slab caches by size") and "(proc/slabinfo: Perm" in said[1]
+    assert said[2].startswith("  smaps_rollup and numa_maps of other users' processes")
     b = Bundle(out.strip().splitlines()[-1])
     missing = b.manifest["missing"]
     assert [m["path"] for m in missing] == ["dev/kmsg"] * kmsg_denied + [
         "proc/pagetypeinfo",
+        "proc/slabinfo",
         "proc/[pid]/smaps_rollup",
     ]
     assert b.manifest["files"]["proc/pagetypeinfo"]["denied"] == 2  # as foretold
+    assert b.manifest["files"]["proc/slabinfo"]["denied"] == 2
 
 
 def test_root_run_misses_nothing(fixture_root, out_dir):

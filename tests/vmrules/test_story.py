@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from vmanalyze.analysis import Analysis
 from vmanalyze.config import Config
@@ -32,6 +33,9 @@ EXPECTED: dict[str, tuple[str, list[str], list[str]] | None] = {
     "thp-always-postgres": None,
     "overcommit": None,
     "hung-task": ("CGR001", ["SWP001", "HUNG001", "PSI001", "FLT001"], ["swap_out", "psi"]),
+    "kernel-thread-leak": None,
+    "shmem-growth": None,
+    "mlock-growth": None,
 }
 
 
@@ -130,3 +134,34 @@ def test_analysis_json_has_incidents(sample_bundle: Any) -> None:
     assert incident["steps"][0]["finding"] == incident["root"]["finding"]
     assert incident["links"][0]["type"] == "limit-hits-precede-oom-kills"
     assert incident["story"].startswith("15:17:26 CGR001")
+
+
+def test_host_growth_drains_available_weighs_the_growth_against_the_decline(
+    sample_bundle: Any,
+) -> None:
+    """MLK001's real finding as the cause; MemAvailable declines of two sizes over its window:
+    linked when the locked memory accounts for at least half of the decline."""
+    from vmanalyze.story import Event, Node, StoryContext
+    from vmrules.mlk.mlocked_growth import mlocked_growth
+    from vmrules.story.links import host_growth_drains_available as link_type
+
+    dataset = sample_bundle("mlock-growth")
+    result = run(dataset.tables, [mlocked_growth], Config(), host=dataset.host)
+    (finding,) = result.findings
+    cause = Node(Event(finding.start, "finding", "host", "", end=finding.end), finding, 0)
+    ctx = StoryContext(dataset.tables, result.findings, dataset.host)
+    check = link_type.check
+    grown = finding.evidence["slope_mib_per_s"] * 2**20 * finding.evidence["seconds"]
+
+    def decline(size: float, start: Any = finding.start, end: Any = finding.end) -> Node:
+        evidence = {"decline_bytes": int(size)}
+        return Node(Event(start, "available_decline", "host", "", end=end, evidence=evidence))
+
+    because = check(ctx, cause, decline(1.25 * grown))
+    assert because is not None and because.confidence == 0.8
+    assert because.numbers["share"] == pytest.approx(0.8, abs=0.01)
+    assert because.because.startswith("locked memory grew ")
+    assert check(ctx, cause, decline(3 * grown)) is None
+    later = finding.end + pd.Timedelta(seconds=60)
+    after = decline(grown, later, later + pd.Timedelta(seconds=60))
+    assert check(ctx, cause, after) is None

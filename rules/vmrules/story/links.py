@@ -156,10 +156,51 @@ def _available_drop(ctx: StoryContext, start: Any, end: Any) -> float | None:
     return float(values.cummax().sub(values).max())
 
 
-@link(name="growth-precedes-oom", cause="MEM002", effect=("OOM001", "event:oom_kill"))
+#: Rules whose finding is host-wide memory that grows steadily (slope_mib_per_s in evidence).
+HOST_GROWTH = ("KMEM001", "SHM001", "MLK001")
+_HOST_GROWTH_WHAT = {
+    "KMEM001": "unreclaimable kernel memory",
+    "SHM001": "Shmem",
+    "MLK001": "locked memory",
+}
+
+
+@link(
+    name="host-growth-drains-available",
+    cause=HOST_GROWTH,
+    effect=("event:available_decline", "MEM001"),
+)
+def host_growth_drains_available(ctx: StoryContext, cause: Node, effect: Node) -> Because | None:
+    """Kernel memory (KMEM001), shared memory (SHM001) or locked memory (MLK001) grows while
+    MemAvailable declines, and accounts for at least half of the decline: memory that no
+    process's private RSS shows, and that reclaim cannot free."""
+    if overlap_s(cause, effect) <= 0:
+        return None
+    if effect.finding is None:
+        decline = effect.event.evidence.get("decline_bytes")
+    else:
+        decline = _available_drop(ctx, effect.start, effect.end)
+    grown = _process_growth_bytes(ctx, cause, effect.start, effect.end)
+    if not decline or grown is None or decline <= 0:
+        return None
+    share = grown / float(decline)
+    if share < 0.5:
+        return None
+    return Because(
+        0.8,
+        f"{_HOST_GROWTH_WHAT.get(cause.code or '', cause.code)} grew {fmt_bytes(grown)} while "
+        f"MemAvailable fell {fmt_bytes(decline)} ({min(share, 1.0):.0%} of it)",
+        {"grown_bytes": round(grown), "decline_bytes": int(decline), "share": round(share, 2)},
+    )
+
+
+@link(
+    name="growth-precedes-oom", cause=("MEM002", *HOST_GROWTH), effect=("OOM001", "event:oom_kill")
+)
 def growth_precedes_oom(ctx: StoryContext, cause: Node, effect: Node) -> Because | None:
-    """A process grows (MEM002) and then the global OOM killer runs; the link is stronger
-    when the grower is the victim."""
+    """A process (MEM002), kernel memory (KMEM001), shared memory (SHM001) or locked memory
+    (MLK001) grows and then the global OOM killer runs; the link is stronger when the growing
+    process is the victim."""
     lead = _precedes(ctx, cause, effect)
     if lead is None or (effect.finding is not None and not _global_oom(effect)):
         return None
@@ -436,6 +477,7 @@ def full_node_spills_remote(ctx: StoryContext, cause: Node, effect: Node) -> Bec
 LINK_TYPES = (
     limit_hits_precede_oom_kills,
     growth_drains_available,
+    host_growth_drains_available,
     growth_precedes_oom,
     low_memory_drives_swap,
     low_memory_precedes_oom,

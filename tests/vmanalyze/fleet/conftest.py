@@ -126,7 +126,7 @@ def batch_run(example_pack: Path, config_file: Path):  # type: ignore[no-untyped
         timeout: float = 600,
         fault: str | None = None,
     ) -> Run:
-        # fault: ``crash`` or ``hang``, workers that fail on some inputs (tests/vmanalyze/fleet/faulty.py)
+        # fault: ``crash`` or ``hang``: workers that fail on some inputs (see faulty.py)
         launcher = ["tests.vmanalyze.fleet.faulty", fault] if fault else ["vmanalyze"]
         command = [
             sys.executable,

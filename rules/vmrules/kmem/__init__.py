@@ -1,0 +1,1 @@
+"""KMEM rules of the built-in pack (one module per rule)."""

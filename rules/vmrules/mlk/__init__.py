@@ -1,0 +1,1 @@
+"""MLK rules of the built-in pack (one module per rule)."""

@@ -1,0 +1,1 @@
+"""SHM rules of the built-in pack (one module per rule)."""

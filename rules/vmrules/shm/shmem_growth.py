@@ -1,0 +1,104 @@
+"""SHM001 shmem-growth: shared memory (tmpfs, /dev/shm, SysV shm) that grows steadily."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from vmanalyze.rule import Finding, RuleContext, Severity, Skip, rule
+
+from vmrules._common import mib, rnd
+from vmrules._growth import (
+    describe,
+    fit_evidence,
+    growth_finding,
+    growth_settings,
+    holders,
+    holders_text,
+    share_text,
+    steady_fit,
+    timed_meminfo,
+)
+
+
+@rule(
+    code="SHM001",
+    name="shmem-growth",
+    severity=Severity.WARNING,
+    requires=("meminfo",),
+    optional=("process_samples",),
+    settings=growth_settings(
+        "Shmem",
+        64.0,
+        "64 MiB, the bar of MEM002 for a process's private memory: below it growth is "
+        "noise on a server.",
+    ),
+)
+def shmem_growth(ctx: RuleContext) -> Iterator[Finding]:
+    """Shared memory (`Shmem`: tmpfs, `/dev/shm`, SysV and shared anonymous memory) grows
+    steadily.
+
+    ## What it does
+    Fits a least-squares line to `Shmem` of `/proc/meminfo` against time and reports the host
+    when it grows by at least `min_growth_mib` over at least `min_duration_s` and
+    `min_samples` snapshots with R² >= `min_r2`. The finding lists the processes that map the
+    most of it (`RssShmem` of `/proc/<pid>/status`, from their first to their last snapshot),
+    how much of `Shmem` no captured process maps (files left in a tmpfs, segments nobody
+    attaches), the share of RAM `Shmem` holds, and when MemAvailable would be used up at that
+    slope (info beyond `max_exhaust_hours`).
+
+    ## Why is this bad?
+    `Shmem` looks like page cache (`free` counts it in `buff/cache`, and in `shared`) but the
+    kernel cannot drop it: without swap it stays in RAM until the file is deleted or the
+    segment removed, and `MemAvailable` does not count it as available. Files written to a
+    tmpfs (`/dev/shm`, `/run`, `/tmp` on tmpfs) and shared memory segments that are never
+    removed outlive the processes that made them, so the OOM killer may kill every process
+    without getting the memory back.
+
+    ## Example
+    `shmem-growth` sample bundle: "Shmem grew from 10.3 MiB to 357.7 MiB in 148 s (09:08:29Z
+    to 09:10:57Z): 8841 MiB/h, R² 1.00, rising in 91% of intervals; it holds 357.7 MiB, 1.5% of
+    RAM; largest holders of RssShmem: shm-filler (pid 22367) 208.5 MiB (+207.0 MiB), ...;
+    139.6 MiB of Shmem is in none of their RSS (files left in a tmpfs, or segments no process
+    maps)".
+
+    ## Remediation
+    First rule out warming up: a database filling its shared buffers (PostgreSQL
+    `shared_buffers`, an Oracle SGA) grows Shmem too, up to its configured size. Otherwise find
+    what grows: `df -h -t tmpfs` and `du -x` on the tmpfs mounts for files,
+    `ipcs -m` for SysV segments (`nattch` 0 means nobody attaches), `ls -l /dev/shm` for
+    POSIX shared memory, and the processes with the largest `RssShmem`. Delete what is left
+    behind, bound the mounts (`size=` on tmpfs, `RuntimeDirectorySize=` in logind.conf for
+    `/run/user`), and cap the program (`kernel.shmmax`/`shmall` for SysV).
+
+    ## References
+    - https://docs.kernel.org/filesystems/proc.html (meminfo: Shmem; status: RssShmem)
+    - https://docs.kernel.org/filesystems/tmpfs.html
+    - https://man7.org/linux/man-pages/man5/tmpfs.5.html
+    """
+    meminfo = timed_meminfo(ctx)
+    if meminfo is None:
+        return
+    if "shmem_bytes" not in meminfo.columns or meminfo["shmem_bytes"].isna().all():
+        raise Skip("meminfo has no Shmem (kernel before 2.6.32)")
+    fit = steady_fit(meminfo["ts"], meminfo["shmem_bytes"], ctx.settings)
+    if fit is None:
+        return
+    found = holders(ctx.table("process_samples"), "rss_shmem_bytes", "comm")
+    share, share_value = share_text(fit.last, meminfo)
+    evidence: dict[str, object] = {
+        **fit_evidence(fit),
+        "ram_share_last": share_value,
+        "holders": found,
+    }
+    message = f"Shmem {describe(fit)}{share}{holders_text(found, 'RssShmem')}"
+    if found:
+        # Shared pages count once per process that maps them, so the remainder is approximate:
+        # only a large one (a quarter of Shmem) is worth a word.
+        unmapped = max(mib(fit.last) - sum(float(h["last_mib"]) for h in found), 0.0)
+        evidence["unmapped_mib"] = rnd(unmapped, 1)
+        if unmapped >= 0.25 * mib(fit.last):
+            message += (
+                f"; {unmapped:.1f} MiB of Shmem is in none of their RSS (files left in a "
+                "tmpfs, or segments no process maps)"
+            )
+    yield growth_finding(ctx, fit, message, evidence)

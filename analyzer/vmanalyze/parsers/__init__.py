@@ -266,6 +266,7 @@ SOURCES: dict[str, Source] = dict(
             "sys_block_zram",
             sys_block_zram.parse_sys_block_zram,
             "sys/block/zram[0-9]*/mm_stat",
+            table="zram",
         ),
         _src(
             "sys_kernel_mm_ksm",

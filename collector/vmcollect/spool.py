@@ -241,6 +241,11 @@ def _decompress(path, max_bytes=None):
     return b"".join(chunks)
 
 
+def segment_data(path):
+    """A segment's raw records: what its (maybe truncated) zlib stream holds, bounded."""
+    return _decompress(path)
+
+
 def read_segment(path):
     """Yield ``(label, outcome, path, data)`` records; stop at a truncated record."""
     raw = _decompress(path)

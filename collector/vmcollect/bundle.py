@@ -169,25 +169,22 @@ def _group_segment(raw, complete, stats, names):
     return streams
 
 
-def _format_records(entry, previous=None):
-    """(the bundle records of `entry`, labels of leading repeats not resolved, last data).
+def _format_records(entry):
+    """(repeats before any capture, the bundle records from the first capture on) of `entry`.
 
-    A repeat takes the data of the record before it; one before any record of this segment
-    takes `previous` (the path's last data in the segment before), or, when that is None too,
-    is returned in the leading-repeat labels for the caller to resolve.
+    A capture is written in full; a repeat of the record before it as a repeat record,
+    ``@@ vmcollect <label> =``, with no content (format version 2). Repeats that come before
+    any capture of this segment can only be resolved against an earlier segment: they are
+    returned apart, for the caller to keep or drop.
     """
     out = []
     lead = []
     for label, data in zip(entry[::2], entry[1::2]):
         if data is None:
-            if previous is None:
-                lead.append(label)
-                continue
-            data = previous
+            (out if out else lead).append(b"@@ vmcollect %s =\n" % label)
         else:
-            previous = data
-        out.append(b"@@ vmcollect %s %d\n%s\n" % (label, len(data), data))
-    return b"".join(out), lead, previous
+            out.append(b"@@ vmcollect %s %d\n%s\n" % (label, len(data), data))
+    return b"".join(lead), b"".join(out)
 
 
 def _ordered(streams, names):
@@ -203,45 +200,31 @@ def _ordered(streams, names):
 def _write_run(streams, names, directory, index):
     """Write one segment's streams, in bundle order, to a run file; return its path.
 
-    An entry is ``<name length> <leading repeats length> <records length> <last length>\n``,
-    then the name, the labels of leading repeats (space-separated), and the records.
+    An entry is ``<is pid path> <name length> <leading repeats length> <records length>\n``,
+    then the name, the leading repeat records and the other records.
     """
     path = os.path.join(directory, "%06d.run" % index)
     with open_new(path) as f:
         for is_pid, name, key in _ordered(streams, names):
-            records, lead, last = _format_records(streams[key])
+            lead, records = _format_records(streams[key])
             encoded = name.encode("utf-8", "surrogateescape")
-            lead_bytes = b" ".join(lead)
-            last_length = -1 if last is None else len(last)
             f.write(
-                b"%d %d %d %d %d\n%s%s%s"
-                % (
-                    is_pid,
-                    len(encoded),
-                    len(lead_bytes),
-                    len(records),
-                    last_length,
-                    encoded,
-                    lead_bytes,
-                    records,
-                )
+                b"%d %d %d %d\n%s%s%s"
+                % (is_pid, len(encoded), len(lead), len(records), encoded, lead, records)
             )
     return path
 
 
 def _read_run(path):
-    """Yield ((is pid path, name), leading repeat labels, records, last data) of a run file."""
+    """Yield ((is pid path, name), leading repeat records, other records) of a run file."""
     with open(path, "rb") as f:
         while True:
             header = f.readline()
             if not header:
                 return
-            is_pid, name_len, lead_len, records_len, last_len = (int(x) for x in header.split())
+            is_pid, name_len, lead_len, records_len = (int(x) for x in header.split())
             name = f.read(name_len).decode("utf-8", "surrogateescape")
-            lead = f.read(lead_len).split()
-            records = f.read(records_len)
-            last = None if last_len < 0 else records[len(records) - 1 - last_len : -1]
-            yield (bool(is_pid), name), lead, records, last
+            yield (bool(is_pid), name), f.read(lead_len), f.read(records_len)
 
 
 def _first(item):
@@ -249,32 +232,32 @@ def _first(item):
 
 
 def _merged_streams(runs):
-    """(name, records) per path from the runs of several segments, merged in bundle order.
+    """(name, record stream) per path from the runs of several segments, in bundle order.
 
-    heapq.merge is stable, so a path's entries come in segment order; repeats leading a
-    segment take the path's last data in the segment before.
+    heapq.merge is stable, so a path's entries come in segment order. Repeats leading a
+    segment repeat the path's last record of an earlier segment; with none, they are dropped
+    (a stream never starts with a repeat).
     """
-    current, parts, previous = None, [], None
-    for key, lead, records, last in heapq.merge(*runs, key=_first):
+    current, parts = None, []
+    for key, lead, records in heapq.merge(*runs, key=_first):
         if key != current:
-            if current is not None and parts:
+            if parts:
                 yield current[1], b"".join(parts)
-            current, parts, previous = key, [], None
-        if lead and previous is not None:
-            parts.extend(
-                b"@@ vmcollect %s %d\n%s\n" % (label, len(previous), previous) for label in lead
-            )
-        parts.append(records)
-        if last is not None:
-            previous = last
-    if current is not None and parts:
+            current, parts = key, []
+        if parts:
+            parts.append(lead)
+        if records:
+            parts.append(records)
+    if parts:
         yield current[1], b"".join(parts)
 
 
 def _formatted(streams, names):
     """(name, record stream) of one segment's streams, each dropped once formatted."""
     for _is_pid, name, key in _ordered(streams, names):
-        yield name, _format_records(streams.pop(key))[0]
+        records = _format_records(streams.pop(key))[1]
+        if records:
+            yield name, records
 
 
 def _streams(spool_dir, complete_labels, stats, work_dir):

@@ -76,6 +76,12 @@ def test_repeats_are_spooled_once_and_bundled_in_full(tmp_path):
                 if p == path and data is not None
             ]
             assert b.records(path) == want, path
+        # Stored once, then as repeat records: pid 7's stat never changes.
+        assert b.members["proc/7/stat"] == (
+            b"@@ vmcollect start 16\n7 (sleep) S 1 7\n\n"
+            b"@@ vmcollect 0 =\n@@ vmcollect 1 =\n@@ vmcollect 2 =\n@@ vmcollect 3 =\n"
+            b"@@ vmcollect end =\n"
+        )
         files = b.manifest["files"]
         assert files["proc/meminfo"] == {"captured": 6}
         assert files["proc/[pid]/stat"] == {"captured": 15, "gone": 3, "pids": {"gone": [9]}}

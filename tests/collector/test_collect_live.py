@@ -195,7 +195,8 @@ def test_progress_line_on_a_terminal_only(out_dir):
     os.close(master)
     shown = b"".join(chunks)
     assert b"\r\x1b[Ksample 3/3" in shown
-    assert b"bundle ~" in shown and b"late 0" in shown
+    # A live snapshot at 100 ms can be late on a loaded machine: the count, not zero.
+    assert b"bundle ~" in shown and re.search(rb"late [0-3]\b", shown)
     assert out.decode().strip().splitlines()[-1].endswith(".tar.gz")
     # Without a terminal (the other tests) there is no progress at all.
     _, _, err = run_collector(["--interval", "100ms", "--count", "2", "-o", out_dir])

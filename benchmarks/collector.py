@@ -20,8 +20,12 @@ collector's default) and a short one (--short, default 1 minute). It prints:
 Root is needed for the cgroups (a cgroup v2 hierarchy with the memory controller, else the
 v1 memory hierarchy); without root, or with --cgroups 0, none are made.
 
+With --baseline OLD.pyz (a zipapp built from an older commit with `make pyz`), the old
+collector runs side by side with this tree's, on the same load, so before and after are
+measured under the same conditions; the floor is shared.
+
 Usage: python3 benchmarks/collector.py [--duration 10m] [--short 1m] [--idle 1000] [--busy 20]
-       [--cgroups 200]
+       [--cgroups 200] [--baseline OLD.pyz] [--layout]
 """
 
 import argparse
@@ -126,39 +130,47 @@ def remove_cgroups(top):
                 time.sleep(0.05)
 
 
-def collect(duration, out_dir, floor_files=None, status_top=100):
-    """Run the zipapp for `duration`; (bundle path, CPU seconds, wall seconds, floor passes).
+def collect(pyzs, duration, out_dirs, floor_files=None, status_top=100):
+    """Run each zipapp for `duration`, side by side; ([(bundle, CPU s, wall s)], floor passes).
 
-    With `floor_files`, a floor pass runs every 10 s while the collector runs, so the floor
-    sees the same processes (on a shared machine their number moves by thousands): each pass
-    is (CPU seconds, number of processes).
+    Side by side, an older zipapp (--baseline) sees the same processes, cgroups and machine
+    load as this tree's. CPU is each collector's own (wait4: user + system, its threads
+    included). With `floor_files`, a floor pass runs every 10 s while the collectors run, so
+    the floor sees the same processes (on a shared machine their number moves by thousands):
+    each pass is (CPU seconds, number of processes).
     """
-    pyz = os.path.join(REPO, "dist", "vmcollect.pyz")
-    if not os.path.exists(pyz):
-        subprocess.check_call(["make", "-C", REPO, "pyz"], stdout=subprocess.DEVNULL)
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, pyz, "--duration", duration, "-o", out_dir, "-q"],
-        stdout=subprocess.PIPE,
-        universal_newlines=True,
-    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, pyz, "--duration", duration, "-o", out_dir, "-q"],
+            stdout=subprocess.PIPE,
+            universal_newlines=True,
+        )
+        for pyz, out_dir in zip(pyzs, out_dirs, strict=True)
+    ]
+    done = {}
     floors = []
     next_floor = started + 10
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG if floor_files else 0)
-        if pid == proc.pid:
-            break
+    while len(done) < len(procs):
+        for i, proc in enumerate(procs):
+            if i not in done:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid == proc.pid:
+                    done[i] = (status, usage, time.monotonic() - started)
         time.sleep(0.5)
-        if time.monotonic() >= next_floor:
+        if floor_files and time.monotonic() >= next_floor:
             next_floor += 10
             t = time.process_time()
             count = floor_pass(floor_files, status_top)
             floors.append((time.process_time() - t, count))
-    wall = time.monotonic() - started
-    out = proc.stdout.read()
-    if status != 0:
-        raise SystemExit(f"vmcollect failed with status {status}")
-    return out.strip().splitlines()[-1], usage.ru_utime + usage.ru_stime, wall, floors
+    results = []
+    for i, proc in enumerate(procs):
+        status, usage, wall = done[i]
+        out = proc.stdout.read()
+        if status != 0:
+            raise SystemExit(f"{pyzs[i]} failed with status {status}")
+        results.append((out.strip().splitlines()[-1], usage.ru_utime + usage.ru_stime, wall))
+    return results, floors
 
 
 def per_sample_layout_size(bundle_path, work):
@@ -223,61 +235,25 @@ def size_by_kind(bundle_path):
     return sorted(((len(zlib.compress(b"".join(v), 6)), k) for k, v in kinds.items()), reverse=True)
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--duration", default="10m", help="the long run (the collector's default)")
-    p.add_argument("--short", default="1m", help="the short run")
-    p.add_argument("--idle", type=int, default=1000)
-    p.add_argument("--busy", type=int, default=20)
-    p.add_argument("--cgroups", type=int, default=200)
-    p.add_argument("--layout", action="store_true", help="also figure 4 (slow)")
-    args = p.parse_args()
-    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
-    load = start_load(args.idle, args.busy)
-    top = None
-    try:
-        busy_first = load[args.idle :] + load[: args.idle]
-        top = make_cgroups(args.cgroups, busy_first)
-        nprocs = sum(1 for n in os.listdir("/proc") if n.isdigit())
-        with tempfile.TemporaryDirectory() as work:
-            long_dir, short_dir = os.path.join(work, "long"), os.path.join(work, "short")
-            os.mkdir(long_dir)
-            os.mkdir(short_dir)
-            files, found, sampled, status_top = floor_files()
-            bundle, cpu, wall, floors = collect(args.duration, long_dir, files, status_top)
-            short_bundle, short_cpu, short_wall, _ = collect(args.short, short_dir)
-            size, short_size = os.path.getsize(bundle), os.path.getsize(short_bundle)
-            samples = Bundle(bundle).manifest["samples"]
-            short_samples = Bundle(short_bundle).manifest["samples"]
-            kinds = size_by_kind(bundle)
-            per_sample = per_sample_layout_size(bundle, work) if args.layout else None
-    finally:
-        for proc in load:
-            proc.kill()
-        for proc in load:
-            proc.wait()
-        if top is not None:
-            remove_cgroups(top)
+def report(name, long, short, args, floor, nfiles, nfloors):
+    """Print the three budgets' figures for one collector."""
+    (bundle, cpu, wall), (short_bundle, short_cpu, short_wall) = long, short
+    size, short_size = os.path.getsize(bundle), os.path.getsize(short_bundle)
+    samples = Bundle(bundle).manifest["samples"]
+    short_samples = Bundle(short_bundle).manifest["samples"]
     seconds = parse_duration(args.duration)
-    floor = sorted(t for t, _n in floors)[len(floors) // 2]
-    counts = sorted(n for _t, n in floors)
     extra = samples - short_samples
     marginal = (cpu - short_cpu) / extra
     per_sample_bytes = (size - short_size) / extra
     hour = size + per_sample_bytes * (3600 / 5.0 - samples)
     print(
-        f"machine: {os.cpu_count()} CPUs, kernel {os.uname().release}, "
-        f"{nprocs} processes at the start ({counts[0]}-{counts[-1]} during the long run), "
-        f"{found} memory cgroups"
-    )
-    print(
-        f"runs: {args.duration} ({samples} samples, {wall:.1f} s wall) and {args.short} "
-        f"({short_samples} samples) at the default 5 s interval, {sampled} cgroups per sample"
+        f"== {name}: {args.duration} ({samples} samples, {wall:.1f} s wall) and {args.short} "
+        f"({short_samples} samples)"
     )
     print(
         f"1. marginal CPU per sample: ({cpu:.2f} - {short_cpu:.2f} s) / {extra} = "
         f"{marginal * 1000:.1f} ms vs {floor * 1000:.1f} ms for a bare loop reading the same "
-        f"{len(files)} files and every /proc/<pid>/stat (median of {len(floors)} passes during "
+        f"{nfiles} files and every /proc/<pid>/stat (median of {nfloors} passes during "
         f"the long run) = {marginal / floor:.2f}x (budget <= 1.5x)"
     )
     print(
@@ -290,15 +266,73 @@ def main():
         f"hour projected ({format_size(short_size)} for {args.short}; "
         f"{per_sample_bytes / 1024:.1f} KiB per sample) (budget <= 10 MiB)"
     )
+    kinds = size_by_kind(bundle)
     print(
         "   by kind, each gzipped alone: "
         + ", ".join(f"{kind} {format_size(n)}" for n, kind in kinds[:6])
     )
-    if per_sample is not None:
-        print(
-            f"4. bundle vs tar czf of one directory per sample: {format_size(size)} vs "
-            f"{format_size(per_sample)} = 1/{per_sample / size:.1f} (budget <= 1/5)"
-        )
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--duration", default="10m", help="the long run (the collector's default)")
+    p.add_argument("--short", default="1m", help="the short run")
+    p.add_argument("--idle", type=int, default=1000)
+    p.add_argument("--busy", type=int, default=20)
+    p.add_argument("--cgroups", type=int, default=200)
+    p.add_argument("--layout", action="store_true", help="also figure 4 (slow)")
+    p.add_argument(
+        "--baseline",
+        metavar="PYZ",
+        help="an older vmcollect.pyz to run side by side with this tree's, on the same load",
+    )
+    args = p.parse_args()
+    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    pyz = os.path.join(REPO, "dist", "vmcollect.pyz")
+    subprocess.check_call(["make", "-C", REPO, "pyz"], stdout=subprocess.DEVNULL)
+    pyzs = [pyz] + ([os.path.abspath(args.baseline)] if args.baseline else [])
+    names = ["this tree"] + ([f"baseline {args.baseline}"] if args.baseline else [])
+    load = start_load(args.idle, args.busy)
+    top = None
+    try:
+        busy_first = load[args.idle :] + load[: args.idle]
+        top = make_cgroups(args.cgroups, busy_first)
+        nprocs = sum(1 for n in os.listdir("/proc") if n.isdigit())
+        with tempfile.TemporaryDirectory() as work:
+            dirs = {}
+            for run in ("long", "short"):
+                dirs[run] = [os.path.join(work, f"{run}-{i}") for i in range(len(pyzs))]
+                for d in dirs[run]:
+                    os.mkdir(d)
+            files, found, sampled, status_top = floor_files()
+            longs, floors = collect(pyzs, args.duration, dirs["long"], files, status_top)
+            shorts, _ = collect(pyzs, args.short, dirs["short"])
+            floor = sorted(t for t, _n in floors)[len(floors) // 2]
+            counts = sorted(n for _t, n in floors)
+            print(
+                f"machine: {os.cpu_count()} CPUs, kernel {os.uname().release}, load average "
+                f"{os.getloadavg()[0]:.1f} at the end, {nprocs} processes at the start "
+                f"({counts[0]}-{counts[-1]} during the long run), {found} memory cgroups, "
+                f"{sampled} read per sample; {len(pyzs)} collector(s) side by side at the "
+                "default 5 s interval"
+            )
+            for name, long, short in zip(names, longs, shorts, strict=True):
+                report(name, long, short, args, floor, len(files), len(floors))
+            if args.layout:
+                bundle = longs[0][0]
+                per_sample = per_sample_layout_size(bundle, work)
+                size = os.path.getsize(bundle)
+                print(
+                    f"4. bundle vs tar czf of one directory per sample: {format_size(size)} vs "
+                    f"{format_size(per_sample)} = 1/{per_sample / size:.1f} (budget <= 1/5)"
+                )
+    finally:
+        for proc in load:
+            proc.kill()
+        for proc in load:
+            proc.wait()
+        if top is not None:
+            remove_cgroups(top)
 
 
 if __name__ == "__main__":

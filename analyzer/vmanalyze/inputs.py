@@ -46,13 +46,13 @@ from vmanalyze.manifest_schema import (
     validate_manifest,
     validate_sample,
 )
-from vmanalyze.packs import Pack, Packs
+from vmanalyze.packs import Pack, Packs, packed_source
 from vmanalyze.parsers import match_sources
 from vmanalyze.paths import PID_DIR_TEXT, any_process
 from vmanalyze.safeio import file_kind, open_regular
 
 BUNDLE_FORMAT = "vmcollect-bundle"
-SUPPORTED_FORMAT_VERSIONS = (1,)
+SUPPORTED_FORMAT_VERSIONS = (1, 2)
 DEFAULT_MAX_BYTES = 4 << 30
 DEFAULT_MAX_MEMBER_BYTES = 64 << 20
 DEFAULT_MAX_READ_BYTES = 512 << 20
@@ -60,7 +60,9 @@ DEFAULT_MAX_MEMBERS = 250_000
 #: A tar header and its padding: what an empty member costs to read.
 _HEADER_BYTES = 512
 
-_RECORD_HEADER = re.compile(rb"@@ vmcollect (start|end|[0-9]{1,9}) ([0-9]{1,18})\n")
+#: A record header; the length is ``=`` in a repeat record (format 2), which has no content.
+_RECORD_HEADER = re.compile(rb"@@ vmcollect (start|end|[0-9]{1,9}) (?:([0-9]{1,18})|=)\n")
+_REPEAT = b" =\n"
 _SOS_MARKERS = ("sos_commands/", "sos_reports/", "sos_logs/")
 _EXTRA_PATHS = re.compile(
     rf"^({PID_DIR_TEXT}(comm|cmdline)|sos_commands/process/ps_[a-z]+|sos_commands/memory/[a-z_]+|sos_commands/kernel/"
@@ -408,6 +410,13 @@ def _read_archive(
                         f"{name}: truncated at {len(data)} of {info.size} bytes; "
                         "kept the complete records"
                     )
+                if is_bundle and packed_source(name) is not None:
+                    # The packs' bulk framing knows one record shape: repeats written out.
+                    size = len(data)
+                    data, error = expand_repeats(data, limits.max_member_bytes)
+                    if error:
+                        warnings.append(f"{name}: {error}")
+                    budget.take(len(data) - size)
                 if not (is_bundle and packs.add(name, data)):
                     files[name] = (data, _mtime(info.mtime))
                 if truncated:
@@ -512,28 +521,105 @@ def _short(exc: BaseException) -> str:
     return text.splitlines()[0][:200]
 
 
-def parse_record_stream(data: bytes) -> tuple[list[tuple[str, bytes]], str | None]:
+def parse_record_stream(
+    data: bytes, limit: int = DEFAULT_MAX_MEMBER_BYTES
+) -> tuple[list[tuple[str, bytes]], str | None]:
     """Split a bundle member into ``[(label, bytes)]``; return an error for trailing garbage.
+
+    A repeat record (format 2) gives the bytes of the record before it (the same object, no
+    copy); repeats stop at `limit` bytes in all, as they would written out (every record is
+    parsed later: a member of repeats of a large record is a cheap way to ask for hours).
 
     >>> parse_record_stream(b"@@ vmcollect start 2\\nhi\\n@@ vmcollect 0 0\\n\\n")
     ([('start', b'hi'), ('0', b'')], None)
+    >>> parse_record_stream(b"@@ vmcollect start 2\\nhi\\n@@ vmcollect 0 =\\n")
+    ([('start', b'hi'), ('0', b'hi')], None)
     >>> parse_record_stream(b"@@ vmcollect 0 2\\nhi\\ngarbage")[1]
     'unreadable record header at byte 20'
+    >>> parse_record_stream(b"@@ vmcollect 0 =\\n")[1]
+    'a repeat record with no record before it at byte 0'
+    >>> parse_record_stream(b"@@ vmcollect 0 2\\nhi\\n" + b"@@ vmcollect 1 =\\n" * 9, 7)[1]
+    'repeats add up to more than 7 bytes; kept 4 records'
     """
     records: list[tuple[str, bytes]] = []
     pos = 0
     end = len(data)
+    repeated = 0
     while pos < end:
         match = _RECORD_HEADER.match(data, pos)
         if not match:
             return records, f"unreadable record header at byte {pos}"
-        length = int(match.group(2))
         start = match.end()
-        if start + length > end:
+        length = match.group(2)
+        if length is None:
+            if not records:
+                return records, f"a repeat record with no record before it at byte {pos}"
+            repeated += len(records[-1][1])
+            if repeated > limit:
+                return records, (
+                    f"repeats add up to more than {limit:,} bytes; kept {len(records)} records"
+                )
+            records.append((match.group(1).decode("ascii"), records[-1][1]))
+            pos = start
+            continue
+        size = int(length)
+        if start + size > end:
             return records, f"record {match.group(1).decode()} truncated"
-        records.append((match.group(1).decode("ascii"), data[start : start + length]))
-        pos = start + length + 1
+        records.append((match.group(1).decode("ascii"), data[start : start + size]))
+        pos = start + size + 1
     return records, None
+
+
+def expand_repeats(data: bytes, limit: int) -> tuple[bytes, str | None]:
+    """A record stream with its repeat records (format 2) written out in full, as in format 1.
+
+    A repeat record, ``@@ vmcollect <label> =``, has no content: it stands for the record
+    before it. Writing them out here keeps every later reader to the one record shape.
+    At most `limit` bytes come out (repeats of a large record are a cheap way to ask for
+    unbounded memory): the records past it are dropped, and so is anything from an
+    unreadable header on, each with an error.
+
+    >>> expand_repeats(b"@@ vmcollect start 2\\nhi\\n@@ vmcollect 0 =\\n", 100)
+    (b'@@ vmcollect start 2\\nhi\\n@@ vmcollect 0 2\\nhi\\n', None)
+    >>> expand_repeats(b"@@ vmcollect 0 =\\n", 100)
+    (b'', 'a repeat record with no record before it at byte 0')
+    >>> expand_repeats(b"@@ vmcollect 0 1\\nx\\n" + b"@@ vmcollect 1 =\\n" * 9, 60)[1]
+    'more than 60 bytes with its repeats written out; kept 3 records'
+    """
+    if _REPEAT not in data:
+        return data, None
+    out: list[bytes] = []
+    size = 0
+    count = 0
+    previous: bytes | None = None  # the last record's content
+    pos = 0
+    end = len(data)
+    error = None
+    while pos < end:
+        match = _RECORD_HEADER.match(data, pos)
+        if not match:
+            error = f"unreadable record header at byte {pos}"
+            break
+        start = match.end()
+        length = match.group(2)
+        if length is None:
+            if previous is None:
+                error = f"a repeat record with no record before it at byte {pos}"
+                break
+            record = b"%s%d\n%s\n" % (data[pos : start - 2], len(previous), previous)
+            next_pos = start
+        else:
+            next_pos = start + int(length) + 1
+            record = data[pos:next_pos]
+            previous = data[start : next_pos - 1]
+        if size + len(record) > limit:
+            error = f"more than {limit:,} bytes with its repeats written out; kept {count} records"
+            break
+        out.append(record)
+        size += len(record)
+        count += 1
+        pos = next_pos
+    return b"".join(out), error
 
 
 def split_member(

@@ -7,4 +7,4 @@ format is documented in docs/bundle-format.md.
 __version__ = "0.1.0"
 
 FORMAT_NAME = "vmcollect-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2

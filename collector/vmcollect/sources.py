@@ -83,6 +83,7 @@ CONFIG_PROC_FILES = (
 )
 _NODE_DIR = re.compile(r"^node[0-9]+$")
 _ZRAM_DIR = re.compile(r"^zram[0-9]+$")
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 class Roots(object):
@@ -256,8 +257,11 @@ class Cgroup(object):
     def read_usage(self):
         """Bytes charged to the cgroup (v2 ``memory.current``, v1 ``usage_in_bytes``) or None."""
         try:
-            with open(os.path.join(self.real, _CGROUP_USAGE_FILE[self.version]), "rb") as f:
-                self.usage = int(f.read().split()[0])
+            fd = os.open(os.path.join(self.real, _CGROUP_USAGE_FILE[self.version]), _READ_FLAGS)
+            try:
+                self.usage = int(os.read(fd, 64).split()[0])
+            finally:
+                os.close(fd)
         except (OSError, ValueError, IndexError):
             self.usage = None
         return self.usage

@@ -25,6 +25,10 @@ def reframe(data, old, new):
         header = data[pos:nl].split(b" ") if nl >= 0 else []
         if len(header) != 4 or header[:2] != [b"@@", b"vmcollect"]:
             raise ValueError(f"bad record header at byte {pos}")
+        if header[3] == b"=":  # a repeat record (format 2): the record before it, scrubbed
+            out.append(data[pos : nl + 1])
+            pos = nl + 1
+            continue
         length = int(header[3])
         body = data[nl + 1 : nl + 1 + length]
         if len(body) < length:  # truncated last record: keep as it was

@@ -8,7 +8,7 @@ import json
 import re
 import tarfile
 
-HEADER = re.compile(rb"^@@ vmcollect (start|end|[0-9]+) ([0-9]+)$")
+HEADER = re.compile(rb"^@@ vmcollect (start|end|[0-9]+) ([0-9]+|=)$")
 
 
 class Bundle(object):
@@ -27,7 +27,8 @@ class Bundle(object):
         ]
 
     def records(self, path):
-        """[(label, bytes)] of one record stream, in order."""
+        """[(label, bytes)] of one record stream, in order; a repeat record (format 2) gives
+        the bytes of the record before it."""
         data = self.members[path]
         out = []
         pos = 0
@@ -36,11 +37,18 @@ class Bundle(object):
             match = HEADER.match(data[pos:nl])
             assert match, "bad header in %s at %d: %r" % (path, pos, data[pos:nl][:80])
             label = match.group(1).decode("ascii")
+            label = label if label in ("start", "end") else int(label)
+            if match.group(2) == b"=":
+                assert out, "%s starts with a repeat" % path
+                assert self.manifest["format_version"] >= 2, "a repeat in a format 1 bundle"
+                out.append((label, out[-1][1]))
+                pos = nl + 1
+                continue
             length = int(match.group(2))
             body = data[nl + 1 : nl + 1 + length]
             assert len(body) == length, "truncated record in %s" % path
             assert data[nl + 1 + length : nl + 2 + length] == b"\n"
-            out.append((label if label in ("start", "end") else int(label), body))
+            out.append((label, body))
             pos = nl + 2 + length
         return out
 

@@ -20,7 +20,7 @@ def test_live_bundle_matches_the_host(out_dir):
     assert leftovers(out_dir) == []
     b = Bundle(path)
     m = b.manifest
-    assert m["format"] == "vmcollect-bundle" and m["format_version"] == 1
+    assert m["format"] == "vmcollect-bundle" and m["format_version"] == 2
     assert m["samples"] == 3 and m["completed"] is True and m["stop_reason"] == "count reached"
     assert m["host"]["kernel_release"] == os.uname().release
     assert m["host"]["page_size"] == os.sysconf("SC_PAGE_SIZE")
@@ -37,8 +37,13 @@ def test_live_bundle_matches_the_host(out_dir):
     assert [s["label"] for s in b.samples] == ["start", 0, 1, 2, "end"]
     monos = [s["mono_ns"] for s in b.samples]
     assert monos == sorted(monos)
-    gaps = [(b2 - a) / 1e9 for a, b2 in zip(monos[1:-2], monos[2:-1])]
-    assert all(0.15 < g < 0.5 for g in gaps), gaps
+    # Samples keep the 200 ms schedule: never early, and a late one skips whole slots. A
+    # loaded machine can wake the collector late, so the upper bound is loose (this test
+    # failed under load with 0.5 s).
+    for prev, cur in zip(b.samples[1:-2], b.samples[2:-1]):
+        slots = 1 + prev.get("skipped_slots", 0)
+        gap = (cur["mono_ns"] - prev["mono_ns"]) / 1e9
+        assert 0.2 * slots - 0.005 <= gap < 0.2 * slots + 2, (prev, cur)
     assert all(s["duration_ns"] > 0 for s in b.samples)
 
     # Sampled files: one record per snapshot, verbatim kernel text.
@@ -108,7 +113,7 @@ def test_kmsg_records_are_filtered_to_memory_events(out_dir):
 def test_show_lists_what_a_bundle_holds(out_dir):
     _, out, _ = run_collector(["--interval", "100ms", "--count", "1", "-o", out_dir, "-q"])
     code, shown, _ = run_collector(["--show", out.strip()])
-    assert "vmcollect-bundle v1" in shown
+    assert "vmcollect-bundle v2" in shown
     assert "samples      1 every 0.1s" in shown
     assert "proc/meminfo" in shown
 
@@ -190,7 +195,8 @@ def test_progress_line_on_a_terminal_only(out_dir):
     os.close(master)
     shown = b"".join(chunks)
     assert b"\r\x1b[Ksample 3/3" in shown
-    assert b"bundle ~" in shown and b"late 0" in shown
+    # A live snapshot at 100 ms can be late on a loaded machine: the count, not zero.
+    assert b"bundle ~" in shown and re.search(rb"late [0-3]\b", shown)
     assert out.decode().strip().splitlines()[-1].endswith(".tar.gz")
     # Without a terminal (the other tests) there is no progress at all.
     _, _, err = run_collector(["--interval", "100ms", "--count", "2", "-o", out_dir])

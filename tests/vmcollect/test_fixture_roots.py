@@ -73,9 +73,11 @@ def test_fifo_standing_in_for_a_hung_read_times_out(fixture_root, out_dir):
     assert "proc/424242/cmdline" not in b.members
     # The other processes' command lines were still read after the hung one.
     assert "proc/1/cmdline" in b.members
-    # Four snapshots at 100 ms plus one 300 ms deadline: far from hanging.
-    assert elapsed < 10, elapsed
-    assert all(s["duration_ns"] < 2e9 for s in b.samples)
+    # A FIFO never answers: without the deadline the run would hang until it is killed.
+    # Four snapshots at 100 ms plus one 300 ms deadline take about a second; the bounds
+    # leave room for a machine under heavy load (this failed at 10 s / 2 s under load).
+    assert elapsed < 60, elapsed
+    assert all(s["duration_ns"] < 20e9 for s in b.samples)
 
 
 def test_max_processes_keeps_the_largest_by_rss(fixture_root, out_dir):

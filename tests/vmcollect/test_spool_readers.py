@@ -76,6 +76,12 @@ def test_repeats_are_spooled_once_and_bundled_in_full(tmp_path):
                 if p == path and data is not None
             ]
             assert b.records(path) == want, path
+        # Stored once, then as repeat records: pid 7's stat never changes.
+        assert b.members["proc/7/stat"] == (
+            b"@@ vmcollect start 16\n7 (sleep) S 1 7\n\n"
+            b"@@ vmcollect 0 =\n@@ vmcollect 1 =\n@@ vmcollect 2 =\n@@ vmcollect 3 =\n"
+            b"@@ vmcollect end =\n"
+        )
         files = b.manifest["files"]
         assert files["proc/meminfo"] == {"captured": 6}
         assert files["proc/[pid]/stat"] == {"captured": 15, "gone": 3, "pids": {"gone": [9]}}
@@ -104,3 +110,31 @@ def test_a_worker_that_answered_everything_but_is_slow_to_say_so(tmp_path, monke
     answer = ("captured", b"sleep\x0060\x00", None)
     assert got == [("1", answer), ("2", answer)]
     assert reader.abandoned == 0
+
+
+def test_a_spool_of_per_record_repeats_is_still_read(tmp_path):
+    """Earlier collectors wrote a 'same' record per repeat; --recover may meet such a spool."""
+    import zlib
+
+    spool_dir = tmp_path / "old-spool"
+    spool_dir.mkdir()
+    _spool(str(spool_dir), [("start", []), (0, []), ("end", [])], 1 << 20)
+    raw = (
+        b"start captured 16 proc/7/stat\n7 (sleep) S 1 7\n"
+        b"start captured 15 proc/meminfo\nMemTotal: 1 kB\n"
+        b"0 same 0 proc/7/stat\n0 captured 15 proc/meminfo\nMemTotal: 2 kB\n"
+        b"end same 0 proc/7/stat\nend same 0 proc/meminfo\n"
+    )
+    (spool_dir / "segments" / "000000.seg").write_bytes(zlib.compress(raw))
+    out = str(tmp_path / "old.tar.gz")
+    write_bundle(str(spool_dir), out)
+    b = Bundle(out)
+    assert b.records("proc/7/stat") == [
+        (label, b"7 (sleep) S 1 7\n") for label in ("start", 0, "end")
+    ]
+    assert b.records("proc/meminfo") == [
+        ("start", b"MemTotal: 1 kB\n"),
+        (0, b"MemTotal: 2 kB\n"),
+        ("end", b"MemTotal: 2 kB\n"),
+    ]
+    assert b.members["proc/meminfo"].endswith(b"@@ vmcollect end =\n")

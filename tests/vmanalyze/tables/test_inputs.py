@@ -12,9 +12,15 @@ from pathlib import Path
 
 import pytest
 from vmanalyze.errors import InputError, UnsupportedFormatError
-from vmanalyze.inputs import Limits, read_input
+from vmanalyze.inputs import (
+    CapturedInput,
+    Limits,
+    parse_record_stream,
+    read_input,
+    split_member,
+)
 
-from .conftest import read_members, write_tar
+from .conftest import manifest_of, read_members, write_tar
 
 
 def _info(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarfile.TarInfo:
@@ -189,3 +195,73 @@ def test_cli_gives_one_line_errors(tmp_path: Path) -> None:
         f"vmanalyze: error: {bad}: not a vmcollect bundle, sosreport or tar archive "
         "(unknown format)"
     ]
+
+
+def _written_out(stream: bytes) -> bytes:
+    """A record stream with its repeat records written out in full (format 1), written here
+    from docs/bundle-format.md rather than with the reader's code."""
+    out, previous, pos = [], b"", 0
+    while pos < len(stream):
+        nl = stream.index(b"\n", pos)
+        label, length = stream[pos:nl].split(b" ")[2:]
+        if length == b"=":
+            out.append(b"@@ vmcollect %s %d\n%s\n" % (label, len(previous), previous))
+            pos = nl + 1
+            continue
+        previous = stream[nl + 1 : nl + 1 + int(length)]
+        out.append(stream[pos : nl + 2 + int(length)])
+        pos = nl + 2 + int(length)
+    return b"".join(out)
+
+
+def _records(captured: CapturedInput) -> dict[str, list[tuple[str, bytes]]]:
+    """Every captured path's records, packed sources included."""
+    out = dict(captured.files)
+    known = {s.label for s in captured.snapshots}
+    for packs in captured.packs.values():
+        for pack in packs:
+            for path, stream in pack.members():
+                out[path] = split_member(path, stream, known, [])
+    return out
+
+
+def test_repeat_records_read_as_the_records_they_repeat(live_bundle: Path, tmp_path: Path) -> None:
+    """Format 2 stores an unchanged capture as a repeat record: the tables see it in full,
+    from the archive (the packs' bulk path too) and from the bundle unpacked in a directory."""
+    members = read_members(live_bundle)
+    assert manifest_of(members)["format_version"] == 2
+    streams = {m.name: d for m, d in members if m.name not in ("manifest.json", "samples.jsonl")}
+    repeats = [n for n, d in streams.items() if b" =\n" in d]
+    assert any(n.endswith("/stat") for n in repeats) and "proc/buddyinfo" in streams
+    old = [(m, d if m.name not in streams else _written_out(d)) for m, d in members]
+    old_bundle = write_tar(tmp_path / "written-out.tar.gz", old)
+    expected = _records(read_input(str(old_bundle)))
+    captured = read_input(str(live_bundle))
+    assert _records(captured) == expected and not captured.warnings
+    unpacked = tmp_path / "unpacked"
+    with tarfile.open(live_bundle) as tar:
+        tar.extractall(unpacked)  # noqa: S202 (our own bundle)
+    from_directory = _records(read_input(str(unpacked)))  # the files a directory input reads
+    assert {n for n in from_directory if n.endswith("/stat")} >= {
+        n for n in repeats if n.endswith("/stat")
+    }
+    assert all(records == expected[name] for name, records in from_directory.items())
+
+
+def test_repeats_of_a_large_record_stop_at_the_member_limit(tmp_path: Path) -> None:
+    big = b"1 (x) S " + b"0 " * 200_000 + b"\n"
+    stream = b"@@ vmcollect start %d\n%s\n" % (len(big), big) + b"@@ vmcollect 0 =\n" * 1000
+    members = [
+        (tarfile.TarInfo("manifest.json"), json.dumps({"format_version": 2}).encode()),
+        (tarfile.TarInfo("samples.jsonl"), b""),
+        (tarfile.TarInfo("proc/1/stat"), stream),
+    ]
+    bundle = write_tar(tmp_path / "repeats.tar.gz", members)
+    limits = Limits(max_member_bytes=4 << 20)
+    with pytest.raises(InputError, match="no complete snapshot"):
+        read_input(str(bundle), limits)
+    parsed, error = parse_record_stream(stream, 4 << 20)
+    assert (
+        len(parsed) == 11
+        and error == "repeats add up to more than 4,194,304 bytes; kept 11 records"
+    )

@@ -58,6 +58,7 @@ import pandas as pd
 from vmanalyze.errors import VmanalyzeError
 
 __all__ = [
+    "CHARTS",
     "CODE_RE",
     "DOC_SECTIONS",
     "Finding",
@@ -82,6 +83,20 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 IDENT_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 #: The docstring sections every rule must have, in this order (ruff's rule-doc shape).
 DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Remediation", "References")
+#: The report's time-series charts (vmreports.charts), by id: what ``@rule(chart=...)`` may
+#: name as the chart that shows a rule's evidence, where the report marks its findings.
+CHARTS: Mapping[str, str] = MappingProxyType(
+    {
+        "memory": "memory use (meminfo)",
+        "faults": "page faults per second (vmstat)",
+        "swap": "swap-in and swap-out (vmstat)",
+        "psi": "memory pressure stalls (PSI)",
+        "numa": "NUMA allocations per node (numastat)",
+        "numa_free": "free memory per NUMA node",
+        "thp": "transparent huge pages (vmstat)",
+        "commit": "committed memory against the commit limit (meminfo)",
+    }
+)
 
 _HEADING_RE = re.compile(r"^##\s+(.+?)\s*$")
 _SUBJECT_RE = re.compile(
@@ -350,6 +365,8 @@ class Rule:
     settings: tuple[Setting, ...]
     function: RuleFunction
     doc: str
+    #: The report chart that shows this rule's evidence (a key of :data:`CHARTS`), or ``None``.
+    chart: str | None = None
 
     @property
     def prefix(self) -> str:
@@ -412,6 +429,7 @@ def rule(
     requires: str | Iterable[str] = (),
     optional: str | Iterable[str] = (),
     settings: Iterable[Setting] = (),
+    chart: str | None = None,
 ) -> Callable[[RuleFunction], Rule]:
     """Make a :class:`Rule` from a function ``f(ctx) -> Finding(s)`` and its metadata.
 
@@ -422,6 +440,9 @@ def rule(
     - ``requires``: tables the rule needs; without them (or when empty) it is skipped.
     - ``optional``: tables it uses when present (``ctx.table(name)`` is ``None`` otherwise).
     - ``settings``: its thresholds, each a :class:`Setting`.
+    - ``chart``: the report chart that shows its evidence (a key of :data:`CHARTS`, e.g.
+      ``"swap"``); the report marks each finding's time window there. ``None`` (the
+      default): no chart shows it, and its findings are marked on none.
 
     The docstring must have a summary line and the sections of :data:`DOC_SECTIONS` in order.
     Any mistake raises :class:`RuleDefinitionError` at decoration (import) time.
@@ -445,6 +466,11 @@ def rule(
     for setting in setting_list:
         if not isinstance(setting, Setting):
             raise RuleDefinitionError(f"rule {code}: settings must be Setting objects")
+    if chart is not None and chart not in CHARTS:
+        raise RuleDefinitionError(
+            f"rule {code}: chart {chart!r} is not a report chart (choose from "
+            f"{', '.join(CHARTS)}, or None)"
+        )
     setting_names = [s.name for s in setting_list]
     if len(set(setting_names)) != len(setting_names):
         raise RuleDefinitionError(f"rule {code}: a setting name is used twice: {setting_names}")
@@ -465,6 +491,7 @@ def rule(
             settings=setting_list,
             function=function,
             doc=doc,
+            chart=chart,
         )
 
     return decorate

@@ -28,12 +28,10 @@ from vmanalyze.rates import counter_rates
 from vmreports.units import human_bytes
 
 __all__ = [
-    "CHART_OF_PREFIX",
     "Chart",
     "Mark",
     "Series",
     "build_charts",
-    "chart_for_code",
     "epoch_seconds",
     "minmax_downsample",
 ]
@@ -43,28 +41,7 @@ Unit = Literal["bytes", "bytes_per_s", "rate", "pct"]
 #: Points per series at most; longer series are downsampled (min and max of each bucket).
 MAX_POINTS = 2000
 
-#: Which chart shows a finding's time window, by the code's family prefix.
-CHART_OF_PREFIX: Mapping[str, str] = {
-    "SWP": "swap",
-    "FLT": "faults",
-    "PSI": "psi",
-    "MEM": "memory",
-    "NUMA": "numa",
-    "OVC": "commit",
-    "THP": "thp",
-}
-
 ONE_SNAPSHOT = "This input holds a single snapshot (a sosreport or one sample): no time series."
-
-
-def chart_for_code(code: str | None) -> str:
-    """The chart id that marks a finding's window: by prefix, else the memory chart.
-
-    >>> chart_for_code("SWP001"), chart_for_code("NUMA002"), chart_for_code("OOM001")
-    ('swap', 'numa', 'memory')
-    """
-    prefix = (code or "").rstrip("0123456789")
-    return CHART_OF_PREFIX.get(prefix, "memory")
 
 
 @dataclass

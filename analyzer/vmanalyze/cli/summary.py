@@ -25,7 +25,7 @@ from vmanalyze.over_time import needs_capture_over_time
 
 if TYPE_CHECKING:
     from vmanalyze.analysis import Analysis
-    from vmanalyze.engine import RuleStatus
+    from vmanalyze.results import RuleStatus
     from vmanalyze.rule import Finding
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}

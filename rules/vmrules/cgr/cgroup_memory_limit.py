@@ -82,6 +82,7 @@ def members(processes: pd.DataFrame | None, cgroup: str, limit: int = 5) -> list
     code="CGR001",
     name="cgroup-memory-limit",
     severity=Severity.WARNING,
+    chart="memory",
     requires=("cgroup_memory",),
     optional=("processes",),
     settings=[

@@ -62,6 +62,7 @@ def dirty_thresholds(
     code="DRT001",
     name="dirty-writeback-pressure",
     severity=Severity.WARNING,
+    chart="memory",
     requires=("meminfo",),
     optional=("sysctl_vm", "vmstat"),
     settings=[

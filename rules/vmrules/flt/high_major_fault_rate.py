@@ -87,6 +87,7 @@ def top_faulting(
     code="FLT001",
     name="high-major-fault-rate",
     severity=Severity.WARNING,
+    chart="faults",
     requires=("vmstat",),
     optional=("process_samples", "pressure_memory"),
     settings=[

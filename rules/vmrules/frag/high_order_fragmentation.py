@@ -43,6 +43,7 @@ def compaction_rates(vmstat: pd.DataFrame | None) -> dict[str, float]:
     code="FRAG001",
     name="high-order-fragmentation",
     severity=Severity.WARNING,
+    chart="memory",
     requires=("buddyinfo",),
     optional=("vmstat",),
     settings=[

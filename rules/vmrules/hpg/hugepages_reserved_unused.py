@@ -48,6 +48,7 @@ def pools_from_meminfo(meminfo: pd.DataFrame | None) -> pd.DataFrame | None:
     code="HPG001",
     name="hugepages-reserved-unused",
     severity=Severity.WARNING,
+    chart="memory",
     optional=("hugepages", "meminfo", "process_samples"),
     settings=[
         Setting(

@@ -66,6 +66,7 @@ def estimate_available(meminfo: pd.DataFrame, low: pd.Series | None) -> tuple[pd
     code="MEM001",
     name="low-available-memory",
     severity=Severity.WARNING,
+    chart="memory",
     requires=("meminfo",),
     optional=("zoneinfo", "sysctl_vm"),
     settings=[

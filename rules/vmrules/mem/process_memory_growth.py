@@ -145,6 +145,7 @@ def candidates(
     code="MEM002",
     name="process-memory-growth",
     severity=Severity.WARNING,
+    chart="memory",
     requires=("process_samples",),
     optional=("meminfo",),
     settings=[

@@ -32,6 +32,7 @@ def _page_size(host: Mapping[str, Any]) -> int:
     code="NUMA002",
     name="numa-node-imbalance",
     severity=Severity.WARNING,
+    chart="numa",
     requires=("zoneinfo",),
     optional=("numa_topology", "sys_node_vmstat"),
     settings=[

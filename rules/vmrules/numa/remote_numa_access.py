@@ -109,6 +109,7 @@ def misplaced_processes(
     code="NUMA001",
     name="remote-numa-access",
     severity=Severity.WARNING,
+    chart="numa",
     requires=("sys_node_numastat",),
     optional=("sysctl_vm", "numa_topology", "process_samples", "pid_numa_maps", "pid_status"),
     settings=[

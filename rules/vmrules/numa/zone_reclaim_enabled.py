@@ -22,6 +22,7 @@ BITS = {1: "reclaim", 2: "write out dirty pages", 4: "swap pages"}
     code="NUMA003",
     name="zone-reclaim-enabled",
     severity=Severity.WARNING,
+    chart="numa",
     requires=("sysctl_vm",),
     optional=("numa_topology", "process_samples", "processes", "vmstat"),
 )

@@ -144,6 +144,7 @@ def describe(kills: pd.DataFrame, limit: int) -> str:
     code="OOM001",
     name="oom-kills",
     severity=Severity.WARNING,
+    chart="memory",
     optional=("vmstat", "oom_events", "samples"),
     settings=[
         Setting(

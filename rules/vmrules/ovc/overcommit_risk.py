@@ -62,6 +62,7 @@ def largest_virtual(process_samples: pd.DataFrame | None, at: object, top: int) 
     code="OVC001",
     name="overcommit-risk",
     severity=Severity.WARNING,
+    chart="commit",
     requires=("meminfo",),
     optional=("sysctl_vm", "process_samples", "processes", "thp"),
     settings=[

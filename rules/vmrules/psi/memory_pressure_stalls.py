@@ -33,6 +33,7 @@ def stall_shares(pressure: pd.DataFrame) -> pd.DataFrame:
     code="PSI001",
     name="memory-pressure-stalls",
     severity=Severity.WARNING,
+    chart="psi",
     requires=("pressure_memory",),
     settings=[
         Setting(

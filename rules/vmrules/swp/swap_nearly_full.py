@@ -32,6 +32,7 @@ def swap_devices(swaps: pd.DataFrame | None, snapshot: object) -> list[dict[str,
     code="SWP002",
     name="swap-nearly-full",
     severity=Severity.WARNING,
+    chart="swap",
     requires=("meminfo",),
     optional=("vmstat", "swaps"),
     settings=[

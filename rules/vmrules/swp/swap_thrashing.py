@@ -69,6 +69,7 @@ def swapping_processes(
     code="SWP001",
     name="swap-thrashing",
     severity=Severity.WARNING,
+    chart="swap",
     requires=("vmstat",),
     optional=("pressure_memory", "process_samples"),
     settings=[

@@ -90,6 +90,7 @@ def _thp_activity(ctx: RuleContext) -> dict[str, float]:
     code="THP001",
     name="thp-always-on-database-host",
     severity=Severity.WARNING,
+    chart="thp",
     requires=("thp",),
     optional=("process_samples", "processes", "meminfo", "vmstat"),
     settings=[

@@ -39,6 +39,7 @@ def _khugepaged_cpu(process_samples: pd.DataFrame | None) -> tuple[float, float,
     code="THP002",
     name="thp-defrag-stalls",
     severity=Severity.WARNING,
+    chart="thp",
     requires=("thp", "vmstat"),
     optional=("process_samples", "samples"),
     settings=[

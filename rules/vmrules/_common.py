@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from vmanalyze.rates import counter_rates
+from vmanalyze import counter_rates
 
 KIB = 1024
 MIB = 1024 * KIB

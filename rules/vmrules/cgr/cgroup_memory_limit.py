@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pandas as pd
-from vmanalyze.rates import counter_rates
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Subject, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Subject, counter_rates, rule
 
 from vmrules._common import UNLIMITED_BYTES, mib, rnd, timed, when
 

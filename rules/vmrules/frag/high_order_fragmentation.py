@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rates import counter_rates
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, counter_rates, rule
 
 from vmrules._common import mib, page_size, rnd, timed, when
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
 from vmrules._common import fmt_bytes, ordered, stamp
 

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from vmanalyze.facts import HostFacts
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Subject, rule
+from vmanalyze import Finding, HostFacts, RuleContext, Setting, Severity, Subject, rule
 
 from vmrules._common import MIB, duration, mib, rnd, timed, when
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
 from vmrules._common import fmt_bytes, fmt_rate, node_count, stamp, when, window_rates
 

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
-from vmanalyze.parsers._common import parse_ranges
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, Subject, parse_ranges, rule
 
 from vmrules._common import (
     fmt_bytes,

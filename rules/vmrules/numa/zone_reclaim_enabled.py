@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vmanalyze.rule import Finding, RuleContext, Severity, Skip, Subject, rule
+from vmanalyze import Finding, RuleContext, Severity, Skip, Subject, rule
 
 from vmrules._common import (
     DATABASES,

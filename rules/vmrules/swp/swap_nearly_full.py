@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rates import counter_rates
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, counter_rates, rule
 
 from vmrules._common import mib, rnd, time_share, timed, when
 

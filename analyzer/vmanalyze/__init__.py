@@ -8,7 +8,8 @@ Tables as pandas DataFrames, for notebooks:
 This package's namespace is also **the public API of rule packs** (docs/writing-rules.md,
 docs/architecture.md): a rule pack, the built-in ``vmrules`` included, imports from
 ``vmanalyze`` only, never from its modules (an import-linter contract checks it). It holds
-the rule API (:mod:`vmanalyze.rule`), the host facts, counter rates, the range parser and the
+the rule API (:mod:`vmanalyze.rule`), the host facts, counter rates and PSI stall shares, the
+range parser and the
 story API (event sources and link types, :mod:`vmanalyze.story`). The names beyond the rule
 API are imported when first used, so ``import vmanalyze`` stays light.
 """
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from vmanalyze.facts import HostFacts as HostFacts
     from vmanalyze.parsers._common import parse_ranges as parse_ranges
     from vmanalyze.rates import counter_rates as counter_rates
+    from vmanalyze.rates import stall_pct as stall_pct
     from vmanalyze.story import Because as Because
     from vmanalyze.story import Event as Event
     from vmanalyze.story import EventSource as EventSource
@@ -63,6 +65,7 @@ _STORY = (
 _LAZY = {
     "HostFacts": "vmanalyze.facts",
     "counter_rates": "vmanalyze.rates",
+    "stall_pct": "vmanalyze.rates",
     "parse_ranges": "vmanalyze.parsers._common",
     **dict.fromkeys(_STORY, "vmanalyze.story"),
 }
@@ -81,6 +84,7 @@ __all__ = [
     "rule",
     "HostFacts",
     "counter_rates",
+    "stall_pct",
     "parse_ranges",
     *_STORY,
 ]

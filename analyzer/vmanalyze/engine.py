@@ -170,7 +170,8 @@ def run(
     rows, coded by pack prefix) or rules given directly. ``config`` defaults to every rule
     with default settings; it is validated against the rules first
     (:class:`~vmanalyze.config.ConfigError`). ``host``: host facts (default: the first row
-    of the ``host`` table). ``sample_count``: default :func:`infer_sample_count`.
+    of the ``host`` table). ``sample_count``: default :func:`infer_sample_count` (from the
+    tables given, so that a slice of an input's tables counts the samples it holds).
     """
     registry = rules if isinstance(rules, Registry) else Registry.from_rules(rules)
     config = config or Config()

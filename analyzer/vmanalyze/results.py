@@ -189,7 +189,7 @@ class Analysis:
         }
 
     def to_json_dict(self) -> dict[str, Any]:
-        return to_json_dict(self.result, self.input_info, self.dataset.host)
+        return to_json_dict(self.result, self.input_info, self.result.host.as_dict())
 
 
 def iso_utc(value: pd.Timestamp | dt.datetime | None) -> str | None:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from vmanalyze.rates import counter_rates
+from vmanalyze.rates import counter_rates, stall_pct
 
 from vmreports.units import human_bytes
 
@@ -430,10 +430,10 @@ def psi_chart(tables: Mapping[str, pd.DataFrame]) -> Chart:
     if rates.empty:
         chart.empty = ONE_SNAPSHOT + " Stall shares need two samples."
         return chart
-    interval_us = np.asarray(rates["interval_s"], dtype="float64") * 1e6
+    interval_s = np.asarray(rates["interval_s"], dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
-        some = _col(rates, "some_total_us_delta") / interval_us * 100
-        full = _col(rates, "full_total_us_delta") / interval_us * 100
+        some = stall_pct(_col(rates, "some_total_us_delta"), interval_s)
+        full = stall_pct(_col(rates, "full_total_us_delta"), interval_s)
     chart.x = epoch_seconds(rates["ts"])
     chart.series = [
         Series("some", "#d97706", np.clip(some, 0, 100), width=2, fill=True),

@@ -191,7 +191,7 @@ def run(
         status, found = _run_one(rule, tables, config, facts, role, count)
         statuses.append(status)
         findings.extend(found)
-    findings = rank(findings)
+    findings = rank(findings, registry.rules)
     statuses.sort(key=lambda s: s.code)
     story = build_story(
         tables,

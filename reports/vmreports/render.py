@@ -31,7 +31,6 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 from vmanalyze import __version__
 from vmanalyze.over_time import OverTime, needs_capture_over_time
-from vmanalyze.ranking import rank
 from vmanalyze.ruledoc import render_rule
 
 from vmreports.charts import Chart, Mark, build_charts, epoch_seconds
@@ -609,7 +608,7 @@ def build_view(analysis: Analysis, *, now: datetime | None = None) -> ReportView
 
     docs, meta = _rule_docs(result)
     findings: list[FindingView] = []
-    ordered = rank(result.findings)
+    ordered = result.findings  # ranked by the engine (vmanalyze.ranking)
     for index, finding in enumerate(ordered, 1):
         code = finding.code or "?"
         severity = _severity(finding)

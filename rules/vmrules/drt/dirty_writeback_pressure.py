@@ -63,6 +63,7 @@ def dirty_thresholds(
     name="dirty-writeback-pressure",
     severity=Severity.WARNING,
     chart="memory",
+    harm="stall",
     requires=("meminfo",),
     optional=("sysctl_vm", "vmstat"),
     settings=[

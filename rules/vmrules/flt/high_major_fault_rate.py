@@ -88,6 +88,7 @@ def top_faulting(
     name="high-major-fault-rate",
     severity=Severity.WARNING,
     chart="faults",
+    harm="stall",
     requires=("vmstat",),
     optional=("process_samples", "pressure_memory"),
     settings=[

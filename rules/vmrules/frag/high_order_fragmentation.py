@@ -43,6 +43,8 @@ def compaction_rates(vmstat: pd.DataFrame | None) -> dict[str, float]:
     name="high-order-fragmentation",
     severity=Severity.WARNING,
     chart="memory",
+    harm="stall",
+    explains=("PSI001",),
     requires=("buddyinfo",),
     optional=("vmstat",),
     settings=[

@@ -49,6 +49,8 @@ def pools_from_meminfo(meminfo: pd.DataFrame | None) -> pd.DataFrame | None:
     name="hugepages-reserved-unused",
     severity=Severity.WARNING,
     chart="memory",
+    harm="config",
+    explains=("MEM001", "OVC001", "SWP001", "OOM001"),
     optional=("hugepages", "meminfo", "process_samples"),
     settings=[
         Setting(

@@ -67,6 +67,7 @@ def estimate_available(meminfo: pd.DataFrame, low: pd.Series | None) -> tuple[pd
     name="low-available-memory",
     severity=Severity.WARNING,
     chart="memory",
+    harm="measured",
     requires=("meminfo",),
     optional=("zoneinfo", "sysctl_vm"),
     settings=[

@@ -145,6 +145,8 @@ def candidates(
     name="process-memory-growth",
     severity=Severity.WARNING,
     chart="memory",
+    harm="measured",
+    explains=("MEM001", "SWP002", "OOM001"),
     requires=("process_samples",),
     optional=("meminfo",),
     settings=[

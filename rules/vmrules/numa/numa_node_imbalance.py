@@ -32,6 +32,8 @@ def node_watermarks(zoneinfo: pd.DataFrame, page_size: int) -> pd.DataFrame:
     name="numa-node-imbalance",
     severity=Severity.WARNING,
     chart="numa",
+    harm="measured",
+    explains=("NUMA001",),
     requires=("zoneinfo",),
     optional=("numa_topology", "sys_node_vmstat"),
     settings=[

@@ -109,6 +109,7 @@ def misplaced_processes(
     name="remote-numa-access",
     severity=Severity.WARNING,
     chart="numa",
+    harm="measured",
     requires=("sys_node_numastat",),
     optional=("sysctl_vm", "numa_topology", "process_samples", "pid_numa_maps", "pid_status"),
     settings=[

@@ -23,6 +23,8 @@ BITS = {1: "reclaim", 2: "write out dirty pages", 4: "swap pages"}
     name="zone-reclaim-enabled",
     severity=Severity.WARNING,
     chart="numa",
+    harm="config",
+    explains=("NUMA001", "NUMA002", "PSI001"),
     requires=("sysctl_vm",),
     optional=("numa_topology", "process_samples", "processes", "vmstat"),
 )

@@ -144,6 +144,7 @@ def describe(kills: pd.DataFrame, limit: int) -> str:
     name="oom-kills",
     severity=Severity.WARNING,
     chart="memory",
+    harm="kill",
     optional=("vmstat", "oom_events", "samples"),
     settings=[
         Setting(

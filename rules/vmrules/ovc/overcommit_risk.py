@@ -63,6 +63,8 @@ def largest_virtual(process_samples: pd.DataFrame | None, at: object, top: int) 
     name="overcommit-risk",
     severity=Severity.WARNING,
     chart="commit",
+    harm="config",
+    explains=("OOM001",),
     requires=("meminfo",),
     optional=("sysctl_vm", "process_samples", "processes", "thp"),
     settings=[

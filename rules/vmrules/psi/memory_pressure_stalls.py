@@ -42,6 +42,7 @@ def stall_shares(pressure: pd.DataFrame) -> pd.DataFrame:
     name="memory-pressure-stalls",
     severity=Severity.WARNING,
     chart="psi",
+    harm="stall",
     requires=("pressure_memory",),
     settings=[
         Setting(

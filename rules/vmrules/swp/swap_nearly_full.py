@@ -32,6 +32,7 @@ def swap_devices(swaps: pd.DataFrame | None, snapshot: object) -> list[dict[str,
     name="swap-nearly-full",
     severity=Severity.WARNING,
     chart="swap",
+    harm="measured",
     requires=("meminfo",),
     optional=("vmstat", "swaps"),
     settings=[

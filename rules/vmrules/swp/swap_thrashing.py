@@ -69,6 +69,8 @@ def swapping_processes(
     name="swap-thrashing",
     severity=Severity.WARNING,
     chart="swap",
+    harm="stall",
+    explains=("PSI001", "FLT001"),
     requires=("vmstat",),
     optional=("pressure_memory", "process_samples"),
     settings=[

@@ -91,6 +91,8 @@ def _thp_activity(ctx: RuleContext) -> dict[str, float]:
     name="thp-always-on-database-host",
     severity=Severity.WARNING,
     chart="thp",
+    harm="config",
+    explains=("MEM002", "THP002", "FRAG001"),
     requires=("thp",),
     optional=("process_samples", "processes", "meminfo", "vmstat"),
     settings=[

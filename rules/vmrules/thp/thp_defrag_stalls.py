@@ -40,6 +40,7 @@ def _khugepaged_cpu(process_samples: pd.DataFrame | None) -> tuple[float, float,
     name="thp-defrag-stalls",
     severity=Severity.WARNING,
     chart="thp",
+    harm="stall",
     requires=("thp", "vmstat"),
     optional=("process_samples", "samples"),
     settings=[

@@ -43,6 +43,7 @@ demo: venv pyz
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: venv
 	$(VENV)/bin/mypy analyzer/vmanalyze rules/vmrules reports/vmreports

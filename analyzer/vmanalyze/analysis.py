@@ -8,50 +8,16 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 from vmanalyze import engine
 from vmanalyze.cache import Hashed
 from vmanalyze.config import Config
-from vmanalyze.dataset import Dataset, load
-from vmanalyze.engine import AnalysisResult
+from vmanalyze.dataset import load
 from vmanalyze.inputs import Limits
 from vmanalyze.registry import Registry, discover
-from vmanalyze.results import to_json_dict
+from vmanalyze.results import Analysis
 
-
-@dataclass
-class Analysis:
-    """A loaded input and the result of running the rules over it."""
-
-    dataset: Dataset
-    result: AnalysisResult
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def input_info(self) -> dict[str, Any]:
-        src = self.dataset.source
-        samples = self.dataset.tables.get("samples")
-        start = end = None
-        if samples is not None and not samples.empty:
-            start, end = samples["ts"].min(), samples["ts"].max()
-        manifest = src.get("manifest") or {}
-        return {
-            "path": src.get("input"),
-            "name": src.get("input_name"),
-            "kind": src.get("kind"),
-            "sha256": src.get("sha256"),
-            "samples": src.get("samples"),
-            "start": start,
-            "end": end,
-            "interval_s": (manifest.get("options") or {}).get("interval_s"),
-            "collector_version": (manifest.get("collector") or {}).get("version"),
-            "warnings": src.get("warnings", []),
-        }
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return to_json_dict(self.result, self.input_info, self.dataset.host)
+__all__ = ["Analysis", "analyze"]
 
 
 def analyze(

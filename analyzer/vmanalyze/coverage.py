@@ -14,7 +14,7 @@ must rule out (docs/report.md lists it):
 - ``SWP001`` swap thrashing (the host pages in and out),
 - ``PSI001`` memory pressure stalls (tasks waited on memory).
 
->>> from vmanalyze.engine import RuleStatus
+>>> from vmanalyze.results import RuleStatus
 >>> rows = [RuleStatus("MEM001", "ran"), RuleStatus("OOM001", "ran"),
 ...         RuleStatus("SWP001", "skipped", "swap rates need at least two snapshots of vmstat"),
 ...         RuleStatus("MEM002", "skipped", "missing tables: process_samples"),
@@ -32,10 +32,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from vmanalyze.engine import RuleStatus
+from typing import Any, Protocol
 
 __all__ = ["CORE_RULES", "Coverage", "coverage", "short_reason"]
 
@@ -55,6 +52,19 @@ _TABLE_WORDS = {
     "cgroup_memory": "no memory cgroups",
     "pid_numa_maps": "no numa_maps",
 }
+
+
+class StatusRow(Protocol):
+    """What coverage reads of a rule's status (:class:`vmanalyze.results.RuleStatus`)."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def reason(self) -> str | None: ...
 
 
 def short_reason(reason: str | None, status: str = "skipped") -> str:
@@ -131,7 +141,7 @@ class Coverage:
         }
 
 
-def coverage(statuses: Iterable[RuleStatus]) -> Coverage:
+def coverage(statuses: Iterable[StatusRow]) -> Coverage:
     """The :class:`Coverage` of an analysis's rule status rows."""
     rows = list(statuses)
     not_run = tuple(

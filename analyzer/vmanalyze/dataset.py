@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vmanalyze import __version__, arrow_tables
+from vmanalyze import arrow_tables
 from vmanalyze import cache as _cache  # `load` has a parameter named cache
 from vmanalyze.cache import SOURCE_FILE, Hashed, content_hash
 from vmanalyze.facts import HostFacts
@@ -34,6 +34,7 @@ from vmanalyze.inputs import Limits, hash_input, read_input
 from vmanalyze.manifest_schema import clean_text
 from vmanalyze.safeio import PRIVATE, PUBLIC, atomic_write, atomic_writer, open_regular
 from vmanalyze.tables import build_tables
+from vmanalyze.version import __version__
 
 #: Bump when a table or column changes meaning: cached Parquet of older versions is ignored.
 #: 2: empty tables keep typed key columns; 3: snapshot is an integer (start -1, end last + 1);

@@ -23,66 +23,19 @@ import dataclasses
 import time
 import traceback
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
 from vmanalyze.config import Config
-from vmanalyze.coverage import Coverage, coverage
 from vmanalyze.facts import HostFacts
 from vmanalyze.ranking import rank
-from vmanalyze.registry import PluginError, Registry
-from vmanalyze.results import to_jsonable
-from vmanalyze.rule import Finding, Rule, RuleContext, Severity, Skip
-from vmanalyze.story import Story
+from vmanalyze.registry import Registry
+from vmanalyze.results import AnalysisResult, RuleStatus, to_jsonable
+from vmanalyze.rule import Finding, Rule, RuleContext, Skip
 from vmanalyze.story import build as build_story
 
 __all__ = ["AnalysisResult", "RuleStatus", "run"]
-
-Status = Literal["ran", "skipped", "error"]
-
-
-@dataclass(frozen=True)
-class RuleStatus:
-    """What happened to one rule (or, with a prefix as ``code``, to a pack that failed to load)."""
-
-    code: str
-    status: Status
-    reason: str | None = None
-    traceback: str | None = None
-    duration_s: float = 0.0
-    findings: int = 0
-
-
-@dataclass(frozen=True)
-class AnalysisResult:
-    """Findings (most important first: vmanalyze.ranking) and one status row per rule."""
-
-    findings: tuple[Finding, ...]
-    rules: tuple[RuleStatus, ...]
-    plugin_errors: tuple[PluginError, ...] = ()
-    story: Story = Story()
-
-    def status(self, code: str) -> RuleStatus | None:
-        """The status row of ``code``, or ``None`` if the rule was not selected."""
-        for row in self.rules:
-            if row.code == code:
-                return row
-        return None
-
-    def by_status(self, status: Status) -> tuple[RuleStatus, ...]:
-        return tuple(row for row in self.rules if row.status == status)
-
-    @property
-    def coverage(self) -> Coverage:
-        """How many rules could not run and why (:mod:`vmanalyze.coverage`)."""
-        return coverage(self.rules)
-
-    @property
-    def max_severity(self) -> Severity | None:
-        """The highest severity among the findings, ``None`` when there are none."""
-        return max((f.severity or Severity.INFO for f in self.findings), default=None)
 
 
 def _usable(df: object) -> bool:
@@ -217,12 +170,14 @@ def run(
     rows, coded by pack prefix) or rules given directly. ``config`` defaults to every rule
     with default settings; it is validated against the rules first
     (:class:`~vmanalyze.config.ConfigError`). ``host``: host facts (default: the first row
-    of the ``host`` table). ``sample_count``: default :func:`infer_sample_count`.
+    of the ``host`` table). ``sample_count``: default :func:`infer_sample_count` (from the
+    tables given, so that a slice of an input's tables counts the samples it holds).
     """
     registry = rules if isinstance(rules, Registry) else Registry.from_rules(rules)
     config = config or Config()
     config.validate(registry.rules, prefixes=registry.prefixes, failed=registry.failed_prefixes())
-    facts = dict(host) if host is not None else host_facts(tables)
+    typed = HostFacts.from_mapping(host) if host is not None else HostFacts.from_tables(tables)
+    facts = dict(host) if host is not None else typed.as_dict()
     role = config.host_role
     if role is None and isinstance(facts.get("role"), str):
         role = facts["role"]
@@ -236,7 +191,7 @@ def run(
         status, found = _run_one(rule, tables, config, facts, role, count)
         statuses.append(status)
         findings.extend(found)
-    findings = rank(findings)
+    findings = rank(findings, registry.rules)
     statuses.sort(key=lambda s: s.code)
     story = build_story(
         tables,
@@ -245,4 +200,12 @@ def run(
         event_sources=registry.event_sources,
         host=facts,
     )
-    return AnalysisResult(tuple(findings), tuple(statuses), registry.errors, story)
+    return AnalysisResult(
+        tuple(findings),
+        tuple(statuses),
+        registry.errors,
+        story,
+        registered=registry.entries,
+        host=typed,
+        sample_count=count,
+    )

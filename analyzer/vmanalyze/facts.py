@@ -49,7 +49,13 @@ from vmanalyze.parsers.cpuinfo import count_processors
 from vmanalyze.parsers.hostname import parse_hostname
 from vmanalyze.parsers.uname import parse_uname
 
-__all__ = ["HOST_DTYPES", "HostFacts", "build_host_facts", "page_size_from"]
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "HOST_DTYPES",
+    "HostFacts",
+    "build_host_facts",
+    "page_size_from",
+]
 
 #: sos paths of ``uname -a`` (kernel plugin) and ``hostname`` (host plugin since sos 3.6, the
 #: general plugin before it), then the links sos puts at the report root.
@@ -62,6 +68,8 @@ HOSTNAME_PATHS = (
 )
 #: Page sizes Linux uses (4 KiB; 16 and 64 KiB on arm64 and ppc64).
 _PAGE_SIZES = (4096, 8192, 16384, 65536)
+#: The page size assumed when an input does not say: x86-64's, the common case.
+DEFAULT_PAGE_SIZE = 4096
 _INT_FACTS = (
     "page_size",
     "cpu_count",
@@ -130,6 +138,15 @@ class HostFacts:
     clock_ticks: int | None = None
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
+
+    @property
+    def page_size_or_default(self) -> int:
+        """``page_size``, or :data:`DEFAULT_PAGE_SIZE` when the input does not say.
+
+        >>> HostFacts(page_size=65536).page_size_or_default, HostFacts().page_size_or_default
+        (65536, 4096)
+        """
+        return self.page_size if self.page_size and self.page_size > 0 else DEFAULT_PAGE_SIZE
 
     def process_start(self, starttime: float) -> pd.Timestamp | None:
         """When a process with /proc/PID/stat ``starttime`` (ticks after boot) started."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from vmanalyze.engine import AnalysisResult
+from vmanalyze.results import AnalysisResult
 
 #: A skip reason that is about time: too few samples or snapshots, no interval between them.
 _TIME_REASON = re.compile(r"\b(samples?|snapshots?|interval)\b", re.IGNORECASE)

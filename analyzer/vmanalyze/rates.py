@@ -9,7 +9,8 @@ naive difference:
 - **pid reuse**: a pid that belongs to a new process is a new series. Group processes by
   ``("pid", "starttime")``, never by pid alone.
 
-Every rule and chart uses :func:`counter_rates`.
+Every rule and chart uses :func:`counter_rates`, and :func:`stall_pct` for the share of time
+a PSI ``total`` counter says tasks stalled.
 
 >>> import pandas as pd
 >>> df = pd.DataFrame({
@@ -23,9 +24,12 @@ Every rule and chart uses :func:`counter_rates`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+__all__ = ["counter_rates", "stall_pct"]
 
 
 def counter_rates(
@@ -67,3 +71,14 @@ def counter_rates(
             out[f"{col}_per_s"] = (delta / interval).where(interval > 0)
     out = out[out["ts_start"].notna()]
     return out.reset_index(drop=True)
+
+
+def stall_pct(stalled_us: Any, seconds: Any) -> Any:
+    """The share of ``seconds`` (percent) during which tasks stalled ``stalled_us``
+    microseconds: a PSI ``total`` delta over its interval (/proc/pressure/memory, a cgroup's
+    memory.pressure). Numbers, numpy arrays and Series alike; not clipped.
+
+    >>> stall_pct(1_500_000, 10.0)
+    15.0
+    """
+    return 100.0 * stalled_us / 1e6 / seconds

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import importlib_metadata
 
 from vmanalyze.config import ConfigError, split_list
+from vmanalyze.results import PluginError, RegisteredRule
 from vmanalyze.rule import PREFIX_RE, Rule
 from vmanalyze.story import EventSource, LinkType
 
@@ -78,39 +79,6 @@ class EntryPointLike(Protocol):
 def normalize(name: str) -> str:
     """PEP 503 normal form: ``Vmanalyze_Rules.X`` -> ``vmanalyze-rules-x``."""
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-@dataclass(frozen=True)
-class RegisteredRule:
-    """A loaded rule with the distribution (name, version) and entry point it came from."""
-
-    rule: Rule
-    package: str
-    version: str
-    entry_point: str
-
-    @property
-    def code(self) -> str:
-        return self.rule.code
-
-    @property
-    def package_version(self) -> str:
-        """``vmanalyze-rules-acme 1.2.0``."""
-        return f"{self.package} {self.version}"
-
-
-@dataclass(frozen=True)
-class PluginError:
-    """A pack (or one of its rules) that could not be loaded; ``message`` names the package."""
-
-    package: str
-    version: str
-    entry_point: str
-    message: str
-    traceback: str | None = None
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,10 @@
-"""The analysis result as JSON (``docs/json-format.md``) and the exit status it implies.
+"""The analysis result: its data types, its JSON (``docs/json-format.md``), its exit status.
+
+:class:`AnalysisResult` is everything one run of the rules produced and everything a reader of
+it (the report, the terminal summary, the fleet) needs: findings, one status per rule, the
+story, the registered rules' metadata (:class:`RegisteredRule`), the typed host facts and the
+sample count. It sits below the engine that fills it and the report that renders it, so
+neither has to import the other (docs/architecture.md).
 
 ``to_json_dict(result, input_info, host)`` gives exactly::
 
@@ -26,21 +32,29 @@ import enum
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from vmanalyze import exit_codes
-from vmanalyze.rule import Finding, Severity
-from vmanalyze.story import Event, Incident, Node
+from vmanalyze.coverage import Coverage, coverage
+from vmanalyze.facts import HostFacts
+from vmanalyze.rule import Finding, Rule, Severity
+from vmanalyze.story import Event, Incident, Node, Story
 
 if TYPE_CHECKING:
-    from vmanalyze.engine import AnalysisResult
+    from vmanalyze.dataset import Dataset
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Analysis",
+    "AnalysisResult",
+    "PluginError",
+    "RegisteredRule",
+    "RuleStatus",
     "exit_status",
     "finding_to_dict",
     "incident_to_dict",
@@ -52,6 +66,131 @@ __all__ = [
 
 #: Bumped only when a reader written for the old version would misread the new one.
 SCHEMA_VERSION = 1
+
+Status = Literal["ran", "skipped", "error"]
+
+
+@dataclass(frozen=True)
+class RegisteredRule:
+    """A loaded rule with the distribution (name, version) and entry point it came from."""
+
+    rule: Rule
+    package: str
+    version: str
+    entry_point: str
+
+    @property
+    def code(self) -> str:
+        return self.rule.code
+
+    @property
+    def package_version(self) -> str:
+        """``vmanalyze-rules-acme 1.2.0``."""
+        return f"{self.package} {self.version}"
+
+
+@dataclass(frozen=True)
+class PluginError:
+    """A pack (or one of its rules) that could not be loaded; ``message`` names the package."""
+
+    package: str
+    version: str
+    entry_point: str
+    message: str
+    traceback: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class RuleStatus:
+    """What happened to one rule (or, with a prefix as ``code``, to a pack that failed to load)."""
+
+    code: str
+    status: Status
+    reason: str | None = None
+    traceback: str | None = None
+    duration_s: float = 0.0
+    findings: int = 0
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Findings (most important first: vmanalyze.ranking) and one status row per rule.
+
+    ``registered``: every rule of the registry the run used, with its package (the report's
+    rule names, docs and charts come from here, never from a second plugin discovery);
+    ``host``: the host facts the rules saw; ``sample_count``: the samples they saw.
+    """
+
+    findings: tuple[Finding, ...]
+    rules: tuple[RuleStatus, ...]
+    plugin_errors: tuple[PluginError, ...] = ()
+    story: Story = Story()
+    registered: tuple[RegisteredRule, ...] = ()
+    host: HostFacts = field(default_factory=HostFacts)
+    sample_count: int = 0
+
+    def status(self, code: str) -> RuleStatus | None:
+        """The status row of ``code``, or ``None`` if the rule was not selected."""
+        for row in self.rules:
+            if row.code == code:
+                return row
+        return None
+
+    def by_status(self, status: Status) -> tuple[RuleStatus, ...]:
+        return tuple(row for row in self.rules if row.status == status)
+
+    def registered_rule(self, code: str) -> RegisteredRule | None:
+        """The registered rule ``code`` (its metadata and package), or ``None``."""
+        for entry in self.registered:
+            if entry.code == code:
+                return entry
+        return None
+
+    @property
+    def coverage(self) -> Coverage:
+        """How many rules could not run and why (:mod:`vmanalyze.coverage`)."""
+        return coverage(self.rules)
+
+    @property
+    def max_severity(self) -> Severity | None:
+        """The highest severity among the findings, ``None`` when there are none."""
+        return max((f.severity or Severity.INFO for f in self.findings), default=None)
+
+
+@dataclass
+class Analysis:
+    """A loaded input and the result of running the rules over it."""
+
+    dataset: Dataset
+    result: AnalysisResult
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def input_info(self) -> dict[str, Any]:
+        src = self.dataset.source
+        samples = self.dataset.tables.get("samples")
+        start = end = None
+        if samples is not None and not samples.empty:
+            start, end = samples["ts"].min(), samples["ts"].max()
+        manifest = src.get("manifest") or {}
+        return {
+            "path": src.get("input"),
+            "name": src.get("input_name"),
+            "kind": src.get("kind"),
+            "sha256": src.get("sha256"),
+            "samples": src.get("samples"),
+            "start": start,
+            "end": end,
+            "interval_s": (manifest.get("options") or {}).get("interval_s"),
+            "collector_version": (manifest.get("collector") or {}).get("version"),
+            "warnings": src.get("warnings", []),
+        }
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return to_json_dict(self.result, self.input_info, self.result.host.as_dict())
 
 
 def iso_utc(value: pd.Timestamp | dt.datetime | None) -> str | None:

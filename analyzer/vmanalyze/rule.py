@@ -58,7 +58,9 @@ import pandas as pd
 from vmanalyze.errors import VmanalyzeError
 
 __all__ = [
+    "CHARTS",
     "CODE_RE",
+    "HARMS",
     "DOC_SECTIONS",
     "Finding",
     "Rule",
@@ -82,6 +84,23 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 IDENT_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 #: The docstring sections every rule must have, in this order (ruff's rule-doc shape).
 DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Remediation", "References")
+#: The evidence of harm a finding shows, most harmful first (vmanalyze.ranking): something was
+#: killed, tasks stalled or the host paged, a measured shortage or trend, a setting alone.
+HARMS = ("kill", "stall", "measured", "config")
+#: The report's time-series charts (vmreports.charts), by id: what ``@rule(chart=...)`` may
+#: name as the chart that shows a rule's evidence, where the report marks its findings.
+CHARTS: Mapping[str, str] = MappingProxyType(
+    {
+        "memory": "memory use (meminfo)",
+        "faults": "page faults per second (vmstat)",
+        "swap": "swap-in and swap-out (vmstat)",
+        "psi": "memory pressure stalls (PSI)",
+        "numa": "NUMA allocations per node (numastat)",
+        "numa_free": "free memory per NUMA node",
+        "thp": "transparent huge pages (vmstat)",
+        "commit": "committed memory against the commit limit (meminfo)",
+    }
+)
 
 _HEADING_RE = re.compile(r"^##\s+(.+?)\s*$")
 _SUBJECT_RE = re.compile(
@@ -313,7 +332,7 @@ class Finding:
             object.__setattr__(self, "severity", Severity.parse(self.severity))
         elif self.severity_reason:
             raise ValueError("Finding.severity_reason given without Finding.severity")
-        if self.harm not in (None, "kill", "stall", "measured", "config"):
+        if self.harm is not None and self.harm not in HARMS:
             raise ValueError(
                 f"Finding.harm {self.harm!r} is not 'kill', 'stall', 'measured' or 'config'"
             )
@@ -350,6 +369,12 @@ class Rule:
     settings: tuple[Setting, ...]
     function: RuleFunction
     doc: str
+    #: The report chart that shows this rule's evidence (a key of :data:`CHARTS`), or ``None``.
+    chart: str | None = None
+    #: The usual harm of its findings (:data:`HARMS`), for ranking; a finding may say otherwise.
+    harm: str = "measured"
+    #: Codes of the rules whose findings this rule's findings explain (cause before symptom).
+    explains: tuple[str, ...] = ()
 
     @property
     def prefix(self) -> str:
@@ -412,6 +437,9 @@ def rule(
     requires: str | Iterable[str] = (),
     optional: str | Iterable[str] = (),
     settings: Iterable[Setting] = (),
+    chart: str | None = None,
+    harm: str = "measured",
+    explains: Iterable[str] = (),
 ) -> Callable[[RuleFunction], Rule]:
     """Make a :class:`Rule` from a function ``f(ctx) -> Finding(s)`` and its metadata.
 
@@ -422,6 +450,13 @@ def rule(
     - ``requires``: tables the rule needs; without them (or when empty) it is skipped.
     - ``optional``: tables it uses when present (``ctx.table(name)`` is ``None`` otherwise).
     - ``settings``: its thresholds, each a :class:`Setting`.
+    - ``chart``: the report chart that shows its evidence (a key of :data:`CHARTS`, e.g.
+      ``"swap"``); the report marks each finding's time window there. ``None`` (the
+      default): no chart shows it, and its findings are marked on none.
+    - ``harm``: the usual evidence of harm of its findings, for ranking (:data:`HARMS`:
+      ``kill``, ``stall``, ``measured``, ``config``; a finding may state its own).
+    - ``explains``: codes of the rules whose findings its findings explain when both fire:
+      of the same severity, it ranks first and takes their harm (:mod:`vmanalyze.ranking`).
 
     The docstring must have a summary line and the sections of :data:`DOC_SECTIONS` in order.
     Any mistake raises :class:`RuleDefinitionError` at decoration (import) time.
@@ -445,6 +480,19 @@ def rule(
     for setting in setting_list:
         if not isinstance(setting, Setting):
             raise RuleDefinitionError(f"rule {code}: settings must be Setting objects")
+    if chart is not None and chart not in CHARTS:
+        raise RuleDefinitionError(
+            f"rule {code}: chart {chart!r} is not a report chart (choose from "
+            f"{', '.join(CHARTS)}, or None)"
+        )
+    if harm not in HARMS:
+        raise RuleDefinitionError(
+            f"rule {code}: harm {harm!r} is not one of {', '.join(map(repr, HARMS))}"
+        )
+    explained = (explains,) if isinstance(explains, str) else tuple(explains)
+    for other in explained:
+        if not isinstance(other, str) or not CODE_RE.match(other):
+            raise RuleDefinitionError(f"rule {code}: explains {other!r}, which is not a rule code")
     setting_names = [s.name for s in setting_list]
     if len(set(setting_names)) != len(setting_names):
         raise RuleDefinitionError(f"rule {code}: a setting name is used twice: {setting_names}")
@@ -465,6 +513,9 @@ def rule(
             settings=setting_list,
             function=function,
             doc=doc,
+            chart=chart,
+            harm=harm,
+            explains=explained,
         )
 
     return decorate

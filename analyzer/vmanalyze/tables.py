@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from vmanalyze.clock import NS, local_to_ns
 from vmanalyze.errors import ParseError, SkipSource
-from vmanalyze.facts import HOST_DTYPES, build_host_facts
+from vmanalyze.facts import DEFAULT_PAGE_SIZE, HOST_DTYPES, build_host_facts
 from vmanalyze.inputs import CapturedInput, split_member
 from vmanalyze.packs import Pack
 from vmanalyze.parsers import SOURCES, match_sources
@@ -743,7 +743,7 @@ class TableBuilder:
     def page_size(self) -> int:
         host = self.captured.manifest.get("host") or {}
         size = host.get("page_size")
-        return int(size) if isinstance(size, int) and size > 0 else 4096
+        return int(size) if isinstance(size, int) and size > 0 else DEFAULT_PAGE_SIZE
 
     def host(self, t: dict[str, pd.DataFrame]) -> pd.DataFrame:
         facts = build_host_facts(

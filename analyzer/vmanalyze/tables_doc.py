@@ -8,10 +8,8 @@ produces. A test re-renders the page and fails when the file is stale.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 
 from vmanalyze.parsers.proc_stat import CPU_FIELDS
@@ -426,63 +424,6 @@ def unit(table: str, column: str) -> str:
     return ""
 
 
-def render_tables_page(tables: dict[str, pd.DataFrame], reference: str) -> str:
-    lines = [
-        GENERATED_NOTE,
-        "",
-        "# Tables",
-        "",
-        "`vmanalyze.load(path)` returns these tables as pandas DataFrames; `vmanalyze export` "
-        "writes each as one Parquet file. Time series carry `snapshot`, an integer in time "
-        "order (`-1` the start snapshot, `0`, `1`, ... the samples, last + 1 the end snapshot; "
-        "`0` for one-shot inputs such as sosreports; `samples.phase` says `start`, `sample` or "
-        "`end`), and `ts` (UTC; nanoseconds in pandas, microseconds in Parquet). Absent values are "
-        "null, never 0. Counters are cumulative as the kernel prints them: use "
-        "`vmanalyze.rates.counter_rates` for per-second rates (it handles counter resets and "
-        "pid reuse).",
-        "",
-        f"Columns below are those of the reference bundle `{reference}` (kernel "
-        f"{_kernel(tables)}); other kernels add or omit keys — unknown keys are kept under "
-        "their snake_case name, `kB` values become `<key>_bytes`.",
-        "",
-        "| table | what | source | key | since kernel |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for doc in TABLES:
-        lines.append(
-            f"| [{doc.name}](#{doc.name}) | {doc.summary} | `{doc.source}` | {doc.key} | "
-            f"{doc.since} |"
-        )
-    lines.append("")
-    for doc in TABLES:
-        lines += [
-            f"## {doc.name}",
-            "",
-            doc.summary,
-            "",
-            f"Source: `{doc.source}`. Key: {doc.key}. Since kernel {doc.since}.",
-            "",
-        ]
-        df = tables.get(doc.name)
-        if df is None or df.columns.empty or df.empty:
-            sos = _sosreport_tables().get(doc.name)
-            if sos is not None and not sos.empty:
-                df = sos
-                lines += [f"Columns of the reference sosreport `{SOS_REFERENCE}`:", ""]
-        if df is None or df.columns.empty:
-            lines += ["(no columns in the reference bundle)", ""]
-            continue
-        lines += ["| column | type | Parquet | unit |", "| --- | --- | --- | --- |"]
-        from vmanalyze.arrow_tables import to_arrow
-
-        schema = to_arrow(df).schema  # as the cache, export and the fleet write it
-        for col in df.columns:
-            kind = parquet_type(schema.field(str(col)).type)
-            lines.append(f"| `{col}` | {df[col].dtype} | {kind} | {unit(doc.name, str(col))} |")
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
 def parquet_type(arrow: pa.DataType) -> str:
     """The type a column has in the exported Parquet: timestamps are stored in microseconds.
 
@@ -499,21 +440,3 @@ def parquet_type(arrow: pa.DataType) -> str:
     if pa.types.is_list(arrow) or pa.types.is_large_list(arrow):
         return f"list<{parquet_type(arrow.value_type)}>"
     return str(arrow)
-
-
-@cache
-def _sosreport_tables() -> dict[str, pd.DataFrame]:
-    """The tables of the reference sosreport (a checkout's test fixture; none when installed)."""
-    root = Path(__file__).resolve().parents[2] / SOS_REFERENCE
-    if not root.is_dir():
-        return {}
-    from vmanalyze.dataset import parse
-
-    return parse(str(root)).tables
-
-
-def _kernel(tables: dict[str, pd.DataFrame]) -> str:
-    host = tables.get("host")
-    if host is None or host.empty:
-        return "?"
-    return str(host.iloc[0].get("kernel_release"))

@@ -23,17 +23,15 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from vmanalyze.rates import counter_rates
+from vmanalyze.rates import counter_rates, stall_pct
 
 from vmreports.units import human_bytes
 
 __all__ = [
-    "CHART_OF_PREFIX",
     "Chart",
     "Mark",
     "Series",
     "build_charts",
-    "chart_for_code",
     "epoch_seconds",
     "minmax_downsample",
 ]
@@ -43,28 +41,7 @@ Unit = Literal["bytes", "bytes_per_s", "rate", "pct"]
 #: Points per series at most; longer series are downsampled (min and max of each bucket).
 MAX_POINTS = 2000
 
-#: Which chart shows a finding's time window, by the code's family prefix.
-CHART_OF_PREFIX: Mapping[str, str] = {
-    "SWP": "swap",
-    "FLT": "faults",
-    "PSI": "psi",
-    "MEM": "memory",
-    "NUMA": "numa",
-    "OVC": "commit",
-    "THP": "thp",
-}
-
 ONE_SNAPSHOT = "This input holds a single snapshot (a sosreport or one sample): no time series."
-
-
-def chart_for_code(code: str | None) -> str:
-    """The chart id that marks a finding's window: by prefix, else the memory chart.
-
-    >>> chart_for_code("SWP001"), chart_for_code("NUMA002"), chart_for_code("OOM001")
-    ('swap', 'numa', 'memory')
-    """
-    prefix = (code or "").rstrip("0123456789")
-    return CHART_OF_PREFIX.get(prefix, "memory")
 
 
 @dataclass
@@ -453,10 +430,10 @@ def psi_chart(tables: Mapping[str, pd.DataFrame]) -> Chart:
     if rates.empty:
         chart.empty = ONE_SNAPSHOT + " Stall shares need two samples."
         return chart
-    interval_us = np.asarray(rates["interval_s"], dtype="float64") * 1e6
+    interval_s = np.asarray(rates["interval_s"], dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
-        some = _col(rates, "some_total_us_delta") / interval_us * 100
-        full = _col(rates, "full_total_us_delta") / interval_us * 100
+        some = stall_pct(_col(rates, "some_total_us_delta"), interval_s)
+        full = stall_pct(_col(rates, "full_total_us_delta"), interval_s)
     chart.x = epoch_seconds(rates["ts"])
     chart.series = [
         Series("some", "#d97706", np.clip(some, 0, 100), width=2, fill=True),

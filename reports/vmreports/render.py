@@ -29,9 +29,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
+from vmanalyze import __version__
 from vmanalyze.over_time import OverTime, needs_capture_over_time
+from vmanalyze.ruledoc import render_rule
 
-from vmreports.charts import Chart, Mark, build_charts, chart_for_code, epoch_seconds
+from vmreports.charts import Chart, Mark, build_charts, epoch_seconds
 from vmreports.sections import (
     HealthView,
     TableView,
@@ -51,9 +53,8 @@ from vmreports.units import (
 )
 
 if TYPE_CHECKING:
-    from vmanalyze.analysis import Analysis
     from vmanalyze.coverage import Coverage
-    from vmanalyze.registry import Registry
+    from vmanalyze.results import Analysis, AnalysisResult
     from vmanalyze.rule import Finding
 
 __all__ = ["ReportView", "build_view", "json_for_script", "render_html"]
@@ -162,7 +163,7 @@ class FindingView:
     evidence: list[EvidenceItem]
     remediation: Markup
     doc_anchor: str | None
-    chart_id: str
+    chart_id: str | None
     chart_title: str
     marked: bool
 
@@ -274,7 +275,7 @@ def _last(tables: Mapping[str, pd.DataFrame], table: str, column: str) -> Any:
 
 def host_facts(analysis: Analysis) -> list[Fact]:
     """The first-screen facts: host, kernel, RAM, swap, NUMA, THP, overcommit, window."""
-    host = analysis.dataset.host
+    host = analysis.result.host.as_dict()
     tables = analysis.dataset.tables
     info = analysis.input_info
     facts: list[Fact] = []
@@ -330,7 +331,7 @@ def host_facts(analysis: Analysis) -> list[Fact]:
         )
     start, end = info.get("start"), info.get("end")
     interval = info.get("interval_s") or _value(host, "interval_s")
-    samples = analysis.dataset.sample_count or _value(host, "samples")
+    samples = analysis.result.sample_count
     seconds = None
     if start is not None and end is not None and not pd.isna(start) and not pd.isna(end):
         seconds = (pd.Timestamp(end) - pd.Timestamp(start)).total_seconds()
@@ -440,15 +441,17 @@ def _evidence(evidence: Mapping[str, Any]) -> list[EvidenceItem]:
     return items
 
 
-def _registry(registry: Registry | None) -> Registry | None:
-    if registry is not None:
-        return registry
-    try:
-        from vmanalyze.registry import discover
-
-        return discover()
-    except Exception:  # a bad VMANALYZE_PLUGINS must not cost the report
+def _chart_of(result: AnalysisResult, code: str, charts: Mapping[str, Chart]) -> str | None:
+    """The chart that shows a finding of rule ``code``: the one its rule declares
+    (``@rule(chart=...)``), the memory chart when that one has nothing drawn; ``None`` for a
+    rule that names no chart (or is not registered)."""
+    entry = result.registered_rule(code)
+    target = entry.rule.chart if entry is not None else None
+    if target is None:
         return None
+    if target not in charts or not charts[target].drawn:
+        return "memory"
+    return target
 
 
 def _severity(finding: Finding) -> str:
@@ -567,54 +570,50 @@ def _incidents(
     return views, [f.index for f in findings if f.index not in explained]
 
 
-def build_view(
-    analysis: Analysis, *, registry: Registry | None = None, now: datetime | None = None
-) -> ReportView:
-    """The report's content for one analysis (no HTML)."""
+def _rule_docs(result: AnalysisResult) -> tuple[dict[str, RuleDoc], dict[str, tuple[str, str]]]:
+    """The docs of the rules that ran or found something, and every rule's (name, severity),
+    from the rules registered for this analysis (``result.registered``)."""
+    docs: dict[str, RuleDoc] = {}
+    meta: dict[str, tuple[str, str]] = {}
+    wanted = {r.code for r in result.rules} | {f.code for f in result.findings if f.code}
+    for entry in result.registered:
+        meta[entry.code] = (entry.rule.name, entry.rule.severity.value)
+        if entry.code in wanted:
+            docs[entry.code] = RuleDoc(
+                entry.code,
+                entry.rule.name,
+                entry.rule.severity.value,
+                entry.package_version,
+                f"rule-{entry.code}",
+                markdown_html(render_rule(entry, level=3)),
+            )
+    return docs, meta
+
+
+def build_view(analysis: Analysis, *, now: datetime | None = None) -> ReportView:
+    """The report's content for one analysis (no HTML), from the analysis alone: its tables
+    and its result (rule metadata, host facts, sample count)."""
     started = time.perf_counter()
     dataset = analysis.dataset
     tables = dataset.tables
-    host = dataset.host
-    info = analysis.input_info
     result = analysis.result
-    registry = _registry(registry)
-    page_size = _value(host, "page_size")
-    charts = build_charts(tables, page_size=int(page_size) if is_number(page_size) else 4096)
+    host = result.host.as_dict()
+    info = analysis.input_info
+    charts = build_charts(tables, page_size=result.host.page_size_or_default)
     by_id = {c.id: c for c in charts}
     t_charts = time.perf_counter()
 
     start0 = pd.Timestamp(info["start"]) if info.get("start") is not None else None
     end0 = pd.Timestamp(info["end"]) if info.get("end") is not None else None
 
-    docs: dict[str, RuleDoc] = {}
-    meta: dict[str, tuple[str, str]] = {}
-    if registry is not None:
-        from vmanalyze.docs_gen import render_rule
-
-        wanted = {r.code for r in result.rules} | {f.code for f in result.findings if f.code}
-        for entry in registry:
-            meta[entry.code] = (entry.rule.name, entry.rule.severity.value)
-            if entry.code in wanted:
-                docs[entry.code] = RuleDoc(
-                    entry.code,
-                    entry.rule.name,
-                    entry.rule.severity.value,
-                    entry.package_version,
-                    f"rule-{entry.code}",
-                    markdown_html(render_rule(entry, level=3)),
-                )
-
-    from vmanalyze.ranking import rank
-
+    docs, meta = _rule_docs(result)
     findings: list[FindingView] = []
-    ordered = rank(result.findings)
+    ordered = result.findings  # ranked by the engine (vmanalyze.ranking)
     for index, finding in enumerate(ordered, 1):
         code = finding.code or "?"
         severity = _severity(finding)
-        target = chart_for_code(code)
-        if target not in by_id or not by_id[target].drawn:
-            target = "memory"
-        chart = by_id.get(target)
+        target = _chart_of(result, code, by_id)
+        chart = by_id.get(target) if target is not None else None
         window, window_detail = _window(finding, start0, end0)
         subject = _subject_text(finding.subject)
         findings.append(
@@ -683,8 +682,6 @@ def build_view(
         Fact("SHA-256", str(info.get("sha256") or "–")),
         Fact("Collector", str(info.get("collector_version") or "–")),
     ]
-    from vmanalyze import __version__
-
     input_facts.append(Fact("Analyzer", f"vmanalyze {__version__}"))
     now = now or datetime.now(UTC)
     chart_json = json_for_script(
@@ -724,7 +721,7 @@ def build_view(
             "processes_s": round(t_processes - t_charts, 3),
             "view_s": round(finished - started, 3),
         },
-        over_time=needs_capture_over_time(result, dataset.sample_count),
+        over_time=needs_capture_over_time(result, result.sample_count),
     )
 
 
@@ -756,14 +753,13 @@ def render_view(view: ReportView) -> str:
     )
 
 
-def render_html(
-    analysis: Analysis, *, registry: Registry | None = None, now: datetime | None = None
-) -> str:
+def render_html(analysis: Analysis, *, now: datetime | None = None) -> str:
     """The report of one host as one self-contained HTML page.
 
-    ``registry`` gives the rule docs embedded at the end (default: every installed pack).
+    The rule docs embedded at the end are those of the rules the analysis ran with
+    (``analysis.result.registered``): the report never discovers rule packs itself.
     """
-    return render_view(build_view(analysis, registry=registry, now=now))
+    return render_view(build_view(analysis, now=now))
 
 
 def _outside(x: Any, start_s: float, end_s: float) -> str | None:

@@ -47,7 +47,7 @@ from vmrules.thp.thp_always_on_database_host import thp_always_on_database_host
 from vmrules.thp.thp_defrag_stalls import thp_defrag_stalls
 
 if TYPE_CHECKING:
-    from vmanalyze.rule import Rule
+    from vmanalyze import Rule
 
 #: Transparent huge pages: enabled/defrag modes, khugepaged, compaction stalls.
 THP_RULES: tuple[Rule, ...] = (thp_always_on_database_host, thp_defrag_stalls)

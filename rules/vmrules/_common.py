@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from vmanalyze.rates import counter_rates
+from vmanalyze import HostFacts, counter_rates, stall_pct
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -24,13 +24,8 @@ UNLIMITED_BYTES = 1 << 62
 
 
 def page_size(host: Mapping[str, Any]) -> int:
-    """The page size from the host facts (``ctx.host``), 4096 when unknown."""
-    value = host.get("page_size")
-    try:
-        size = int(value) if value is not None and not pd.isna(value) else 0
-    except (TypeError, ValueError):
-        size = 0
-    return size if size > 0 else 4096
+    """The page size from the host facts (``ctx.host``): HostFacts.page_size_or_default."""
+    return HostFacts.from_mapping({"page_size": host.get("page_size")}).page_size_or_default
 
 
 def hugetlb_bytes(meminfo: pd.DataFrame) -> pd.Series:
@@ -106,7 +101,7 @@ def psi_share(pressure: pd.DataFrame | None, ends: pd.Series) -> dict[str, float
     for kind in ("some", "full"):
         col = f"{kind}_total_us_delta"
         if col in rates.columns and rates[col].notna().any():
-            out[f"psi_{kind}_pct"] = rnd(100.0 * rates[col].sum() / 1e6 / seconds, 1)
+            out[f"psi_{kind}_pct"] = rnd(stall_pct(rates[col].sum(), seconds), 1)
     return out
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity
+from vmanalyze import Finding, RuleContext, Setting, Severity
 
 from vmrules._common import MIB, duration, mib, rnd, timed, when
 

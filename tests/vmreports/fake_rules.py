@@ -234,6 +234,7 @@ _DOCS = {
     ),
     "NUMA901": ("Allocations land on remote NUMA nodes.", "Bind the workload to one node."),
     "CGR901": ("A rule that always fails.", "Nothing."),
+    "MEM901": ("A finding with hostile text (test_escaping).", "Nothing."),
 }
 
 
@@ -241,7 +242,22 @@ def _make(
     code: str, name: str, severity: Severity, requires: tuple[str, ...], function: RuleFunction
 ) -> Rule:
     function.__doc__ = _doc(*_DOCS[code])
-    return rule(code=code, name=name, severity=severity, requires=requires)(function)
+    chart = _CHARTS[code.rstrip("0123456789")]
+    return rule(code=code, name=name, severity=severity, requires=requires, chart=chart)(function)
+
+
+#: The chart each stand-in's evidence is on, as its built-in counterpart declares.
+_CHARTS = {
+    "SWP": "swap",
+    "FLT": "faults",
+    "PSI": "psi",
+    "THP": "thp",
+    "OVC": "commit",
+    "OOM": "memory",
+    "NUMA": "numa",
+    "CGR": "memory",
+    "MEM": "memory",
+}
 
 
 RULES = (
@@ -262,3 +278,7 @@ RULES = (
 
 def registry() -> Registry:
     return Registry.from_rules(RULES, package="vmtriage-report-tests", version="0")
+
+
+#: Registered only for the hand-made hostile result of test_escaping.
+HOSTILE_RULE = _make("MEM901", "hostile", Severity.CRITICAL, ("meminfo",), broken)

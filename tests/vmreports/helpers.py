@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from vmanalyze import engine
 from vmanalyze.analysis import Analysis
 from vmanalyze.config import Config
 from vmanalyze.dataset import Dataset, load
+from vmanalyze.facts import HostFacts
+from vmanalyze.registry import Registry
+from vmanalyze.results import AnalysisResult, RuleStatus
+from vmanalyze.rule import Finding, Rule
 
 from .fake_rules import registry as fake_registry
 
@@ -47,3 +53,23 @@ def analysis_with_fake_rules(name: str) -> Analysis:
     """The sample bundle analysed by the stand-in rules of fake_rules.py."""
     ds = dataset_of(name)
     return Analysis(ds, engine.run(ds.tables, fake_registry(), Config()))
+
+
+def result_of(
+    tables: Mapping[str, pd.DataFrame],
+    findings: Iterable[Finding] = (),
+    rules: Iterable[RuleStatus] = (),
+    *,
+    more_rules: Iterable[Rule] = (),
+) -> AnalysisResult:
+    """A hand-made result over ``tables``, filled as the engine fills one: the stand-in rules
+    (and ``more_rules``) registered, the host facts of the ``host`` table and the sample
+    count of the tables."""
+    registry = Registry.from_rules((*fake_registry().rules, *more_rules), "vmtriage-report-tests")
+    return AnalysisResult(
+        tuple(findings),
+        tuple(rules),
+        registered=registry.entries,
+        host=HostFacts.from_tables(tables),
+        sample_count=engine.infer_sample_count(tables),
+    )

@@ -19,14 +19,12 @@ from typing import Any
 import pandas as pd
 import pytest
 from vmanalyze.analysis import Analysis
-from vmanalyze.engine import AnalysisResult
 from vmreports import build_view
 from vmreports.render import render_view
 
 from tests.support.cdp import Browser, Page
 
-from .fake_rules import registry
-from .helpers import SCENARIOS, analysis_with_fake_rules, dataset_of
+from .helpers import SCENARIOS, analysis_with_fake_rules, dataset_of, result_of
 from .test_escaping import CLOSE, IMG, SCRIPT, hostile_analysis
 
 WIDTH, HEIGHT = 1280, 900
@@ -91,7 +89,7 @@ def assert_clean(page: Page, path: Path) -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_sample_bundle_report_in_chromium(browser: Browser, artifacts: Path, scenario: str) -> None:
     analysis = analysis_with_fake_rules(scenario)
-    view = build_view(analysis, registry=registry())
+    view = build_view(analysis)
     path = artifacts / f"{scenario}.html"
     page = open_report(browser, render_view(view), path)
     try:
@@ -133,7 +131,7 @@ def test_sample_bundle_report_in_chromium(browser: Browser, artifacts: Path, sce
 
 
 def test_hover_and_zoom_are_shared_across_charts(browser: Browser, artifacts: Path) -> None:
-    view = build_view(analysis_with_fake_rules("swap-thrash"), registry=registry())
+    view = build_view(analysis_with_fake_rules("swap-thrash"))
     path = artifacts / "interaction.html"
     page = open_report(browser, render_view(view), path)
     try:
@@ -206,13 +204,13 @@ def test_hostile_bundle_shows_text_and_runs_nothing(browser: Browser, artifacts:
 
 
 def render_html_hostile() -> str:
-    return render_view(build_view(hostile_analysis(), registry=registry()))
+    return render_view(build_view(hostile_analysis()))
 
 
 def test_no_rules_and_one_snapshot(browser: Browser, artifacts: Path) -> None:
     """A sosreport-like single snapshot, no rules: every chart explains itself, no error."""
     ds = dataset_of("debian12")
-    view = build_view(Analysis(ds, AnalysisResult((), ())), registry=registry())
+    view = build_view(Analysis(ds, result_of(ds.tables)))
     path = artifacts / "one-snapshot.html"
     page = open_report(browser, render_view(view), path)
     try:
@@ -226,7 +224,7 @@ def test_no_rules_and_one_snapshot(browser: Browser, artifacts: Path) -> None:
 
 def test_print_gives_a_paged_document(browser: Browser, artifacts: Path) -> None:
     """Printing: white background, charts within the page width, nothing broken."""
-    view = build_view(analysis_with_fake_rules("swap-thrash"), registry=registry())
+    view = build_view(analysis_with_fake_rules("swap-thrash"))
     path = artifacts / "print.html"
     page = open_report(browser, render_view(view), path)
     try:
@@ -253,7 +251,7 @@ def test_axes_have_units_and_the_legend_rests_on_the_last_sample(
     browser: Browser, artifacts: Path
 ) -> None:
     analysis = analysis_with_fake_rules("swap-thrash")
-    view = build_view(analysis, registry=registry())
+    view = build_view(analysis)
     path = artifacts / "axes.html"
     page = open_report(browser, render_view(view), path)
     try:

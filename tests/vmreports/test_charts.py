@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from vmanalyze.registry import discover
+from vmanalyze.rule import CHARTS
 from vmreports import charts, render, sections, units
-from vmreports.charts import ONE_SNAPSHOT, build_charts, chart_for_code, minmax_downsample
+from vmreports.charts import ONE_SNAPSHOT, build_charts, minmax_downsample
 
 from .helpers import dataset_of
 
@@ -270,20 +272,28 @@ def test_numa_rates_match_numastat_per_node() -> None:
     assert _series(numa, "node 1 remote").max() > 1000  # the scenario: node 1 serves node 0
 
 
-def test_finding_codes_map_to_charts() -> None:
-    assert [chart_for_code(c) for c in ("SWP001", "FLT002", "PSI001", "MEM003")] == [
+def test_the_charts_rules_may_name_are_the_reports_charts() -> None:
+    """``@rule(chart=...)`` is validated against vmanalyze.rule.CHARTS: the report draws
+    exactly those charts, in that order, on any input (empty tables included)."""
+    assert [c.id for c in build_charts({})] == list(CHARTS)
+    assert [c.id for c in build_charts(dataset_of("swap-thrash").tables)] == list(CHARTS)
+
+
+def test_built_in_rules_name_the_chart_of_their_evidence() -> None:
+    charts = {entry.code: entry.rule.chart for entry in discover(only=())}
+    assert [charts[c] for c in ("SWP001", "FLT001", "PSI001", "MEM001")] == [
         "swap",
         "faults",
         "psi",
         "memory",
     ]
-    assert [chart_for_code(c) for c in ("NUMA001", "OVC001", "THP002", "OOM001", None)] == [
+    assert [charts[c] for c in ("NUMA001", "OVC001", "THP001", "OOM001")] == [
         "numa",
         "commit",
         "thp",
         "memory",
-        "memory",
     ]
+    assert set(charts.values()) <= set(CHARTS)
 
 
 def test_chart_json_has_no_nan() -> None:

@@ -14,13 +14,13 @@ from html.parser import HTMLParser
 import pandas as pd
 from vmanalyze.analysis import Analysis
 from vmanalyze.dataset import Dataset
-from vmanalyze.engine import AnalysisResult, RuleStatus
+from vmanalyze.engine import RuleStatus
 from vmanalyze.rule import Finding, Severity
 from vmreports import render_html
 from vmreports.render import json_for_script
 
-from .fake_rules import registry
-from .helpers import dataset_of
+from .fake_rules import HOSTILE_RULE
+from .helpers import dataset_of, result_of
 
 SCRIPT = "<script>window.__xss=1</script>"
 CLOSE = "</script><script>window.__xss=2</script>"
@@ -64,7 +64,8 @@ def hostile_analysis() -> Analysis:
         name="hostile",
         severity=Severity.CRITICAL,
     )
-    result = AnalysisResult((finding,), (RuleStatus("MEM901", "error", reason=CLOSE),))
+    status = RuleStatus("MEM901", "error", reason=CLOSE)
+    result = result_of(tables, [finding], [status], more_rules=[HOSTILE_RULE])
     return Analysis(Dataset(tables, source), result)
 
 
@@ -116,7 +117,7 @@ def test_json_for_script_cannot_close_its_element() -> None:
 
 
 def test_hostile_strings_are_text_not_markup() -> None:
-    html = render_html(hostile_analysis(), registry=registry())
+    html = render_html(hostile_analysis())
     page = parse(html)
     # exactly the report's own scripts: the data, uPlot and report.js
     assert len(page.scripts) == 3
@@ -132,7 +133,7 @@ def test_hostile_strings_are_text_not_markup() -> None:
 
 
 def test_hostile_strings_survive_the_json_round_trip() -> None:
-    html = render_html(hostile_analysis(), registry=registry())
+    html = render_html(hostile_analysis())
     page = parse(html)
     data_attrs, body = page.scripts[0]
     assert data_attrs.get("id") == "vm-data"
@@ -149,7 +150,7 @@ def test_content_security_policy_allows_only_the_inline_scripts() -> None:
     import re
     from html import unescape
 
-    html = render_html(hostile_analysis(), registry=registry())
+    html = render_html(hostile_analysis())
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
     assert csp is not None
     policy = unescape(csp.group(1))

@@ -8,18 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 from vmanalyze.analysis import Analysis
-from vmanalyze.engine import AnalysisResult, RuleStatus
+from vmanalyze.engine import RuleStatus
 from vmanalyze.rule import Finding, Severity
 from vmreports import build_view, render_html
 from vmreports.render import ReportView
 from vmreports.units import human_bytes, human_count, human_duration
 
-from .fake_rules import registry
-from .helpers import analysis_with_fake_rules, dataset_of
+from .helpers import analysis_with_fake_rules, dataset_of, result_of
 
 
 def _view(name: str) -> ReportView:
-    return build_view(analysis_with_fake_rules(name), registry=registry())
+    return build_view(analysis_with_fake_rules(name))
 
 
 def _facts(view: ReportView) -> dict[str, tuple[str, str | None]]:
@@ -73,7 +72,7 @@ def test_findings_most_severe_first_with_windows_and_docs() -> None:
     assert mark.severity == "critical"
 
 
-def test_finding_without_a_chart_or_doc_falls_back() -> None:
+def test_finding_of_an_unregistered_rule_has_no_chart_and_no_doc() -> None:
     ds = dataset_of("healthy-idle")
     finding = Finding(
         message="Cgroup near its limit.",
@@ -84,15 +83,15 @@ def test_finding_without_a_chart_or_doc_falls_back() -> None:
         name="not-registered",
         severity=Severity.WARNING,
     )
-    analysis = Analysis(ds, AnalysisResult((finding,), (RuleStatus("ZZZ001", "ran"),)))
-    view = build_view(analysis, registry=registry())
+    analysis = Analysis(ds, result_of(ds.tables, [finding], [RuleStatus("ZZZ001", "ran")]))
+    view = build_view(analysis)
     (f,) = view.findings
-    assert f.doc_anchor is None and f.chart_id == "memory"
+    assert f.doc_anchor is None and f.chart_id is None and not f.marked
     assert f.subject == "cgroup /system.slice/db.service"
     assert f.window.startswith("since ")
     texts = {e.label: e.text for e in f.evidence}
     assert texts == {"usage": "3.00 GiB", "limit": "4.00 GiB", "share": "75.0 %"}
-    assert any(m.code == "ZZZ001" for m in view.charts[0].marks)
+    assert not any(m.code == "ZZZ001" for c in view.charts for m in c.marks)
 
 
 def test_top_processes_match_an_independent_groupby() -> None:
@@ -151,7 +150,7 @@ def test_rule_status_and_docs() -> None:
 
 def test_no_rules_means_no_diagnosis_not_healthy() -> None:
     ds = dataset_of("healthy-idle")
-    view = build_view(Analysis(ds, AnalysisResult((), ())), registry=registry())
+    view = build_view(Analysis(ds, result_of(ds.tables)))
     assert view.verdict_level == "unknown" and "No rule ran" in view.verdict
 
 
@@ -177,15 +176,15 @@ def test_late_samples_are_listed() -> None:
     tables["samples"] = samples
     from vmanalyze.dataset import Dataset
 
-    analysis = Analysis(Dataset(tables, ds.source), AnalysisResult((), ()))
-    view = build_view(analysis, registry=registry())
+    analysis = Analysis(Dataset(tables, ds.source), result_of(tables))
+    view = build_view(analysis)
     assert view.health.samples_late == 2 and view.health.skipped_slots == 2
     assert view.health.late is not None and len(view.health.late.rows) == 2
 
 
 def test_one_snapshot_input_renders() -> None:
     ds = dataset_of("debian12")
-    html = render_html(Analysis(ds, AnalysisResult((), ())), registry=registry())
+    html = render_html(Analysis(ds, result_of(ds.tables)))
     assert html.count('class="chart-empty"') == 8
     assert "single snapshot" in html
 
@@ -246,8 +245,7 @@ def test_one_snapshot_facts_and_empty_evidence_tables() -> None:
         severity=Severity.WARNING,
     )
     view = build_view(
-        Analysis(ds, AnalysisResult((finding,), (RuleStatus("NUMA901", "ran", findings=1),))),
-        registry=registry(),
+        Analysis(ds, result_of(ds.tables, [finding], [RuleStatus("NUMA901", "ran", findings=1)]))
     )
     facts = _facts(view)
     assert facts["Window"][0] == "one snapshot" and "Sampling" not in facts
@@ -259,7 +257,7 @@ def test_one_snapshot_facts_and_empty_evidence_tables() -> None:
 def test_an_input_without_tables_still_renders() -> None:
     from vmanalyze.dataset import Dataset
 
-    html = render_html(Analysis(Dataset({}, {}), AnalysisResult((), ())), registry=registry())
+    html = render_html(Analysis(Dataset({}, {}), result_of({})))
     assert "unknown host" in html and html.count('class="chart-empty"') == 8
 
 
@@ -271,15 +269,15 @@ def test_a_window_before_the_capture_is_a_labelled_marker() -> None:
         start=first - pd.Timedelta("40min"),
         end=first - pd.Timedelta("5min"),
         evidence={"pid": 2019, "starttime": 274939, "slope_mib_per_s": 16.2},
-        code="OOM001",
+        code="OOM901",
         name="oom-kills",
         severity=Severity.INFO,
     )
-    analysis = Analysis(ds, AnalysisResult((finding,), (RuleStatus("OOM001", "ran"),)))
-    view = build_view(analysis, registry=registry())
-    (mark,) = [m for c in view.charts for m in c.marks if m.code == "OOM001"]
+    analysis = Analysis(ds, result_of(ds.tables, [finding], [RuleStatus("OOM901", "ran")]))
+    view = build_view(analysis)
+    (mark,) = [m for c in view.charts for m in c.marks if m.code == "OOM901"]
     assert mark.outside == "before"
-    assert mark.label == "OOM001 host (before the capture)"
+    assert mark.label == "OOM901 host (before the capture)"
     (f,) = view.findings
     texts = {e.label: e.text for e in f.evidence}
     # identifiers and clock ticks without separators; a rate with its unit
@@ -296,5 +294,5 @@ def test_samples_snapshots_and_intervals_are_counted_once() -> None:
         f"{sampled} samples · {len(samples)} snapshots · {len(samples) - 1} intervals "
         "(see Over time)"
     )
-    html = render_html(analysis_with_fake_rules("swap-thrash"), registry=registry())
+    html = render_html(analysis_with_fake_rules("swap-thrash"))
     assert html.count('id="terms"') == 1

@@ -120,7 +120,7 @@ def analyze(
             typer.echo(f"warning: {visible(warning)}", err=True)
         to_stdout = output == "-" or (output is None and fmt is OutputFormat.text)
         if fmt is OutputFormat.json:
-            text = to_json(analysis.result, analysis.input_info, analysis.dataset.host)
+            text = to_json(analysis.result, analysis.input_info, analysis.result.host.as_dict())
         elif fmt is OutputFormat.text:
             from vmanalyze.cli.summary import render_text
 

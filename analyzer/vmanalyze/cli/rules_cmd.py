@@ -21,9 +21,9 @@ from vmanalyze.cli.common import run_guarded
 from vmanalyze.cli.helpfmt import Command
 from vmanalyze.cli.options import DebugOption, PluginsOption, VersionOption, fail
 from vmanalyze.config import ConfigError, split_list
-from vmanalyze.docs_gen import render_rule
 from vmanalyze.registry import RegisteredRule, Registry, discover
 from vmanalyze.results import to_jsonable
+from vmanalyze.ruledoc import render_rule
 
 __all__ = ["find_rules", "register", "rules"]
 

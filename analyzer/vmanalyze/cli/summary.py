@@ -25,7 +25,7 @@ from vmanalyze.over_time import needs_capture_over_time
 
 if TYPE_CHECKING:
     from vmanalyze.analysis import Analysis
-    from vmanalyze.engine import RuleStatus
+    from vmanalyze.results import RuleStatus
     from vmanalyze.rule import Finding
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
@@ -231,12 +231,12 @@ def render_summary(
     ``remediation`` defaults to ``verbose``; ``--format text`` always shows it.
     """
     remediation = verbose if remediation is None else remediation
-    host = analysis.dataset.host
+    host = analysis.result.host.as_dict()
     header = Text(overflow="ellipsis")
     header.append(visible(host.get("hostname") or "?"), style="bold")
     header.append(
         f"  kernel {visible(host.get('kernel_release') or '?')}  "
-        f"{analysis.dataset.sample_count} sample(s)  "
+        f"{analysis.result.sample_count} sample(s)  "
         f"input {visible(analysis.dataset.source.get('kind'))}  (times in UTC)"
     )
     console.print(header)
@@ -275,7 +275,7 @@ def render_summary(
         message = Text(f"rule {visible(s.code)} failed: ", style="red")
         message.append(visible(s.reason or ""), style="")
         console.print(message)
-    over_time = needs_capture_over_time(analysis.result, analysis.dataset.sample_count)
+    over_time = needs_capture_over_time(analysis.result, analysis.result.sample_count)
     if over_time is not None:
         console.print(
             Text(

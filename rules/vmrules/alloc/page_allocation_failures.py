@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, rule
 
 from vmrules._common import stamp, when
 from vmrules.oom.oom_kills import log_records
@@ -80,6 +80,8 @@ def _describe(groups: list[dict[str, Any]], limit: int = 3) -> str:
 @rule(
     code="ALLOC001",
     name="page-allocation-failures",
+    chart="memory",
+    harm="stall",
     severity=Severity.WARNING,
     requires=("oom_events",),
     optional=("samples", "buddyinfo"),

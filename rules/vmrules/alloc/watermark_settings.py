@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, rule
 
 from vmrules._common import fmt_bytes, last_value, ordered, page_size, rnd, sysctl_int, thp_setting
 
@@ -55,6 +55,9 @@ def _zones(zoneinfo: pd.DataFrame | None) -> pd.DataFrame:
 @rule(
     code="ALLOC002",
     name="watermark-settings",
+    chart="memory",
+    harm="config",
+    explains=("ALLOC001", "RCL001", "OOM001"),
     severity=Severity.WARNING,
     requires=("sysctl_vm",),
     optional=("zoneinfo", "meminfo", "thp"),

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pandas as pd
-from vmanalyze.rates import counter_rates
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Subject, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Subject, counter_rates, rule
 
 from vmrules._common import UNLIMITED_BYTES, mib, rnd, timed, when
 
@@ -82,6 +81,9 @@ def members(processes: pd.DataFrame | None, cgroup: str, limit: int = 5) -> list
     code="CGR001",
     name="cgroup-memory-limit",
     severity=Severity.WARNING,
+    chart="memory",
+    harm="stall",
+    explains=("OOM001", "SWP001", "FLT001", "PSI001", "MEM002", "PGC001", "SWP004"),
     requires=("cgroup_memory",),
     optional=("processes",),
     settings=[

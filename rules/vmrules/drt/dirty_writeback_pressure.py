@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
 from vmrules._common import fmt_bytes, ordered, stamp, sysctl_int, when
 from vmrules._common import page_size as host_page_size
@@ -62,6 +62,8 @@ def dirty_thresholds(
     code="DRT001",
     name="dirty-writeback-pressure",
     severity=Severity.WARNING,
+    chart="memory",
+    harm="stall",
     requires=("meminfo",),
     optional=("sysctl_vm", "vmstat"),
     settings=[

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
 from vmrules._common import Window, fmt_rate, psi_share, stamp, when, window_rates
 
@@ -87,6 +87,8 @@ def top_faulting(
     code="FLT001",
     name="high-major-fault-rate",
     severity=Severity.WARNING,
+    chart="faults",
+    harm="stall",
     requires=("vmstat",),
     optional=("process_samples", "pressure_memory"),
     settings=[

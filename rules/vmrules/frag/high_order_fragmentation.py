@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rates import counter_rates
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, counter_rates, rule
 
 from vmrules._common import mib, page_size, rnd, timed, when
 
@@ -43,6 +42,9 @@ def compaction_rates(vmstat: pd.DataFrame | None) -> dict[str, float]:
     code="FRAG001",
     name="high-order-fragmentation",
     severity=Severity.WARNING,
+    chart="memory",
+    harm="stall",
+    explains=("PSI001", "ALLOC001"),
     requires=("buddyinfo",),
     optional=("vmstat",),
     settings=[

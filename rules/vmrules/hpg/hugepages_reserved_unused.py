@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
 from vmrules._common import fmt_bytes, ordered, stamp
 
@@ -48,6 +48,9 @@ def pools_from_meminfo(meminfo: pd.DataFrame | None) -> pd.DataFrame | None:
     code="HPG001",
     name="hugepages-reserved-unused",
     severity=Severity.WARNING,
+    chart="memory",
+    harm="config",
+    explains=("MEM001", "OVC001", "SWP001", "OOM001"),
     optional=("hugepages", "meminfo", "process_samples"),
     settings=[
         Setting(

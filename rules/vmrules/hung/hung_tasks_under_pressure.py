@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rates import counter_rates
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, counter_rates, rule
 
 from vmrules._common import ordered, rnd, stamp, timed, when
 from vmrules.oom.oom_kills import log_records
@@ -92,6 +91,8 @@ def _tasks(rows: pd.DataFrame, limit: int = 5) -> str:
 @rule(
     code="HUNG001",
     name="hung-tasks-under-pressure",
+    chart="psi",
+    harm="stall",
     severity=Severity.WARNING,
     requires=("oom_events",),
     optional=("samples", "pressure_memory", "vmstat", "meminfo"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Severity, Skip, rule
+from vmanalyze import Finding, RuleContext, Severity, Skip, rule
 
 from vmrules._common import mib, timed
 from vmrules._growth import (
@@ -84,6 +84,9 @@ def slab_growth(slabinfo: pd.DataFrame | None, limit: int) -> list[dict[str, obj
 @rule(
     code="KMEM001",
     name="kernel-memory-growth",
+    chart="memory",
+    harm="measured",
+    explains=("MEM001", "OOM001"),
     severity=Severity.WARNING,
     requires=("meminfo",),
     optional=("slabinfo",),

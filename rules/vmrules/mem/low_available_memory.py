@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, rule
 
 from vmrules._common import hugetlb_bytes, mib, page_size, rnd, when
 
@@ -66,6 +66,8 @@ def estimate_available(meminfo: pd.DataFrame, low: pd.Series | None) -> tuple[pd
     code="MEM001",
     name="low-available-memory",
     severity=Severity.WARNING,
+    chart="memory",
+    harm="measured",
     requires=("meminfo",),
     optional=("zoneinfo", "sysctl_vm"),
     settings=[

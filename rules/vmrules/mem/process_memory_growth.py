@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from vmanalyze.facts import HostFacts
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Subject, rule
+from vmanalyze import Finding, HostFacts, RuleContext, Setting, Severity, Subject, rule
 
 from vmrules._common import MIB, duration, mib, rnd, timed, when
 
@@ -145,6 +144,9 @@ def candidates(
     code="MEM002",
     name="process-memory-growth",
     severity=Severity.WARNING,
+    chart="memory",
+    harm="measured",
+    explains=("MEM001", "SWP002", "OOM001"),
     requires=("process_samples",),
     optional=("meminfo",),
     settings=[

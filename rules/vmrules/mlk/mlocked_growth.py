@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vmanalyze.rule import Finding, RuleContext, Severity, Skip, rule
+from vmanalyze import Finding, RuleContext, Severity, Skip, rule
 
 from vmrules._common import mib
 from vmrules._growth import (
@@ -27,6 +27,9 @@ GAUGES = (("mlocked_bytes", "Mlocked"), ("unevictable_bytes", "Unevictable"))
 @rule(
     code="MLK001",
     name="mlocked-growth",
+    chart="memory",
+    harm="measured",
+    explains=("MEM001", "OOM001"),
     severity=Severity.WARNING,
     requires=("meminfo",),
     optional=("pid_status",),

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
-from vmrules._common import fmt_bytes, fmt_rate, node_count, stamp, when, window_rates
+from vmrules._common import (
+    fmt_bytes,
+    fmt_rate,
+    node_count,
+    page_size,
+    stamp,
+    when,
+    window_rates,
+)
 
 
 def node_watermarks(zoneinfo: pd.DataFrame, page_size: int) -> pd.DataFrame:
@@ -20,18 +27,13 @@ def node_watermarks(zoneinfo: pd.DataFrame, page_size: int) -> pd.DataFrame:
     return per.sort_values(["ts", "node"]).reset_index(drop=True)
 
 
-def _page_size(host: Mapping[str, Any]) -> int:
-    try:
-        value = int(host.get("page_size") or 4096)
-    except (TypeError, ValueError):
-        value = 4096
-    return value if value > 0 else 4096
-
-
 @rule(
     code="NUMA002",
     name="numa-node-imbalance",
     severity=Severity.WARNING,
+    chart="numa",
+    harm="measured",
+    explains=("NUMA001",),
     requires=("zoneinfo",),
     optional=("numa_topology", "sys_node_vmstat"),
     settings=[
@@ -111,7 +113,7 @@ def numa_node_imbalance(ctx: RuleContext) -> Iterator[Finding]:
         raise Skip(f"the host has {nodes} NUMA node: no imbalance possible")
     factor = float(ctx.settings["low_watermark_factor"])
     other_free = float(ctx.settings["min_other_free_share"])
-    per = node_watermarks(zoneinfo, _page_size(ctx.host))
+    per = node_watermarks(zoneinfo, page_size(ctx.host))
     per["exhausted"] = per["pages_free"] <= factor * per["low"]
     per["free_share"] = (per["pages_free"] / per["managed"]).where(per["managed"] > 0)
     snapshots = per["snapshot"].nunique()

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
-from vmanalyze.parsers._common import parse_ranges
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, Subject, parse_ranges, rule
 
 from vmrules._common import (
     fmt_bytes,
@@ -109,6 +108,8 @@ def misplaced_processes(
     code="NUMA001",
     name="remote-numa-access",
     severity=Severity.WARNING,
+    chart="numa",
+    harm="measured",
     requires=("sys_node_numastat",),
     optional=("sysctl_vm", "numa_topology", "process_samples", "pid_numa_maps", "pid_status"),
     settings=[

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vmanalyze.rule import Finding, RuleContext, Severity, Skip, Subject, rule
+from vmanalyze import Finding, RuleContext, Severity, Skip, Subject, rule
 
 from vmrules._common import (
     DATABASES,
@@ -22,6 +22,9 @@ BITS = {1: "reclaim", 2: "write out dirty pages", 4: "swap pages"}
     code="NUMA003",
     name="zone-reclaim-enabled",
     severity=Severity.WARNING,
+    chart="numa",
+    harm="config",
+    explains=("NUMA001", "NUMA002", "PSI001"),
     requires=("sysctl_vm",),
     optional=("numa_topology", "process_samples", "processes", "vmstat"),
 )

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rates import counter_rates
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, Subject, counter_rates, rule
 
 from vmrules._common import duration, mib, stamp, timed, when
 
@@ -165,6 +164,8 @@ def describe(kills: pd.DataFrame, limit: int) -> str:
     code="OOM001",
     name="oom-kills",
     severity=Severity.WARNING,
+    chart="memory",
+    harm="kill",
     optional=("vmstat", "oom_events", "samples"),
     settings=[
         Setting(

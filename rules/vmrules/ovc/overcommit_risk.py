@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
 from vmrules._common import (
     database_processes,
@@ -62,6 +62,9 @@ def largest_virtual(process_samples: pd.DataFrame | None, at: object, top: int) 
     code="OVC001",
     name="overcommit-risk",
     severity=Severity.WARNING,
+    chart="commit",
+    harm="config",
+    explains=("OOM001",),
     requires=("meminfo",),
     optional=("sysctl_vm", "process_samples", "processes", "thp"),
     settings=[

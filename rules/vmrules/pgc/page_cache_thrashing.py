@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
 from vmrules._common import (
     UNLIMITED_BYTES,
@@ -138,6 +138,9 @@ def _share_series(window: Window, refault: str, lru: pd.DataFrame, page: int) ->
 @rule(
     code="PGC001",
     name="page-cache-thrashing",
+    chart="faults",
+    harm="stall",
+    explains=("PSI001",),
     severity=Severity.WARNING,
     requires=("vmstat",),
     optional=("meminfo", "cgroup_memory", "pressure_memory"),

@@ -5,8 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rates import counter_rates
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, rule
+from vmanalyze import (
+    Finding,
+    RuleContext,
+    Setting,
+    Severity,
+    Skip,
+    counter_rates,
+    rule,
+    stall_pct,
+)
 
 from vmrules._common import rnd, time_share, timed, when
 
@@ -24,7 +32,7 @@ def stall_shares(pressure: pd.DataFrame) -> pd.DataFrame:
         if col not in rates.columns:
             rates[f"{kind}_pct"] = float("nan")
             continue
-        share = 100.0 * rates[col] / 1e6 / rates["interval_s"]
+        share = stall_pct(rates[col], rates["interval_s"])
         rates[f"{kind}_pct"] = share.clip(lower=0.0, upper=100.0)
     return rates
 
@@ -33,6 +41,8 @@ def stall_shares(pressure: pd.DataFrame) -> pd.DataFrame:
     code="PSI001",
     name="memory-pressure-stalls",
     severity=Severity.WARNING,
+    chart="psi",
+    harm="stall",
     requires=("pressure_memory",),
     settings=[
         Setting(
@@ -112,9 +122,9 @@ def memory_pressure_stalls(ctx: RuleContext) -> Iterator[Finding]:
         return
     hot = shares[stalled]
     seconds = float(hot["interval_s"].sum())
-    some = 100.0 * float(hot["some_total_us_delta"].sum()) / 1e6 / seconds
+    some = stall_pct(float(hot["some_total_us_delta"].sum()), seconds)
     full = (
-        100.0 * float(hot["full_total_us_delta"].sum()) / 1e6 / seconds
+        stall_pct(float(hot["full_total_us_delta"].sum()), seconds)
         if "full_total_us_delta" in hot.columns and hot["full_total_us_delta"].notna().any()
         else float("nan")
     )
@@ -135,7 +145,7 @@ def memory_pressure_stalls(ctx: RuleContext) -> Iterator[Finding]:
         "peak_full_pct": rnd(peak["full_pct"], 1),
         "peak_at": peak["ts"],
         "window_some_pct": rnd(
-            100.0 * shares["some_total_us_delta"].sum() / 1e6 / shares["interval_s"].sum(), 1
+            stall_pct(shares["some_total_us_delta"].sum(), shares["interval_s"].sum()), 1
         ),
     }
     message = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, rule
 
 from vmrules._common import fmt_bytes, page_size, rnd, timed, when, window_rates
 from vmrules.psi.memory_pressure_stalls import stall_shares
@@ -54,6 +54,9 @@ def _pct(part: float, whole: float) -> float | None:
 @rule(
     code="RCL001",
     name="reclaim-stalls",
+    chart="psi",
+    harm="stall",
+    explains=("PSI001", "HUNG001"),
     severity=Severity.WARNING,
     requires=("vmstat",),
     optional=("pressure_memory",),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vmanalyze.rule import Finding, RuleContext, Severity, Skip, rule
+from vmanalyze import Finding, RuleContext, Severity, Skip, rule
 
 from vmrules._common import mib, rnd
 from vmrules._growth import (
@@ -23,6 +23,9 @@ from vmrules._growth import (
 @rule(
     code="SHM001",
     name="shmem-growth",
+    chart="memory",
+    harm="measured",
+    explains=("MEM001", "SWP002", "OOM001"),
     severity=Severity.WARNING,
     requires=("meminfo",),
     optional=("process_samples",),

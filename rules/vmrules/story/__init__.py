@@ -8,7 +8,7 @@ Registered like a third-party pack's, through the ``vmanalyze.story`` entry-poin
 
 from __future__ import annotations
 
-from vmanalyze.story import EventSource, LinkType
+from vmanalyze import EventSource, LinkType
 
 from vmrules.story.events import EVENT_SOURCES
 from vmrules.story.links import LINK_TYPES

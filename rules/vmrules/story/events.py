@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rates import counter_rates
-from vmanalyze.story import Event, StoryContext, episodes, event_source
+from vmanalyze import Event, StoryContext, counter_rates, episodes, event_source
 
 from vmrules._common import MIB, fmt_bytes, ordered, when
 from vmrules.oom.oom_kills import kills_from_log, log_records

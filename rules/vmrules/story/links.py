@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 import pandas as pd
-from vmanalyze.story import Because, Node, StoryContext, link, overlap_s
+from vmanalyze import Because, Node, StoryContext, link, overlap_s
 
 from vmrules._common import fmt_bytes
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, rule
 
 from vmrules._common import fmt_bytes, fmt_rate, psi_share, stamp, when, window_rates
 
@@ -88,6 +88,9 @@ def _pool(meminfo: pd.DataFrame | None, start: object, end: object) -> dict[str,
 @rule(
     code="SWP004",
     name="compressed-swap-thrashing",
+    chart="swap",
+    harm="stall",
+    explains=("PSI001",),
     severity=Severity.WARNING,
     requires=("vmstat",),
     optional=("meminfo", "swaps", "zram", "pressure_memory"),

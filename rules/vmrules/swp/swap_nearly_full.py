@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rates import counter_rates
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, counter_rates, rule
 
 from vmrules._common import mib, rnd, time_share, timed, when
 
@@ -32,6 +31,8 @@ def swap_devices(swaps: pd.DataFrame | None, snapshot: object) -> list[dict[str,
     code="SWP002",
     name="swap-nearly-full",
     severity=Severity.WARNING,
+    chart="swap",
+    harm="measured",
     requires=("meminfo",),
     optional=("vmstat", "swaps"),
     settings=[

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rates import counter_rates
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, counter_rates, rule
 
 from vmrules._common import MIB, mib, page_size, psi_share, rnd, time_share, timed, when
 
@@ -69,6 +68,9 @@ def swapping_processes(
     code="SWP001",
     name="swap-thrashing",
     severity=Severity.WARNING,
+    chart="swap",
+    harm="stall",
+    explains=("PSI001", "FLT001", "HUNG001"),
     requires=("vmstat",),
     optional=("pressure_memory", "process_samples"),
     settings=[

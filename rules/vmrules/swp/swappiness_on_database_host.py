@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Subject, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Subject, rule
 
 from vmrules._common import DATABASES, database_processes, fmt_bytes, stamp, sysctl_int
 
@@ -88,6 +88,9 @@ def _swapped(group: pd.DataFrame, samples: pd.DataFrame | None) -> int | None:
 @rule(
     code="SWP003",
     name="swappiness-on-database-host",
+    chart="swap",
+    harm="config",
+    explains=("SWP001",),
     severity=Severity.WARNING,
     requires=("sysctl_vm",),
     optional=("process_samples", "processes", "meminfo"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Subject, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Subject, rule
 
 from vmrules._common import (
     DATABASES,
@@ -90,6 +90,9 @@ def _thp_activity(ctx: RuleContext) -> dict[str, float]:
     code="THP001",
     name="thp-always-on-database-host",
     severity=Severity.WARNING,
+    chart="thp",
+    harm="config",
+    explains=("MEM002", "THP002", "FRAG001"),
     requires=("thp",),
     optional=("process_samples", "processes", "meminfo", "vmstat"),
     settings=[

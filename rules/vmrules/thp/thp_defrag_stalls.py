@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.rule import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
+from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, Subject, rule
 
 from vmrules._common import fmt_rate, last_value, ordered, stamp, thp_setting, when, window_rates
 
@@ -39,6 +39,8 @@ def _khugepaged_cpu(process_samples: pd.DataFrame | None) -> tuple[float, float,
     code="THP002",
     name="thp-defrag-stalls",
     severity=Severity.WARNING,
+    chart="thp",
+    harm="stall",
     requires=("thp", "vmstat"),
     optional=("process_samples", "samples"),
     settings=[

@@ -10,6 +10,7 @@ import pytest
 from vmanalyze.analysis import Analysis, analyze
 from vmanalyze.dataset import Dataset
 from vmanalyze.engine import AnalysisResult, RuleStatus
+from vmanalyze.facts import HostFacts
 from vmanalyze.registry import discover
 from vmanalyze.rule import Finding
 
@@ -40,8 +41,12 @@ def make_analysis() -> MakeAnalysis:
     ) -> Analysis:
         host = pd.DataFrame({"hostname": [hostname], "kernel_release": ["6.1.0-18-amd64"]})
         source = {"kind": "vmcollect-bundle", "samples": 3, "warnings": list(warnings)}
-        return Analysis(
-            Dataset({"host": host}, source), AnalysisResult(tuple(findings), tuple(rules))
+        result = AnalysisResult(
+            tuple(findings),
+            tuple(rules),
+            host=HostFacts.from_tables({"host": host}),
+            sample_count=3,
         )
+        return Analysis(Dataset({"host": host}, source), result)
 
     return make

@@ -46,6 +46,9 @@ def test_broken_packs_are_reported_by_package_and_the_rest_loads() -> None:
     assert ours(registry) == [("EXA001", EXAMPLE, "0.1.0"), ("EXA002", EXAMPLE, "0.1.0")]
     messages = sorted(e.message for e in registry.errors if e.package.startswith("vmanalyze-"))
     assert messages == [
+        "vmanalyze-rules-badchart 0.5.0: entry point BCH = 'vmanalyze_rules_badchart:RULES' "
+        "failed to load: RuleDefinitionError: rule BCH001: chart 'pie' is not a report chart "
+        "(choose from memory, faults, swap, psi, numa, numa_free, thp, commit, or None)",
         "vmanalyze-rules-badprefix 0.2.0: rule OOPS001 (always-fires) does not start with the "
         "prefix of its entry point BAD; it is not loaded",
         "vmanalyze-rules-example-duplicate 0.4.0: rule code EXA001 (swappiness-copy) is already "
@@ -105,6 +108,34 @@ def test_example_rules_run_through_the_engine(tmp_path: Path) -> None:
     (tmp_path / "vmanalyze.toml").write_text("[rules.EXA001]\nmax_swappiness = 100\n")
     quiet = run(tables, registry, load_config(cwd=tmp_path, select=["EXA001"]))
     assert quiet.findings == ()
+
+
+def test_a_packs_finding_is_marked_on_the_chart_its_rule_names(tmp_path: Path) -> None:
+    """EXA002 declares chart="faults": the report marks its finding there, and takes the
+    rule's name and docs from the analysis's own registry (the --plugins choice), never from
+    a discovery of its own."""
+    from vmanalyze.analysis import analyze
+    from vmreports import build_view
+
+    bundle = Path(__file__).resolve().parents[2] / "sample-bundles" / "swap-thrash.tar.gz"
+    (tmp_path / "vmanalyze.toml").write_text(
+        'select = ["EXA002"]\n[rules.EXA002]\nmin_majflt_per_s = 1.0\n'
+    )
+    registry = discover(only=[EXAMPLE])
+    assert registry.get("EXA002").rule.chart == "faults"
+    analysis = analyze(bundle, registry=registry, config=load_config(cwd=tmp_path), cache=False)
+    view = build_view(analysis)
+    (finding,) = view.findings
+    assert (finding.code, finding.chart_id, finding.marked) == ("EXA002", "faults", True)
+    faults = next(c for c in view.charts if c.id == "faults")
+    assert [m.code for m in faults.marks] == ["EXA002"]
+    assert not any(m.code == "EXA002" for c in view.charts if c.id != "faults" for m in c.marks)
+    (doc,) = view.rule_docs
+    assert (doc.code, doc.package) == ("EXA002", f"{EXAMPLE} 0.1.0")
+
+    # Without the pack (--plugins ""), the same input has no EXA002: nothing is rediscovered.
+    builtin = analyze(bundle, registry=discover(only=()), cache=False)
+    assert "EXA002" not in {d.code for d in build_view(builtin).rule_docs}
 
 
 def test_vmanalyze_rules_lists_the_installed_pack() -> None:

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 import vmanalyze
 from vmanalyze.dataset import parse
+from vmanalyze.docs_gen import render_tables_page
 from vmanalyze.inputs import read_input
 from vmanalyze.tables import build_tables
-from vmanalyze.tables_doc import REFERENCE_BUNDLE, TABLES, render_tables_page
+from vmanalyze.tables_doc import REFERENCE_BUNDLE, TABLES
 
 from .conftest import REPO, read_members, write_tar
 

@@ -13,6 +13,7 @@ from vmanalyze import Finding, RuleContext, Setting, Severity, rule
     name="major-fault-storm",
     severity=Severity.WARNING,
     requires=("vmstat",),
+    chart="faults",  # the report marks each finding's window on its page-fault chart
     settings=[
         Setting(
             "min_majflt_per_s",

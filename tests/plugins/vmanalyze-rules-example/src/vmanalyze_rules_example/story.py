@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from vmanalyze.story import Because, Event, Node, StoryContext, event_source, link
+from vmanalyze import Because, Event, Node, StoryContext, event_source, link
 
 
 @event_source(name="example-swappiness")

@@ -85,21 +85,37 @@ def execute_local(tasks: Sequence[Task], jobs: int) -> Iterator[TaskResult]:
     pool = _new_pool(jobs)
     worker = task_module.run_task
 
-    def submit(index: int) -> None:
-        future = pool.submit(worker, tasks[index])
+    def submit(source: deque[int]) -> bool:
+        """Submit the next task of ``source``; False (the task stays first) if the pool broke.
+
+        A worker can die between ``wait`` and this call: the pool then refuses new work, and
+        the dead worker's future, still in ``running``, reports the death on the next ``wait``.
+        """
+        nonlocal pool
+        index = source[0]
+        try:
+            future = pool.submit(worker, tasks[index])
+        except BrokenProcessPool:
+            if running:
+                return False
+            pool.shutdown(wait=True, cancel_futures=True)  # broken with nothing in flight
+            pool = _new_pool(jobs)
+            future = pool.submit(worker, tasks[index])
+        source.popleft()
         running[future] = index
         limit = tasks[index].timeout
         if limit:
             deadline[future] = time.monotonic() + limit + HARD_TIMEOUT_GRACE_S
+        return True
 
     try:
         while queue or isolated or running:
             if isolated:
                 if not running:
-                    submit(isolated.popleft())
+                    submit(isolated)
             else:
-                while queue and len(running) < jobs:
-                    submit(queue.popleft())
+                while queue and len(running) < jobs and submit(queue):
+                    pass
             pending = [deadline[f] for f in running if f in deadline]
             wait_s = max(0.0, min(pending) - time.monotonic()) if pending else None
             done, _ = wait(running, timeout=wait_s, return_when=FIRST_COMPLETED)

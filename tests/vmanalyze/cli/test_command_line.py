@@ -146,7 +146,7 @@ def test_rules_by_code_name_or_prefix(capsys: pytest.CaptureFixture[str]) -> Non
     assert run_main(capsys, "rules", "swp001")[1] == by_name
     code, by_prefix, _ = run_main(capsys, "rules", "swap")
     rows = [line.split("│")[1].strip() for line in by_prefix.splitlines() if "│" in line]
-    assert (code, rows) == (0, ["SWP001", "SWP002"])
+    assert (code, rows) == (0, ["SWP001", "SWP002", "SWP003"])  # names starting "swap"
     code, out, err = run_main(capsys, "rules", "nothing-like-this")
     assert (code, out) == (2, "")
     assert err.startswith("vmanalyze: error: no rule with code, name or prefix 'nothing-like-this'")

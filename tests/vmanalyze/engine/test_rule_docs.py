@@ -175,3 +175,11 @@ def test_every_built_in_threshold_cites_its_source() -> None:
         if setting.name not in NOT_THRESHOLDS and not any(s in setting.doc for s in SOURCES)
     ]
     assert missing == []
+
+
+def test_the_readme_lists_every_built_in_rule() -> None:
+    from vmrules import ALL_RULES
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    rows = {r.code: f"| `{r.code}` | {r.name} | {r.summary} |" for r in ALL_RULES}
+    assert [code for code, row in rows.items() if row not in readme] == []

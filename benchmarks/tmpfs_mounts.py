@@ -38,23 +38,22 @@ def main():
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--extra", type=int, default=500)
     args = parser.parse_args()
-    print("this host: %.3f ms, %d bytes, %d mounts listed" % measure(args.rounds))
+    ms, size, listed = measure(args.rounds)
+    print(f"this host: {ms:.3f} ms, {size} bytes, {listed} mounts listed")
     if os.geteuid() != 0 or args.extra <= 0:
         return
     base = tempfile.mkdtemp(prefix="vmtriage-bench-tmpfs-")
     points = []
     try:
         for i in range(args.extra):
-            point = os.path.join(base, "vol%04d" % i)
+            point = os.path.join(base, f"vol{i:04d}")
             os.mkdir(point)
             subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", point])
             points.append(point)
             with open(os.path.join(point, "token"), "wb") as f:
                 f.write(b"x" * (100 * (i % 50)))
-        print(
-            "+%d tmpfs: %.3f ms, %d bytes, %d mounts listed"
-            % ((args.extra,) + measure(args.rounds))
-        )
+        ms, size, listed = measure(args.rounds)
+        print(f"+{args.extra} tmpfs: {ms:.3f} ms, {size} bytes, {listed} mounts listed")
     finally:
         for point in points:
             subprocess.call(["umount", point])

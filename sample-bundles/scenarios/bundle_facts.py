@@ -140,7 +140,7 @@ class Bundle:
         return {name: (sizes[0].get(name, 0), kib) for name, kib in sizes[1].items()}
 
     def tmpfs(self):
-        """{mount point: (start KiB, end KiB)} of the mounts in both vmcollect/tmpfs_mounts records."""
+        """{mount point: (start KiB, end KiB)}: used KiB in the first and last tmpfs record."""
         records = list(self.stream("vmcollect/tmpfs_mounts").values())
         if len(records) < 2:
             raise KeyError("vmcollect/tmpfs_mounts at start and end")

@@ -70,6 +70,7 @@ class Bundle:
             return self._streams[name]
         data = self.members.get(name)
         out = {}
+        previous = None
         if data is not None:
             pos = 0
             while pos < len(data):
@@ -79,11 +80,17 @@ class Bundle:
                 header = data[pos:nl].split(b" ")
                 if len(header) != 4 or header[0] != b"@@" or header[1] != b"vmcollect":
                     raise ValueError(f"{name}: bad record header at {pos}: {data[pos:nl]!r}")
-                label, length = header[2].decode(), int(header[3])
-                start = nl + 1
+                label, start = header[2].decode(), nl + 1
+                if header[3] == b"=":  # a repeat record (format 2): the content before it
+                    if previous is None:
+                        raise ValueError(f"{name}: stream starts with a repeat record")
+                    out[label] = previous
+                    pos = start
+                    continue
+                length = int(header[3])
                 if start + length > len(data):
                     break
-                out[label] = data[start : start + length]
+                out[label] = previous = data[start : start + length]
                 pos = start + length + 1
         ordered = {lab: out[lab] for lab in self.order if lab in out}
         self._streams[name] = ordered

@@ -63,14 +63,11 @@ def shmem_growth(ctx: RuleContext) -> Iterator[Finding]:
     without getting the memory back.
 
     ## Example
-    `shmem-growth` sample bundle: "Shmem grew from 10.3 MiB to 357.7 MiB in 148 s (09:08:29Z
-    to 09:10:57Z): 8841 MiB/h, R² 1.00, rising in 91% of intervals; it holds 357.7 MiB, 1.5% of
-    RAM; largest holders of RssShmem: shm-filler (pid 22367) 208.5 MiB (+207.0 MiB), ...;
-    139.6 MiB of Shmem is in none of their RSS (files left in a tmpfs, or segments no process
-    maps)".
-
-    The re-captured sample also names the mount: "...; tmpfs mounts that grew most: /dev/shm
-    (tmpfs) +150.0 MiB to 150.4 MiB".
+    `shmem-growth` sample bundle: "Shmem grew from 10.4 MiB to 359.1 MiB in 149 s (10:25:15Z
+    to 10:27:44Z): 8863 MiB/h, R² 1.00, rising in 92% of intervals; it holds 359.1 MiB, 1.5% of
+    RAM; largest holders of RssShmem: shm-filler (pid 24347) 209.2 MiB (+207.0 MiB), ...;
+    140.3 MiB of Shmem is in none of their RSS (files left in a tmpfs, or segments no process
+    maps); tmpfs mounts that grew most: /dev/shm (tmpfs) +348.8 MiB to 349.2 MiB; ...".
 
     ## Remediation
     First rule out warming up: a database filling its shared buffers (PostgreSQL

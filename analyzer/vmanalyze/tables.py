@@ -225,6 +225,7 @@ class TableBuilder:
         t["pid_numa_maps"] = self.pid_numa_maps()
         t["slabinfo"] = self.slabinfo()
         t["slabtop"] = frame(self._rows("slabtop"))
+        t["tmpfs_mounts"] = self.tmpfs_mounts()
         t["free"] = frame(self._rows("free"))
         t["swapon"] = frame(self._rows("swapon"))
         t["ps"] = self.ps()
@@ -312,6 +313,14 @@ class TableBuilder:
         for row in rows:
             row["cache_size_bytes"] = row["pages"] * size
         return frame(rows)
+
+    def tmpfs_mounts(self) -> pd.DataFrame:
+        """The collector's statvfs of the tmpfs mounts; in a sosreport, `df`'s tmpfs rows."""
+        df = frame(self._rows("tmpfs_mounts") or self._rows("df"))
+        for column in ("inodes", "inodes_free"):  # null throughout in a sosreport
+            if column in df.columns:
+                df[column] = df[column].astype("Int64")
+        return df
 
     def numa_topology(self) -> pd.DataFrame:
         """One row per node: CPUs, distances, memory; from the first snapshot that has them."""

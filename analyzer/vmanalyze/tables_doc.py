@@ -107,6 +107,18 @@ TABLES: tuple[TableDoc, ...] = (
         "2.6.12",
     ),
     TableDoc(
+        "tmpfs_mounts",
+        "The tmpfs-like mounts (tmpfs, ramfs, devtmpfs, hugetlbfs; start and end only): mount "
+        "point, type, size, used and available bytes, inodes and free inodes (statvfs). A "
+        "bundle lists at most 64 (/dev/shm, /run, /tmp first, then the largest by used bytes); "
+        "a sosreport gives the rows of `df -al` whose source is a tmpfs-like type name, "
+        "without inodes.",
+        "vmcollect/tmpfs_mounts (statvfs of the mounts in /proc/self/mountinfo); "
+        "sos_commands/filesys/df_-al_-x_autofs",
+        f"{_TS}, mount_point",
+        "2.6.32",
+    ),
+    TableDoc(
         "pressure_memory",
         "Memory PSI: some/full averages (%) and total stall time (µs).",
         "/proc/pressure/memory",
@@ -335,7 +347,7 @@ COUNTS = frozenset(
     {"cpu_count", "numa_nodes", "samples", "skipped_slots", "snapshots", "count", "failcnt"}
     | {"num_threads", "threads", "runnable", "total_threads", "oom_control_oom_kill"}
     | {"nlwp", "objects", "active_objects", "slabs", "active_slabs", "objects_per_slab"}
-    | {"voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"}
+    | {"voluntary_ctxt_switches", "nonvoluntary_ctxt_switches", "inodes", "inodes_free"}
 )
 _CLOCK_TICKS = ("utime", "stime", "cutime", "cstime", "starttime", "delayacct_blkio_ticks")
 _FAULTS = ("minflt", "cminflt", "majflt", "cmajflt")

@@ -36,7 +36,8 @@ from vmcollect.spool import (
 
 _PID_PATH = re.compile(r"^proc/([0-9]+)/")
 _MAX_PIDS_LISTED = 100
-_TOP_DIRS = ("proc", "sys", "dev", "etc")
+# "vmcollect" holds what the collector computes (the statvfs of the tmpfs mounts), not a file.
+_TOP_DIRS = ("proc", "sys", "dev", "etc", "vmcollect")
 _MAX_NAME = 4096
 _MAX_SPOOL_JSON = 4 << 20
 

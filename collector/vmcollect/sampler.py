@@ -12,7 +12,7 @@ import re
 import sys
 import time
 
-from vmcollect import FORMAT_NAME, FORMAT_VERSION, __version__, sources
+from vmcollect import FORMAT_NAME, FORMAT_VERSION, __version__, mounts, sources
 from vmcollect.anonymize import SPOOL_MAP, anonymize_name, for_host
 from vmcollect.readers import ABSENT, CAPTURED, GONE, TIMED_OUT, DeadlineReader, read_file
 from vmcollect.redact import redact_cmdline
@@ -151,6 +151,7 @@ class Collector(object):
         self.cgroups = []
         self.cgroup_files = []
         self.cgroup_stats = {"found": 0, "sampled": 0, "walk_limit_reached": False}
+        self.tmpfs_listed = ()
         self.late_samples = 0
         self.samples_taken = 0
 
@@ -443,6 +444,7 @@ class Collector(object):
         )
         if full:
             self._capture_many(label, sources.config_files(self.roots))
+            self._capture_tmpfs_mounts(label)
         self._read_kmsg(label)
         self._read_processes(label, full)
         return {
@@ -452,6 +454,12 @@ class Collector(object):
             "duration_ns": mono_ns() - mono,
             "late": False,
         }
+
+    def _capture_tmpfs_mounts(self, label):
+        """statvfs of the tmpfs-like mounts (start and end): the end keeps the start's list."""
+        data, self.tmpfs_listed = mounts.snapshot(self.roots, self.tmpfs_listed)
+        if data is not None:
+            self.spool.add(label, mounts.MEMBER, CAPTURED, self._anonymize_bytes(data))
 
     def _find_cgroups(self):
         """Walk the memory cgroup trees; choose the --max-cgroups largest to read every sample.

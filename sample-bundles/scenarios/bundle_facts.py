@@ -27,6 +27,9 @@ Queries (values are integers unless said otherwise):
     slab:NAME:growth_kib        end minus start of a slab cache's size (proc/slabinfo: slabs x
                                 pages per slab x 4 KiB, read at start and end)
     slab:top_grower             the slab cache whose size grew most -> text
+    tmpfs:MOUNT:growth_kib      end minus start of a tmpfs mount's used KiB (vmcollect/tmpfs_mounts,
+                                statvfs at start and end)
+    tmpfs:top_grower            the tmpfs mount point whose used bytes grew most -> text
     status:COMM:KEY:max / :growth  largest value / largest (last - first) of a kB field of
                                 proc/<pid>/status (VmLck, RssShmem) of processes named COMM
     samples                     number of snapshots listed in samples.jsonl
@@ -67,6 +70,7 @@ class Bundle:
             return self._streams[name]
         data = self.members.get(name)
         out = {}
+        previous = None
         if data is not None:
             pos = 0
             while pos < len(data):
@@ -76,11 +80,17 @@ class Bundle:
                 header = data[pos:nl].split(b" ")
                 if len(header) != 4 or header[0] != b"@@" or header[1] != b"vmcollect":
                     raise ValueError(f"{name}: bad record header at {pos}: {data[pos:nl]!r}")
-                label, length = header[2].decode(), int(header[3])
-                start = nl + 1
+                label, start = header[2].decode(), nl + 1
+                if header[3] == b"=":  # a repeat record (format 2): the content before it
+                    if previous is None:
+                        raise ValueError(f"{name}: stream starts with a repeat record")
+                    out[label] = previous
+                    pos = start
+                    continue
+                length = int(header[3])
                 if start + length > len(data):
                     break
-                out[label] = data[start : start + length]
+                out[label] = previous = data[start : start + length]
                 pos = start + length + 1
         ordered = {lab: out[lab] for lab in self.order if lab in out}
         self._streams[name] = ordered
@@ -135,6 +145,17 @@ class Bundle:
                     size[words[0]] = int(slabdata[1]) * int(words[5]) * PAGE_KIB
             sizes.append(size)
         return {name: (sizes[0].get(name, 0), kib) for name, kib in sizes[1].items()}
+
+    def tmpfs(self):
+        """{mount point: (start KiB, end KiB)}: used KiB in the first and last tmpfs record."""
+        records = list(self.stream("vmcollect/tmpfs_mounts").values())
+        if len(records) < 2:
+            raise KeyError("vmcollect/tmpfs_mounts at start and end")
+        used = []
+        for content in (records[0], records[-1]):
+            rows = [line.split() for line in content.decode("utf-8", "replace").splitlines()]
+            used.append({r[0]: int(r[3]) // 1024 for r in rows[2:] if len(r) == 7})
+        return {point: (used[0][point], kib) for point, kib in used[1].items() if point in used[0]}
 
     def status_field(self, comm, key):
         """{pid: [kB values of KEY]} of the processes whose status Name is COMM."""
@@ -233,6 +254,11 @@ def query(b, q):
         return max(b.slabs().items(), key=lambda kv: kv[1][1] - kv[1][0])[0]
     if kind == "slab" and what == "growth_kib":
         first, last = b.slabs().get(arg, (0, 0))
+        return last - first
+    if q == "tmpfs:top_grower":
+        return max(b.tmpfs().items(), key=lambda kv: kv[1][1] - kv[1][0])[0]
+    if kind == "tmpfs" and what == "growth_kib":
+        first, last = b.tmpfs().get(arg, (0, 0))
         return last - first
     if kind == "status" and what in ("max", "growth"):
         comm, _, key = arg.rpartition(":")

@@ -2,7 +2,7 @@
 # shmem-growth: a process fills POSIX shared memory in /dev/shm (tmpfs) at a steady rate: part
 # through a mapping (its RssShmem grows), part as a file it only writes (in Shmem, in nobody's
 # RSS, like files left in a tmpfs). Bounded (MAXMIB) in a memory cgroup; the files are removed
-# at the end. SHM001 must find the Shmem growth and name the process.
+# at the end. SHM001 must find the Shmem growth, name the process and the tmpfs (/dev/shm).
 SCENARIO=shmem-growth
 INTERVAL=${INTERVAL:-2s}  # 75 snapshots: the bundle stays well under the 2 MiB cap
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -29,10 +29,12 @@ log "$NAME RssShmem at the end: $(awk '/^RssShmem/ { print $2, $3 }' "/proc/$BG_
 # 2.5 MiB/s for (DUR - BASE) s: at least 250 MiB of Shmem, 150 MiB of it mapped by the filler
 expect_fact meminfo:Shmem:fall -lt $((-250 * 1024))
 expect_fact "status:$NAME:RssShmem:growth" -gt $((150 * 1024))
+expect_fact tmpfs:/dev/shm:growth_kib -gt $((250 * 1024))
+expect_text tmpfs:top_grower /dev/shm
 expect_fact vmstat:oom_kill:delta -eq 0
-observe meminfo:Shmem:fall "status:$NAME:RssShmem:max"
+observe meminfo:Shmem:fall "status:$NAME:RssShmem:max" tmpfs:/dev/shm:growth_kib
 finish_bundle
 readme_row \
     "\`$NAME\` (workloads/shm_filler.py) in a memory cgroup (1 GiB) writes /dev/shm files from ${BASE}s into the capture: $MAPPED MiB/s through a mapping, $FILE MiB/s to a file it does not map (at most $MAXMIB MiB); the files are removed afterwards" \
-    "Shared memory that grows steadily (SHM001): Shmem rises at ~2.5 MiB/s through the capture; \`$NAME\` holds the largest, growing RssShmem; part of Shmem is mapped by no process (the unmapped tmpfs file); no OOM" \
-    "Shmem +$((-$(bundle_fact meminfo:Shmem:fall) / 1024)) MiB; \`$NAME\` RssShmem max $(($(bundle_fact "status:$NAME:RssShmem:max") / 1024)) MiB; oom_kill +0"
+    "Shared memory that grows steadily (SHM001): Shmem rises at ~2.5 MiB/s through the capture; \`$NAME\` holds the largest, growing RssShmem; part of Shmem is mapped by no process (the unmapped tmpfs file); the tmpfs mount that grew most is \`/dev/shm\`; no OOM" \
+    "Shmem +$((-$(bundle_fact meminfo:Shmem:fall) / 1024)) MiB; \`$NAME\` RssShmem max $(($(bundle_fact "status:$NAME:RssShmem:max") / 1024)) MiB; \`/dev/shm\` used +$(($(bundle_fact tmpfs:/dev/shm:growth_kib) / 1024)) MiB; oom_kill +0"

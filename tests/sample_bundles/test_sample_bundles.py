@@ -198,6 +198,9 @@ def test_shmem_growth() -> None:
     assert filler["rss_shmem_bytes"].iloc[-1] - filler["rss_shmem_bytes"].iloc[0] > 150 * MIB
     # the unmapped file: Shmem grew by more than the filler maps
     assert _grown(ds, "shmem_bytes") > filler["rss_shmem_bytes"].iloc[-1] + 100 * MIB
+    # both files are in /dev/shm: its used bytes (statvfs at start and end) grew as much
+    shm = ds.tmpfs_mounts[ds.tmpfs_mounts["mount_point"] == "/dev/shm"].sort_values("snapshot")
+    assert shm["used_bytes"].iloc[-1] - shm["used_bytes"].iloc[0] > 250 * MIB
     assert delta(ds, "vmstat", "oom_kill") == 0
 
 

@@ -191,3 +191,15 @@ def test_free_and_swapon_tables_of_a_sosreport() -> None:
     assert swapon[["filename", "type", "size_bytes", "priority"]].values.tolist() == [
         ["/tmp/h13b.swap", "file", 67104768, -2]
     ]
+
+
+def test_tmpfs_mounts_of_a_sosreport_come_from_df(debian12_tables):
+    """`df -al -x autofs` (filesys plugin): its tmpfs rows, once each, in bytes, no inodes;
+    one snapshot, so SHM001 (a growth rule) still needs a bundle."""
+    mounts = debian12_tables["tmpfs_mounts"].set_index("mount_point")
+    assert list(mounts.index) == ["/dev", "/dev/shm", "/sys/fs/cgroup"]
+    assert mounts.loc["/dev/shm", "fstype"] == "tmpfs"
+    assert mounts.loc["/dev/shm", "used_bytes"] == 460 * 1024
+    assert mounts.loc["/dev", "fstype"] == "devtmpfs"
+    assert mounts["inodes"].isna().all()
+    assert mounts["snapshot"].nunique() == 1

@@ -4,6 +4,7 @@ MiB/s, 1.5 of it through a mapping), and quiet elsewhere."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from vmanalyze.config import Config
 from vmanalyze.engine import run
@@ -39,6 +40,18 @@ def test_fires_on_the_filler_and_names_it(sample_bundle):
     assert ev["unmapped_mib"] > 100
     assert "shm-filler (pid" in finding.message and "in none of their RSS" in finding.message
 
+    # The tmpfs the filler writes to: /dev/shm's used bytes, statvfs at start and end.
+    mounts = t["tmpfs_mounts"]
+    shm = mounts[mounts["mount_point"] == "/dev/shm"].sort_values("snapshot")
+    assert len(shm) == 2
+    grown = ev["tmpfs_grown"][0]
+    assert (grown["mount_point"], grown["fstype"]) == ("/dev/shm", "tmpfs")
+    used = shm["used_bytes"].astype(float)
+    assert grown["growth_mib"] == pytest.approx((used.iloc[-1] - used.iloc[0]) / 2**20, abs=0.1)
+    assert grown["growth_mib"] > 250  # both files live there, mapped or not
+    assert grown["last_mib"] == pytest.approx(used.iloc[-1] / 2**20, abs=0.1)
+    assert "tmpfs mounts that grew most: /dev/shm (tmpfs) +" in finding.message
+
 
 def test_thresholds_decide(sample_bundle):
     t = sample_bundle("shmem-growth").tables
@@ -68,6 +81,28 @@ def test_skips_a_single_snapshot_and_a_kernel_without_shmem(sample_bundle):
         "SHM001"
     )
     assert status.status == "skipped" and "Shmem" in status.reason
+
+
+def test_without_tmpfs_mounts_no_mount_is_named(sample_bundle):
+    """An older bundle (or a run without a mount table) has no tmpfs_mounts rows."""
+    t = dict(sample_bundle("shmem-growth").tables)
+    (finding,) = run({**t, "tmpfs_mounts": t["tmpfs_mounts"].iloc[:0]}, [RULE]).findings
+    assert "tmpfs_grown" not in finding.evidence
+    assert "tmpfs mounts" not in finding.message
+
+
+def test_a_mount_seen_once_or_grown_little_is_not_named(sample_bundle):
+    t = dict(sample_bundle("shmem-growth").tables)
+    mounts = t["tmpfs_mounts"]
+    end = mounts["snapshot"] == mounts["snapshot"].max()
+    # /dev/shm only in the end snapshot: no start to compare with
+    (finding,) = run({**t, "tmpfs_mounts": mounts[end]}, [RULE]).findings
+    assert "tmpfs_grown" not in finding.evidence
+    # grown by less than 1 MiB
+    start = mounts[~end]
+    small = start.assign(snapshot=mounts["snapshot"].max(), used_bytes=start["used_bytes"] + 2**19)
+    (finding,) = run({**t, "tmpfs_mounts": pd.concat([start, small])}, [RULE]).findings
+    assert "tmpfs_grown" not in finding.evidence
 
 
 def test_without_process_status_no_holder_is_named(sample_bundle):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import pandas as pd
 from vmanalyze import Finding, RuleContext, Severity, Skip, rule
 
 from vmrules._common import mib, rnd
@@ -28,7 +30,7 @@ from vmrules._growth import (
     explains=("MEM001", "SWP002", "OOM001"),
     severity=Severity.WARNING,
     requires=("meminfo",),
-    optional=("process_samples",),
+    optional=("process_samples", "tmpfs_mounts"),
     settings=growth_settings(
         "Shmem",
         64.0,
@@ -47,7 +49,10 @@ def shmem_growth(ctx: RuleContext) -> Iterator[Finding]:
     most of it (`RssShmem` of `/proc/<pid>/status`, from their first to their last snapshot),
     how much of `Shmem` no captured process maps (files left in a tmpfs, segments nobody
     attaches), the share of RAM `Shmem` holds, and when MemAvailable would be used up at that
-    slope (info beyond `max_exhaust_hours`).
+    slope (info beyond `max_exhaust_hours`). Where the tmpfs mounts were captured at the start
+    and the end (`tmpfs_mounts`: a bundle's statvfs of each tmpfs-like mount), it names the
+    mounts whose used bytes grew most, at least 1 MiB (our choice: below it a mount's growth is
+    a few small files, not the cause of a growth worth a finding).
 
     ## Why is this bad?
     `Shmem` looks like page cache (`free` counts it in `buff/cache`, and in `shared`) but the
@@ -58,11 +63,11 @@ def shmem_growth(ctx: RuleContext) -> Iterator[Finding]:
     without getting the memory back.
 
     ## Example
-    `shmem-growth` sample bundle: "Shmem grew from 10.3 MiB to 357.7 MiB in 148 s (09:08:29Z
-    to 09:10:57Z): 8841 MiB/h, R² 1.00, rising in 91% of intervals; it holds 357.7 MiB, 1.5% of
-    RAM; largest holders of RssShmem: shm-filler (pid 22367) 208.5 MiB (+207.0 MiB), ...;
-    139.6 MiB of Shmem is in none of their RSS (files left in a tmpfs, or segments no process
-    maps)".
+    `shmem-growth` sample bundle: "Shmem grew from 10.4 MiB to 359.1 MiB in 149 s (10:25:15Z
+    to 10:27:44Z): 8863 MiB/h, R² 1.00, rising in 92% of intervals; it holds 359.1 MiB, 1.5% of
+    RAM; largest holders of RssShmem: shm-filler (pid 24347) 209.2 MiB (+207.0 MiB), ...;
+    140.3 MiB of Shmem is in none of their RSS (files left in a tmpfs, or segments no process
+    maps); tmpfs mounts that grew most: /dev/shm (tmpfs) +348.8 MiB to 349.2 MiB; ...".
 
     ## Remediation
     First rule out warming up: a database filling its shared buffers (PostgreSQL
@@ -104,4 +109,39 @@ def shmem_growth(ctx: RuleContext) -> Iterator[Finding]:
                 f"; {unmapped:.1f} MiB of Shmem is in none of their RSS (files left in a "
                 "tmpfs, or segments no process maps)"
             )
+    grown = grown_mounts(ctx.table("tmpfs_mounts"))
+    if grown:
+        evidence["tmpfs_grown"] = grown
+        message += "; tmpfs mounts that grew most: " + ", ".join(
+            f"{m['mount_point']} ({m['fstype']}) {m['growth_mib']:+.1f} MiB to {m['last_mib']} MiB"
+            for m in grown[:3]
+        )
     yield growth_finding(ctx, fit, message, evidence)
+
+
+#: A mount whose used bytes grew less than this is not named (our choice, see the docstring).
+MIN_MOUNT_GROWTH_MIB = 1.0
+
+
+def grown_mounts(df: pd.DataFrame | None, limit: int = 5) -> list[dict[str, Any]]:
+    """The tmpfs mounts whose used bytes grew most from their first to their last snapshot."""
+    if df is None or df.empty or not {"snapshot", "mount_point", "used_bytes"} <= set(df.columns):
+        return []
+    rows = df.dropna(subset=["used_bytes"]).sort_values("snapshot", kind="stable")
+    by_mount = rows.groupby("mount_point", sort=False)
+    first, last = by_mount.first(), by_mount.last()
+    growth = (last["used_bytes"].astype(float) - first["used_bytes"].astype(float)).where(
+        by_mount["snapshot"].nunique() > 1
+    )
+    top = growth[growth >= MIN_MOUNT_GROWTH_MIB * 2**20].sort_values(ascending=False)
+    return [
+        {
+            "mount_point": str(point),
+            "fstype": str(last.at[point, "fstype"]),
+            "first_mib": rnd(mib(first.at[point, "used_bytes"]), 1),
+            "last_mib": rnd(mib(last.at[point, "used_bytes"]), 1),
+            "growth_mib": rnd(mib(value), 1),
+            "size_mib": rnd(mib(last.at[point, "size_bytes"]), 1),
+        }
+        for point, value in top.head(limit).items()
+    ]

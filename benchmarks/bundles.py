@@ -96,15 +96,44 @@ def with_repeats(stream: bytes) -> bytes:
     return b"".join(out)
 
 
-def rewrite_format2(source: Path, target: Path) -> Path:
-    """`source` (a format-1 bundle) rewritten as format 2 into `target`, unless it exists.
+def written_out(stream: bytes) -> bytes:
+    """A record stream with its repeat records written out in full (format 1).
 
-    Every member's records equal to the one before them become repeat records, as the collector
-    writes them; the manifest says ``format_version`` 2. Reproducible: members in the same order
-    with the same metadata, gzip level 5 (the collector's) with no timestamp.
+    >>> written_out(b"@@ vmcollect 0 2\\nhi\\n@@ vmcollect 1 =\\n")
+    b'@@ vmcollect 0 2\\nhi\\n@@ vmcollect 1 2\\nhi\\n'
+    """
+    out = []
+    previous = b""
+    pos = 0
+    while pos < len(stream):
+        match = _HEADER.match(stream, pos)
+        if match is None:  # not a record stream (or garbage): kept as it is
+            out.append(stream[pos:])
+            break
+        start = match.end()
+        if match.group(2) is None:
+            out.append(b"@@ vmcollect %s %d\n%s\n" % (match.group(1), len(previous), previous))
+            pos = start
+            continue
+        end = start + int(match.group(2))
+        previous = stream[start:end]
+        out.append(stream[pos : end + 1])
+        pos = end + 1
+    return b"".join(out)
+
+
+def rewrite(source: Path, target: Path, version: int) -> Path:
+    """`source` rewritten as bundle format `version` (1 or 2) into `target`, unless it exists.
+
+    Format 2: every member's records equal to the one before them become repeat records, as
+    the collector writes them. Format 1: repeat records written out in full, as the collector
+    wrote before format 2 (a checkout older than format 2 reads only that). The manifest says
+    the new ``format_version``. Reproducible: members in the same order with the same
+    metadata, gzip level 5 (the collector's) with no timestamp.
     """
     if target.exists():
         return target
+    change = with_repeats if version == 2 else written_out
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)  # left by an interrupted run
     with (
@@ -121,14 +150,17 @@ def rewrite_format2(source: Path, target: Path) -> Path:
             data = member.read()
             if info.name == "manifest.json":
                 manifest = json.loads(data)
-                if manifest.get("format_version") != 1:
-                    raise SystemExit(f"{source}: not a format-1 bundle")
-                manifest["format_version"] = 2
+                manifest["format_version"] = version
                 data = json.dumps(manifest, indent=1, sort_keys=True).encode() + b"\n"
             elif info.name != "samples.jsonl":
-                data = with_repeats(data)
+                data = change(data)
             info.size = len(data)
             out.addfile(info, io.BytesIO(data))
     partial.rename(target)
-    print(f"wrote {target} (format 2 of {source})", file=sys.stderr)
+    print(f"wrote {target} (format {version} of {source})", file=sys.stderr)
     return target
+
+
+def rewrite_format2(source: Path, target: Path) -> Path:
+    """`source` (a format-1 bundle) as format 2 into `target` (see :func:`rewrite`)."""
+    return rewrite(source, target, 2)

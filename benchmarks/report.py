@@ -157,8 +157,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="vmtriage-bench-") as tmp:
         for tree, interpreter in trees.items():
             renders[tree] = measure_render(interpreter, args.hour, args.runs, Path(tmp) / tree)
-    for tree, interpreter in trees.items():
-        ends[tree] = measure_end_to_end(interpreter, args.ten, args.runs)
+    for _ in range(args.runs):  # run by run, alternating the trees
+        for tree, interpreter in trees.items():
+            ends.setdefault(tree, []).extend(measure_end_to_end(interpreter, args.ten, 1))
     for tree, interpreter in trees.items():
         parts[tree] = breakdown(interpreter, args.ten)
 

@@ -129,7 +129,7 @@ def rewrite(source: Path, target: Path, version: int) -> Path:
     the collector writes them. Format 1: repeat records written out in full, as the collector
     wrote before format 2 (a checkout older than format 2 reads only that). The manifest says
     the new ``format_version``. Reproducible: members in the same order with the same
-    metadata, gzip level 5 (the collector's) with no timestamp.
+    metadata, gzip level 5 (the collector's) with no file name or timestamp.
     """
     if target.exists():
         return target
@@ -139,7 +139,7 @@ def rewrite(source: Path, target: Path, version: int) -> Path:
     with (
         tarfile.open(source, "r:gz") as tar,
         open(partial, "xb") as raw,
-        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5, mtime=0) as gz,
+        gzip.GzipFile("", "wb", 5, raw, mtime=0) as gz,  # no name, no time
         tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as out,
     ):
         for info in tar:

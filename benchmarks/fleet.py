@@ -80,7 +80,7 @@ def make_copies(source: Path, directory: Path, count: int) -> list[Path]:
             continue
         with (
             open(path, "xb") as raw,
-            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz,
+            gzip.GzipFile("", "wb", 6, raw, mtime=0) as gz,  # no name, no time
             tarfile.open(fileobj=gz, mode="w|") as out,
         ):
             for info, data in members:

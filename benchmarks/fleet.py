@@ -19,13 +19,21 @@ The source bundle: --source PATH, or one collected now with
 `PYTHONPATH=collector python3 -m vmcollect --interval 5s --duration 10m` (ten real minutes;
 --fast collects `--interval 1s --count 120` instead: the same 120 samples in two minutes).
 
+The copies are reproducible: the same bytes from the same source on every run (the source's
+member times, no gzip timestamp).
+
+``--baseline PYTHON``: the interpreter of another checkout (its own venv) also runs the
+``--jobs 2`` batch over the same copies, right after the current tree's.
+
 Usage: .venv/bin/python benchmarks/fleet.py [--source BUNDLE] [--count 200]
        [--jobs1-count 200] [--cluster-count 200] [--no-cluster] [--work DIR]
+       [--baseline PYTHON]
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import json
 import os
@@ -70,23 +78,34 @@ def make_copies(source: Path, directory: Path, count: int) -> list[Path]:
         paths.append(path)
         if path.exists():
             continue
-        with tarfile.open(path, "w:gz", compresslevel=6) as out:
+        with (
+            open(path, "xb") as raw,
+            gzip.GzipFile("", "wb", 6, raw, mtime=0) as gz,  # no name, no time
+            tarfile.open(fileobj=gz, mode="w|") as out,
+        ):
             for info, data in members:
                 if info.name.endswith("manifest.json") and data is not None:
                     manifest = json.loads(data)
                     manifest["host"]["hostname"] = f"bench-{i:03d}"
                     data = json.dumps(manifest, indent=1).encode()
+                    mtime = info.mtime
                     info = tarfile.TarInfo(info.name)
                     info.size = len(data)
-                    info.mtime = int(time.time())
+                    info.mtime = mtime
                 out.addfile(info, io.BytesIO(data) if data is not None else None)
     return paths
 
 
-def run_batch(inputs: list[Path], out: Path, extra: list[str], cache_dir: Path) -> dict[str, Any]:
+def run_batch(
+    inputs: list[Path],
+    out: Path,
+    extra: list[str],
+    cache_dir: Path,
+    python: str = sys.executable,
+) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     env = dict(os.environ, VMANALYZE_CACHE_DIR=str(cache_dir))
-    command = [sys.executable, "-m", "vmanalyze", "batch", *map(str, inputs), "-o", str(out)]
+    command = [python, "-m", "vmanalyze", "batch", *map(str, inputs), "-o", str(out)]
     command += [*extra, "-q"]
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -125,6 +144,7 @@ def main() -> None:
     parser.add_argument("--cluster-count", type=int, default=None)
     parser.add_argument("--no-cluster", action="store_true")
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--baseline", help="the Python of a checkout to compare with")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="vmtriage-fleet-bench-"))
     source = args.source or collect(work, args.fast)
@@ -138,6 +158,11 @@ def main() -> None:
 
     results["jobs2"] = run_batch(copies, work / "out-j2", ["--jobs", "2"], cache)
     print(f"--jobs 2: {json.dumps(results['jobs2'])}", flush=True)
+    if args.baseline:
+        results["baseline_jobs2"] = run_batch(
+            copies, work / "out-base-j2", ["--jobs", "2"], work / "cache-base", args.baseline
+        )
+        print(f"baseline --jobs 2: {json.dumps(results['baseline_jobs2'])}", flush=True)
     n1 = min(args.jobs1_count or args.count, len(copies))
     results["jobs1"] = run_batch(copies[:n1], work / "out-j1", ["--jobs", "1"], cache)
     print(f"--jobs 1: {json.dumps(results['jobs1'])}", flush=True)
@@ -165,6 +190,8 @@ def main() -> None:
     print()
     print(f"bundles/min  --jobs 1: {results['jobs1']['per_min']:7.1f}   (target: -)")
     print(f"bundles/min  --jobs 2: {results['jobs2']['per_min']:7.1f}   (target >= 60)")
+    if "baseline_jobs2" in results:
+        print(f"bundles/min  --jobs 2, baseline: {results['baseline_jobs2']['per_min']:7.1f}")
     if "cluster" in results:
         print(f"bundles/min  LocalCluster(2 workers): {results['cluster']['per_min']:7.1f}")
     print(f"speed-up --jobs 2 / --jobs 1: {speedup:.2f}   (target >= 1.7)")

@@ -19,7 +19,10 @@ process; prints its exit status, the first line of its standard error, wall time
 machine the wall time includes waiting for a core. ``--member-cap`` also runs the
 tiny-members input with ``--max-members 2100000`` (analyzed, not refused).
 
-Usage: python3 benchmarks/hostile.py [--dir DIR] [--member-cap]
+``--baseline PYTHON``: the interpreter of another checkout (its own venv) analyzes each input too,
+right after the current tree, under the same (default) limits.
+
+Usage: python3 benchmarks/hostile.py [--dir DIR] [--member-cap] [--full] [--baseline PYTHON]
 """
 
 from __future__ import annotations
@@ -105,11 +108,11 @@ def build_full(path: Path, member_bytes: int = 60 << 20, total: int = 480 << 20)
     return path
 
 
-def run(path: Path, *options: str) -> tuple[int, str, float, float, int]:
+def run(python: str, path: Path, *options: str) -> tuple[int, str, float, float, int]:
     """Exit status, first stderr line, wall and CPU seconds, peak RSS bytes of one analysis."""
     started = time.perf_counter()
     child = subprocess.Popen(
-        [sys.executable, "-m", "vmanalyze", "analyze", str(path), "--format", "json", "-o", "-"]
+        [python, "-m", "vmanalyze", "analyze", str(path), "--format", "json", "-o", "-"]
         + ["--no-cache", *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -134,6 +137,7 @@ def main() -> None:
     p.add_argument("--dir", type=Path, default=Path("/tmp/vmtriage-bench/hostile"))
     p.add_argument("--member-cap", action="store_true", help="also analyze the 2M members")
     p.add_argument("--full", action="store_true", help="only the input at the read cap")
+    p.add_argument("--baseline", help="the Python of a checkout to compare with")
     args = p.parse_args()
     if args.full:
         paths = {"480 MiB of records to parse": build_full(args.dir / "full.tar.gz")}
@@ -151,14 +155,18 @@ def main() -> None:
             )
         )
     print(f"machine: {os.cpu_count()} CPUs, {os.uname().release}")
+    trees = {"current": sys.executable}
+    if args.baseline:
+        trees["baseline"] = args.baseline
     for name, path, options in cases:
-        code, line, seconds, cpu, rss = run(path, *options)
-        verdict = "ok" if rss <= 2 << 30 and seconds <= 30 else "OVER BUDGET"
-        size = path.stat().st_size
-        print(
-            f"{name} ({size / 2**20:.2f} MiB on disk): exit {code}, {seconds:.1f} s wall, "
-            f"{cpu:.1f} s CPU, peak RSS {rss / 2**20:.0f} MiB [{verdict}]\n    {line[:160]}"
-        )
+        print(f"{name} ({path.stat().st_size / 2**20:.2f} MiB on disk):")
+        for tree, python in trees.items():
+            code, line, seconds, cpu, rss = run(python, path, *options)
+            verdict = "ok" if rss <= 2 << 30 and seconds <= 30 else "OVER BUDGET"
+            print(
+                f"  {tree}: exit {code}, {seconds:.1f} s wall, {cpu:.1f} s CPU, "
+                f"peak RSS {rss / 2**20:.0f} MiB [{verdict}]\n    {line[:160]}"
+            )
 
 
 if __name__ == "__main__":

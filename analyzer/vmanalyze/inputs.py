@@ -63,6 +63,8 @@ _HEADER_BYTES = 512
 #: A record header; the length is ``=`` in a repeat record (format 2), which has no content.
 _RECORD_HEADER = re.compile(rb"@@ vmcollect (start|end|[0-9]{1,9}) (?:([0-9]{1,18})|=)\n")
 _REPEAT = b" =\n"
+#: A run of repeat records, one after the other.
+_REPEATS = re.compile(rb"(?:@@ vmcollect (?:start|end|[0-9]{1,9}) =\n)+")
 _SOS_MARKERS = ("sos_commands/", "sos_reports/", "sos_logs/")
 _EXTRA_PATHS = re.compile(
     rf"^({PID_DIR_TEXT}(comm|cmdline)|sos_commands/process/ps_[a-z]+|sos_commands/memory/[a-z_]+|sos_commands/kernel/"
@@ -579,6 +581,9 @@ def expand_repeats(data: bytes, limit: int) -> tuple[bytes, str | None]:
     unbounded memory): the records past it are dropped, and so is anything from an
     unreadable header on, each with an error.
 
+    Cheap on a large bundle (a million records): records kept as they are are copied in
+    runs, not one by one, and a run of repeats is written out by one ``bytes.replace``.
+
     >>> expand_repeats(b"@@ vmcollect start 2\\nhi\\n@@ vmcollect 0 =\\n", 100)
     (b'@@ vmcollect start 2\\nhi\\n@@ vmcollect 0 2\\nhi\\n', None)
     >>> expand_repeats(b"@@ vmcollect 0 =\\n", 100)
@@ -586,12 +591,13 @@ def expand_repeats(data: bytes, limit: int) -> tuple[bytes, str | None]:
     >>> expand_repeats(b"@@ vmcollect 0 1\\nx\\n" + b"@@ vmcollect 1 =\\n" * 9, 60)[1]
     'more than 60 bytes with its repeats written out; kept 3 records'
     """
-    if _REPEAT not in data:
+    if b"=" not in data or _REPEAT not in data:
         return data, None
     out: list[bytes] = []
-    size = 0
+    size = 0  # bytes of `out`, and of the records from `copied` to `pos`
     count = 0
     previous: bytes | None = None  # the last record's content
+    copied = 0  # where the records not yet in `out` start (their bytes are kept as they are)
     pos = 0
     end = len(data)
     error = None
@@ -602,23 +608,48 @@ def expand_repeats(data: bytes, limit: int) -> tuple[bytes, str | None]:
             break
         start = match.end()
         length = match.group(2)
-        if length is None:
-            if previous is None:
-                error = f"a repeat record with no record before it at byte {pos}"
-                break
-            record = b"%s%d\n%s\n" % (data[pos : start - 2], len(previous), previous)
-            next_pos = start
-        else:
+        if length is not None:
             next_pos = start + int(length) + 1
-            record = data[pos:next_pos]
+            record_size = min(next_pos, end) - pos
+            if size + record_size > limit:
+                error = (
+                    f"more than {limit:,} bytes with its repeats written out; kept {count} records"
+                )
+                break
             previous = data[start : next_pos - 1]
-        if size + len(record) > limit:
+            size += record_size
+            count += 1
+            pos = next_pos
+            continue
+        if previous is None:
+            error = f"a repeat record with no record before it at byte {pos}"
+            break
+        # A run of repeats of `previous`: every header's " =" becomes its length and content.
+        runs = _REPEATS.match(data, pos)
+        run_end = runs.end() if runs else start
+        run = data[pos:run_end]
+        repeats = run.count(_REPEAT)
+        filled = b" %d\n%s\n" % (len(previous), previous)
+        grown = len(run) + repeats * (len(filled) - len(_REPEAT))
+        if size + grown > limit:
+            # Only the repeats that fit, one at a time: the error counts the records kept.
+            headers = run.split(_REPEAT)[:-1]
+            out.append(data[copied:pos])
+            for header in headers:
+                if size + len(header) + len(filled) > limit:
+                    break
+                out.append(header + filled)
+                size += len(header) + len(filled)
+                count += 1
+            copied = pos = end
             error = f"more than {limit:,} bytes with its repeats written out; kept {count} records"
             break
-        out.append(record)
-        size += len(record)
-        count += 1
-        pos = next_pos
+        out.append(data[copied:pos])
+        out.append(run.replace(_REPEAT, filled))
+        size += grown
+        count += repeats
+        copied = pos = run_end
+    out.append(data[copied:pos])
     return b"".join(out), error
 
 

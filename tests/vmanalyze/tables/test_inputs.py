@@ -15,6 +15,7 @@ from vmanalyze.errors import InputError, UnsupportedFormatError
 from vmanalyze.inputs import (
     CapturedInput,
     Limits,
+    expand_repeats,
     parse_record_stream,
     read_input,
     split_member,
@@ -264,4 +265,34 @@ def test_repeats_of_a_large_record_stop_at_the_member_limit(tmp_path: Path) -> N
     assert (
         len(parsed) == 11
         and error == "repeats add up to more than 4,194,304 bytes; kept 11 records"
+    )
+
+
+def test_expand_repeats_writes_out_runs_exactly(live_bundle: Path) -> None:
+    """expand_repeats copies records in runs and expands a run of repeats at once: the same
+    bytes as writing each record out, and a limit inside a run keeps the records that fit."""
+    members = read_members(live_bundle)
+    streams = [d for m, d in members if m.name not in ("manifest.json", "samples.jsonl")]
+    for stream in streams:
+        assert expand_repeats(stream, 64 << 20) == (_written_out(stream), None)
+    # A limit inside a run of repeats (a record that repeats one that is itself a repeat).
+    runs = [
+        (stream, records, i)
+        for stream in streams
+        if b" =\n@@ vmcollect " in stream
+        for records in [parse_record_stream(stream)[0]]  # a repeat's body: the same object
+        for i in range(2, len(records))
+        if records[i][1] is records[i - 2][1] and records[i][1]
+    ]
+    assert runs
+    stream, records, kept = runs[0]
+    full = _written_out(stream)
+    sizes = [
+        len(b"@@ vmcollect %s %d\n" % (label.encode(), len(body))) + len(body) + 1
+        for label, body in records
+    ]
+    limit = sum(sizes[:kept]) + sizes[kept] - 1  # the next record does not fit by one byte
+    assert expand_repeats(stream, limit) == (
+        full[: sum(sizes[:kept])],
+        f"more than {limit:,} bytes with its repeats written out; kept {kept} records",
     )

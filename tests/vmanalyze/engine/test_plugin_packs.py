@@ -117,7 +117,7 @@ def test_a_packs_finding_is_marked_on_the_chart_its_rule_names(tmp_path: Path) -
     from vmanalyze.analysis import analyze
     from vmreports import build_view
 
-    bundle = Path(__file__).resolve().parents[2] / "sample-bundles" / "swap-thrash.tar.gz"
+    bundle = Path(__file__).resolve().parents[3] / "sample-bundles" / "swap-thrash.tar.gz"
     (tmp_path / "vmanalyze.toml").write_text(
         'select = ["EXA002"]\n[rules.EXA002]\nmin_majflt_per_s = 1.0\n'
     )

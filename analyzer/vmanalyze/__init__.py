@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from vmanalyze.story import event_source as event_source
     from vmanalyze.story import link as link
     from vmanalyze.story import overlap_s as overlap_s
+    from vmanalyze.units import fmt_bytes as fmt_bytes
 
 #: The story API (event sources and link types, docs/story.md).
 _STORY = (
@@ -67,6 +68,7 @@ _LAZY = {
     "counter_rates": "vmanalyze.rates",
     "stall_pct": "vmanalyze.rates",
     "parse_ranges": "vmanalyze.parsers._common",
+    "fmt_bytes": "vmanalyze.units",
     **dict.fromkeys(_STORY, "vmanalyze.story"),
 }
 
@@ -86,6 +88,7 @@ __all__ = [
     "counter_rates",
     "stall_pct",
     "parse_ranges",
+    "fmt_bytes",
     *_STORY,
 ]
 

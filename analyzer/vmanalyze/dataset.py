@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from vmanalyze import arrow_tables
 from vmanalyze import cache as _cache  # `load` has a parameter named cache
 from vmanalyze.cache import SOURCE_FILE, Hashed, content_hash
-from vmanalyze.facts import HostFacts
+from vmanalyze.facts import HostFacts, count_samples
 from vmanalyze.inputs import Limits, hash_input, read_input
 from vmanalyze.manifest_schema import clean_text
 from vmanalyze.safeio import PRIVATE, PUBLIC, atomic_write, atomic_writer, open_regular
@@ -84,7 +84,8 @@ class Dataset:
 
     @property
     def sample_count(self) -> int:
-        return int(self.source.get("samples") or 0)
+        """How many samples the input holds (:func:`vmanalyze.facts.count_samples`)."""
+        return count_samples(self.tables)
 
 
 def input_names(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -117,7 +118,7 @@ def parse(path: str, limits: Limits | None = None, hashed: Hashed | None = None)
         **input_names(path),
         "kind": captured.kind,
         "sha256": captured.sha256,
-        "samples": captured.sample_count,
+        "samples": count_samples(tables),
         "warnings": warnings,
         "analyzer_version": __version__,
         "schema_version": SCHEMA_VERSION,

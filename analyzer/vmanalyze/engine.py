@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from vmanalyze.config import Config
-from vmanalyze.facts import HostFacts
+from vmanalyze.facts import HostFacts, count_samples
 from vmanalyze.ranking import rank
 from vmanalyze.registry import Registry
 from vmanalyze.results import AnalysisResult, RuleStatus, to_jsonable
@@ -40,23 +40,6 @@ __all__ = ["AnalysisResult", "RuleStatus", "run"]
 
 def _usable(df: object) -> bool:
     return isinstance(df, pd.DataFrame) and not df.empty
-
-
-def infer_sample_count(tables: Mapping[str, pd.DataFrame]) -> int:
-    """How many samples the input holds, from the ``samples`` table.
-
-    Its rows whose ``phase`` is ``sample`` (the ``start``/``end`` snapshots of a bundle are
-    not counted), or all its rows when there are none such (a single snapshot, such as a
-    sosreport). Without a ``samples`` table: 1 when any table is present, else 0.
-    """
-    samples = tables.get("samples")
-    if isinstance(samples, pd.DataFrame):
-        if "phase" in samples.columns:
-            count = int((samples["phase"] == "sample").sum())
-            if count:
-                return count
-        return len(samples)
-    return 1 if any(_usable(df) for df in tables.values()) else 0
 
 
 def host_facts(tables: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
@@ -170,8 +153,9 @@ def run(
     rows, coded by pack prefix) or rules given directly. ``config`` defaults to every rule
     with default settings; it is validated against the rules first
     (:class:`~vmanalyze.config.ConfigError`). ``host``: host facts (default: the first row
-    of the ``host`` table). ``sample_count``: default :func:`infer_sample_count` (from the
-    tables given, so that a slice of an input's tables counts the samples it holds).
+    of the ``host`` table). ``sample_count``: default
+    :func:`~vmanalyze.facts.count_samples` of the tables given (a slice of an input's tables
+    counts the samples it holds).
     """
     registry = rules if isinstance(rules, Registry) else Registry.from_rules(rules)
     config = config or Config()
@@ -181,7 +165,7 @@ def run(
     role = config.host_role
     if role is None and isinstance(facts.get("role"), str):
         role = facts["role"]
-    count = sample_count if sample_count is not None else infer_sample_count(tables)
+    count = sample_count if sample_count is not None else count_samples(tables)
 
     statuses = [RuleStatus(e.entry_point, "error", e.message, e.traceback) for e in registry.errors]
     findings: list[Finding] = []

@@ -54,6 +54,7 @@ __all__ = [
     "HOST_DTYPES",
     "HostFacts",
     "build_host_facts",
+    "count_samples",
     "page_size_from",
 ]
 
@@ -250,11 +251,37 @@ def _setting(df: pd.DataFrame | None, key: str, name: str, column: str) -> Any:
     return _first_value(df[df[key] == name], column)
 
 
+def count_samples(tables: Mapping[str, pd.DataFrame]) -> int:
+    """How many samples an input holds: the one definition of the count, from the
+    ``samples`` table (the host facts' ``samples``, the dataset's, the JSON's and the one
+    the rules see all come from here).
+
+    Its rows whose ``phase`` is ``sample`` (the ``start``/``end`` snapshots of a bundle are
+    not counted), or all its rows when there are none such (a single snapshot, such as a
+    sosreport). Without a ``samples`` table: 1 when any table has rows, else 0. A slice of
+    an input's tables counts the samples the slice holds.
+
+    >>> count_samples({"samples": pd.DataFrame({"phase": ["start", "sample", "sample", "end"]})})
+    2
+    >>> count_samples({"samples": pd.DataFrame({"phase": ["start", "end"]})})
+    2
+    >>> count_samples({"meminfo": pd.DataFrame({"mem_total_bytes": [1]})}), count_samples({})
+    (1, 0)
+    """
+    samples = tables.get("samples")
+    if isinstance(samples, pd.DataFrame):
+        if "phase" in samples.columns:
+            count = int((samples["phase"] == "sample").sum())
+            if count:
+                return count
+        return len(samples)
+    return int(any(isinstance(df, pd.DataFrame) and not df.empty for df in tables.values()))
+
+
 def build_host_facts(
     manifest: Mapping[str, Any],
     kind: str,
     sha256: str,
-    sample_count: int,
     text: Callable[[str], str | None],
     first: Callable[[str], dict[str, Any] | None],
     tables: Mapping[str, pd.DataFrame],
@@ -262,7 +289,8 @@ def build_host_facts(
     """Gather the facts of one input.
 
     ``text(path)`` is the first record of a captured file (``None`` when absent), ``first``
-    the first parsed record of a source, ``tables`` the input's other tables.
+    the first parsed record of a source, ``tables`` the input's other tables (``samples``
+    among them: :func:`count_samples`).
     """
     host = dict(manifest.get("host") or {})
     opts = manifest.get("options") or {}
@@ -277,7 +305,7 @@ def build_host_facts(
         "collector_version": (manifest.get("collector") or {}).get("version"),
         "format_version": manifest.get("format_version"),
         "interval_s": opts.get("interval_s"),
-        "samples": sample_count,
+        "samples": count_samples(tables),
         "clock_ticks": host.get("clock_ticks"),
     }
     boot_ns = host.get("boot_time_ns")

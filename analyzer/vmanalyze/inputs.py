@@ -110,13 +110,6 @@ class CapturedInput:
         """The packs of a source, handed over: they hold most of a bundle's bytes."""
         return self.packs.pop(source, [])
 
-    @property
-    def sample_count(self) -> int:
-        """Periodic samples (a one-shot capture counts as one)."""
-        labels = [s.label for s in self.snapshots]
-        numeric = sum(1 for label in labels if label.isdigit())
-        return numeric or len(labels)
-
 
 class _HashingReader(io.RawIOBase):
     """A file wrapper that hashes every byte read through it."""

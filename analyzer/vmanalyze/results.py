@@ -171,10 +171,7 @@ class Analysis:
     @property
     def input_info(self) -> dict[str, Any]:
         src = self.dataset.source
-        samples = self.dataset.tables.get("samples")
-        start = end = None
-        if samples is not None and not samples.empty:
-            start, end = samples["ts"].min(), samples["ts"].max()
+        facts = self.dataset.facts  # the capture's start and end, taken once (vmanalyze.facts)
         manifest = src.get("manifest") or {}
         return {
             "path": src.get("input"),
@@ -182,8 +179,8 @@ class Analysis:
             "kind": src.get("kind"),
             "sha256": src.get("sha256"),
             "samples": src.get("samples"),
-            "start": start,
-            "end": end,
+            "start": facts.start,
+            "end": facts.end,
             "interval_s": (manifest.get("options") or {}).get("interval_s"),
             "collector_version": (manifest.get("collector") or {}).get("version"),
             "warnings": src.get("warnings", []),

@@ -37,6 +37,7 @@ from vmanalyze.parsers.pid_status import status_from_pack, status_from_records
 from vmanalyze.parsers.sysctl_a import vm_settings
 from vmanalyze.parsers.zoneinfo import parse_zoneinfo_blocks
 from vmanalyze.paths import any_process, pid_of
+from vmanalyze.process_summary import summarize_processes
 from vmanalyze.tables_doc import TABLES, TIME_COLUMNS
 
 #: Packs parsed at the same time (see _pid_table); on two cores, two take a third off.
@@ -600,19 +601,23 @@ class TableBuilder:
         return frame_types(out)
 
     def processes(self, t: dict[str, pd.DataFrame]) -> pd.DataFrame:
-        """One row per process (pid + start time): identity, first and last seen."""
-        stat = t["pid_stat"]
-        if stat.empty:
+        """One row per process (pid + start time): identity, first and last seen (the
+        per-process summary, vmanalyze.process_summary)."""
+        data = summarize_processes(t["process_samples"]) if not t["pid_stat"].empty else None
+        if data is None:
             return frame([], columns=["pid", "starttime", "comm", "cmdline", "cgroup"])
-        g = stat.groupby(["pid", "starttime"], sort=True)
-        out = g.agg(
-            comm=("comm", "last"),
-            first_seen=("ts", "min"),
-            last_seen=("ts", "max"),
-            snapshots=("snapshot", "count"),
-            max_rss_bytes=("rss", "max"),
-        ).reset_index()
-        out["max_rss_bytes"] = out["max_rss_bytes"] * self.page_size
+        summary = data.summary.sort_values(["pid", "starttime"], kind="stable")
+        out = pd.DataFrame(
+            {
+                "pid": summary["pid"].astype("Int64").array,
+                "starttime": summary["starttime"].astype("Int64").array,
+                "comm": summary["comm"].to_numpy(),
+                "first_seen": summary["first_seen"].to_numpy(),
+                "last_seen": summary["last_seen"].to_numpy(),
+                "snapshots": summary["samples"].to_numpy(),
+                "max_rss_bytes": summary["rss_max"].astype("Int64").array,
+            }
+        )
         cmdlines: dict[int, str] = {}
         for path, records in self.captured.files.items():
             pid = pid_of(path)
@@ -759,7 +764,6 @@ class TableBuilder:
             self.captured.manifest,
             self.captured.kind,
             self.captured.sha256,
-            self.captured.sample_count,
             self._text,
             self._first,
             t,

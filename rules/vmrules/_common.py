@@ -15,10 +15,12 @@ from typing import Any
 
 import pandas as pd
 from vmanalyze import HostFacts, counter_rates, stall_pct
+from vmanalyze import fmt_bytes as fmt_bytes  # the rules' byte text is the analyzer's
 
 KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
+
 #: Limits at or above this are "no limit" (cgroup v1 prints PAGE_COUNTER_MAX * page size).
 UNLIMITED_BYTES = 1 << 62
 
@@ -133,18 +135,6 @@ def stamp(value: Any) -> pd.Timestamp | None:
     except (TypeError, ValueError):
         return None
     return None if pd.isna(ts) else ts
-
-
-def fmt_bytes(value: float) -> str:
-    """``512.0 MiB``, ``3.2 GiB``: a byte count for messages."""
-    v = float(value)
-    if abs(v) >= GIB:
-        return f"{v / GIB:.1f} GiB"
-    if abs(v) >= MIB:
-        return f"{v / MIB:.1f} MiB"
-    if abs(v) >= KIB:
-        return f"{v / KIB:.1f} KiB"
-    return f"{v:.0f} B"
 
 
 def fmt_rate(value: float) -> str:

@@ -11,7 +11,7 @@ from vmanalyze import engine
 from vmanalyze.analysis import Analysis
 from vmanalyze.config import Config
 from vmanalyze.dataset import Dataset, load
-from vmanalyze.facts import HostFacts
+from vmanalyze.facts import HostFacts, count_samples
 from vmanalyze.registry import Registry
 from vmanalyze.results import AnalysisResult, RuleStatus
 from vmanalyze.rule import Finding, Rule
@@ -71,5 +71,5 @@ def result_of(
         tuple(rules),
         registered=registry.entries,
         host=HostFacts.from_tables(tables),
-        sample_count=engine.infer_sample_count(tables),
+        sample_count=count_samples(tables),
     )

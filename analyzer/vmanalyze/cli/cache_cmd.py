@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from vmanalyze.cli.common import fail, run_guarded
+from vmanalyze.units import fmt_bytes
 
 __all__ = ["cache", "register"]
 
@@ -16,20 +17,6 @@ __all__ = ["cache", "register"]
 class Action(enum.StrEnum):
     show = "show"
     clear = "clear"
-
-
-def _size(n: int) -> str:
-    """Bytes for people.
-
-    >>> _size(0), _size(1536), _size(5 << 30)
-    ('0 B', '1.5 KiB', '5.0 GiB')
-    """
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 def _visible(text: str) -> str:
@@ -71,13 +58,13 @@ def cache(
             return
         found = store.entries(root)
         total = sum(e.size for e in found)
-        state = "off" if not limit else f"at most {_size(limit)}"
+        state = "off" if not limit else f"at most {fmt_bytes(limit)}"
         typer.echo(f"location: {root}")
-        typer.echo(f"size: {_size(total)} in {len(found)} entries ({state}, ${store.ENV_MAX})")
+        typer.echo(f"size: {fmt_bytes(total)} in {len(found)} entries ({state}, ${store.ENV_MAX})")
         for e in reversed(found):  # most recently used first
             used = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.used))
             name = _visible(e.input_name) if e.input_name else "?"
-            typer.echo(f"  {used}  {_size(e.size):>10}  {name}  {e.key[:16]}")
+            typer.echo(f"  {used}  {fmt_bytes(e.size):>10}  {name}  {e.key[:16]}")
 
     try:
         run_guarded(work)

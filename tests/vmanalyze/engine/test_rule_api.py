@@ -21,6 +21,19 @@ def test_public_names_are_reexported_from_the_package() -> None:
     )
 
 
+def test_byte_text_is_one_formatter_for_rules_and_the_cli() -> None:
+    from vmanalyze.cli import cache_cmd
+    from vmanalyze.units import fmt_bytes
+    from vmrules import _common
+
+    assert vmanalyze.fmt_bytes is fmt_bytes is _common.fmt_bytes is cache_cmd.fmt_bytes
+    assert [fmt_bytes(v) for v in (512, 200 << 20, 3 * (1 << 30) // 2)] == [
+        "512 B",
+        "200.0 MiB",
+        "1.5 GiB",
+    ]
+
+
 def test_rule_object_carries_metadata_and_parsed_doc() -> None:
     r = make_rule(
         "MEM012",

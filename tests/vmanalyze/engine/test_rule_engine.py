@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from vmanalyze import Finding, RuleContext, Setting, Severity, Skip
 from vmanalyze.config import ConfigError, load_config
-from vmanalyze.engine import infer_sample_count, run
-from vmanalyze.facts import HostFacts
+from vmanalyze.engine import run
+from vmanalyze.facts import HostFacts, count_samples
 from vmanalyze.registry import PluginError, Registry
 
 from .helpers import make_rule, vmstat_table
@@ -243,8 +243,8 @@ def test_plugin_errors_become_error_rows_and_duplicates_are_refused() -> None:
 
 def test_sample_count_counts_samples_not_start_and_end_snapshots() -> None:
     bundle = pd.DataFrame({"phase": ["start", "sample", "sample", "end"]})
-    assert infer_sample_count({"samples": bundle}) == 2
-    assert infer_sample_count({"samples": pd.DataFrame({"phase": ["start", "end"]})}) == 2
-    assert infer_sample_count({"samples": pd.DataFrame({"snapshot": ["0"]})}) == 1
-    assert infer_sample_count({"meminfo": TABLES["meminfo"]}) == 1
-    assert infer_sample_count({}) == 0
+    assert count_samples({"samples": bundle}) == 2
+    assert count_samples({"samples": pd.DataFrame({"phase": ["start", "end"]})}) == 2
+    assert count_samples({"samples": pd.DataFrame({"snapshot": ["0"]})}) == 1
+    assert count_samples({"meminfo": TABLES["meminfo"]}) == 1
+    assert count_samples({}) == 0

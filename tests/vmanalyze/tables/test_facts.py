@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from vmanalyze import engine
 from vmanalyze.dataset import parse
-from vmanalyze.facts import HostFacts
+from vmanalyze.facts import HostFacts, count_samples
 from vmanalyze.parsers.uname import parse_uname
 
 
@@ -104,6 +104,9 @@ def test_bundle_facts_and_host_table_agree(live_bundle: Path) -> None:
     assert facts.kernel_release == platform.release()
     assert facts.cpu_count == os.cpu_count()
     assert facts.samples == 4
+    # one count everywhere: the host facts, the dataset's source and the engine's
+    assert ds.source["samples"] == ds.sample_count == count_samples(ds.tables) == 4
+    assert engine.run(ds.tables, []).sample_count == 4
     assert isinstance(facts.start, pd.Timestamp) and facts.end >= facts.start
     row = ds.tables["host"].iloc[0]
     assert row["hostname"] == facts.hostname

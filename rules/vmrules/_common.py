@@ -370,7 +370,13 @@ def database_processes(
         ):
             if isinstance(cmd, str):
                 cmdlines[(int(pid), _start_key(start))] = cmd
-    ps = ordered(process_samples)
+    # Only the pids that ever had a database's name can be one: test each distinct name once,
+    # then order and group those pids alone (a one-hour bundle has millions of other samples).
+    comms = process_samples["comm"]
+    names = {str(c): c for c in comms.unique()}
+    wanted = [c for n, c in names.items() if n in extra or any(d.comm.search(n) for d in DATABASES)]
+    pids = process_samples.loc[comms.isin(wanted), "pid"].unique()
+    ps = ordered(process_samples[process_samples["pid"].isin(pids)])
     rows: list[dict[str, Any]] = []
     # A sosreport's ps may not place a start (starttime null): such a process still counts.
     for (pid, start), group in ps.groupby(["pid", "starttime"], sort=True, dropna=False):

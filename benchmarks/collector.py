@@ -39,13 +39,14 @@ import zlib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "collector"))
-sys.path.insert(0, os.path.join(REPO, "tests"))
+sys.path.insert(0, REPO)
 
-from collector.bundle_reader import Bundle  # noqa: E402
 from vmcollect import sources  # noqa: E402
 from vmcollect.cli import Options, build_parser  # noqa: E402
 from vmcollect.readers import read_file  # noqa: E402
 from vmcollect.units import format_size, parse_duration  # noqa: E402
+
+from tests.vmcollect.bundle_reader import Bundle  # noqa: E402
 
 BUSY = r"""
 import time, sys

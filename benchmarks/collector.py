@@ -163,9 +163,9 @@ def collect(pyzs, duration, out_dirs, floor_files=None, status_top=100):
 
     Side by side, an older zipapp (--baseline) sees the same processes, cgroups and machine
     load as this tree's. Each starts STAGGER seconds after the one before, so their samples
-    (every 5 s) do not fall at the same instant and read the same files at once: one
-    collector runs on a real host, and two reading 1,000 /proc/<pid>/stat files in parallel
-    on two cores cost each other CPU time. CPU is each collector's own (wait4: user +
+    (every 5 s) do not fall at the same instant: on a real host one collector runs alone.
+    (Two floor passes at once were measured to cost each what one alone costs; the stagger
+    rules that out for the collectors too.) CPU is each collector's own (wait4: user +
     system, its threads included).
 
     With `floor_files`, a floor pass runs every 10 s while the collectors run, so the floor

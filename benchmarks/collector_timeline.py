@@ -80,7 +80,8 @@ def bursts(points):
 
 
 def split(points, cpu):
-    """{part: CPU seconds} and the number of samples between the start and the end."""
+    """({part: CPU seconds}, the CPU ns of each sample's burst between the start and the end,
+    sorted)."""
     found = bursts(points)
     big = [b for b in found if b[2] >= SMALL]
     samples = [b[2] for b in big[1:-1]]
@@ -117,13 +118,14 @@ def main():
                 points, cpu, floors = timeline(args.pyz, duration, out, files, status_top)
                 parts, samples = split(points, cpu)
                 floor = sorted(floors)[len(floors) // 2]
+                mean = sum(samples) / len(samples) / 1e9
                 runs.append((duration, parts, len(samples) + 2))
                 print(
                     f"== {duration}: {len(samples) + 2} samples; floor at nice "
                     f"{bench.FLOOR_NICE} {floor * 1000:.1f} ms (median of {len(floors)} passes); "
-                    f"a sample's burst: median {samples[len(samples) // 2] * 1000:.1f} ms, "
-                    f"mean {1000 * sum(samples) / len(samples):.1f} ms (the mean includes the "
-                    f"cgroup walk every 12 samples) = {sum(samples) / len(samples) / floor:.2f}x"
+                    f"a sample's burst: median {samples[len(samples) // 2] / 1e6:.1f} ms, "
+                    f"mean {mean * 1000:.1f} ms (the mean includes the cgroup walk every 12 "
+                    f"samples) = {mean / floor:.2f}x"
                 )
                 print("   " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in parts.items()))
     finally:

@@ -57,6 +57,8 @@ def timeline(pyz, duration, out_dir, files, status_top):
     while True:
         pid, _status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
+            if not floors:  # a run shorter than the first pass: one after it
+                floors.append(bench._floor_at(bench.FLOOR_NICE, files, status_top)[1])
             return points, usage.ru_utime + usage.ru_stime, floors
         points.append((time.monotonic() - started, cpu_ns(proc.pid)))
         if time.monotonic() >= next_floor:
@@ -117,6 +119,8 @@ def main():
                 os.mkdir(out)
                 points, cpu, floors = timeline(args.pyz, duration, out, files, status_top)
                 parts, samples = split(points, cpu)
+                if not samples:
+                    raise SystemExit(f"{duration}: no sample between the start and the end")
                 floor = sorted(floors)[len(floors) // 2]
                 mean = sum(samples) / len(samples) / 1e9
                 runs.append((duration, parts, len(samples) + 2))

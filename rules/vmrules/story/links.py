@@ -124,8 +124,22 @@ def _process_growth_bytes(ctx: StoryContext, node: Node, start: Any, end: Any) -
 def growth_drains_available(ctx: StoryContext, cause: Node, effect: Node) -> Because | None:
     """A process's growth (MEM002) overlaps the decline of MemAvailable and accounts for at
     least half of it."""
-    seconds = overlap_s(cause, effect)
-    if seconds <= 0:
+    drained = _drained(ctx, cause, effect)
+    if drained is None:
+        return None
+    grown, decline, share = drained
+    return Because(
+        0.9 if share >= 0.8 else 0.8,
+        f"{cause.subject.split(':')[-1]} grew {fmt_bytes(grown)} while MemAvailable fell "
+        f"{fmt_bytes(decline)} ({min(share, 1.0):.0%} of it)",
+        {"grown_bytes": round(grown), "decline_bytes": int(decline), "share": round(share, 2)},
+    )
+
+
+def _drained(ctx: StoryContext, cause: Node, effect: Node) -> tuple[float, float, float] | None:
+    """What the cause grew, what MemAvailable fell and the share, while they overlap; None
+    unless the growth accounts for at least half of the decline."""
+    if overlap_s(cause, effect) <= 0:
         return None
     if effect.finding is None:
         decline = effect.event.evidence.get("decline_bytes")
@@ -135,14 +149,7 @@ def growth_drains_available(ctx: StoryContext, cause: Node, effect: Node) -> Bec
     if not decline or grown is None or decline <= 0:
         return None
     share = grown / float(decline)
-    if share < 0.5:
-        return None
-    return Because(
-        0.9 if share >= 0.8 else 0.8,
-        f"{cause.subject.split(':')[-1]} grew {fmt_bytes(grown)} while MemAvailable fell "
-        f"{fmt_bytes(decline)} ({min(share, 1.0):.0%} of it)",
-        {"grown_bytes": round(grown), "decline_bytes": int(decline), "share": round(share, 2)},
-    )
+    return None if share < 0.5 else (grown, float(decline), share)
 
 
 def _available_drop(ctx: StoryContext, start: Any, end: Any) -> float | None:
@@ -174,18 +181,10 @@ def host_growth_drains_available(ctx: StoryContext, cause: Node, effect: Node) -
     """Kernel memory (KMEM001), shared memory (SHM001) or locked memory (MLK001) grows while
     MemAvailable declines, and accounts for at least half of the decline: memory that no
     process's private RSS shows, and that reclaim cannot free."""
-    if overlap_s(cause, effect) <= 0:
+    drained = _drained(ctx, cause, effect)
+    if drained is None:
         return None
-    if effect.finding is None:
-        decline = effect.event.evidence.get("decline_bytes")
-    else:
-        decline = _available_drop(ctx, effect.start, effect.end)
-    grown = _process_growth_bytes(ctx, cause, effect.start, effect.end)
-    if not decline or grown is None or decline <= 0:
-        return None
-    share = grown / float(decline)
-    if share < 0.5:
-        return None
+    grown, decline, share = drained
     return Because(
         0.8,
         f"{_HOST_GROWTH_WHAT.get(cause.code or '', cause.code)} grew {fmt_bytes(grown)} while "

@@ -39,6 +39,19 @@ class LineFit:
         return self.slope * self.seconds
 
 
+def least_squares(t: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """The least-squares slope of ``y`` against ``t`` and the fit's R² (0 for a flat ``y``).
+
+    >>> slope, r2 = least_squares(np.array([0.0, 1.0, 2.0]), np.array([1.0, 3.0, 5.0]))
+    >>> round(slope, 9), round(r2, 9)
+    (2.0, 1.0)
+    """
+    slope, intercept = np.polyfit(t, y, 1)
+    residual = float(((y - (slope * t + intercept)) ** 2).sum())
+    spread = float(((y - y.mean()) ** 2).sum())
+    return float(slope), 1.0 - residual / spread if spread > 0 else 0.0
+
+
 def line_fit(ts: pd.Series, values: pd.Series) -> LineFit | None:
     """Fit ``values`` (bytes) against time; None with fewer than two known points or no span.
 
@@ -58,9 +71,7 @@ def line_fit(ts: pd.Series, values: pd.Series) -> LineFit | None:
     y = known["y"].to_numpy(dtype=float)
     if t[-1] <= 0:
         return None
-    slope, intercept = np.polyfit(t, y, 1)
-    residual = float(((y - (slope * t + intercept)) ** 2).sum())
-    spread = float(((y - y.mean()) ** 2).sum())
+    slope, r2 = least_squares(t, y)
     steps = np.diff(y)
     return LineFit(
         samples=len(y),
@@ -69,8 +80,8 @@ def line_fit(ts: pd.Series, values: pd.Series) -> LineFit | None:
         seconds=float(t[-1]),
         first=float(y[0]),
         last=float(y[-1]),
-        slope=float(slope),
-        r2=1.0 - residual / spread if spread > 0 else 0.0,
+        slope=slope,
+        r2=r2,
         rising_share=float((steps > 0).mean()),
     )
 

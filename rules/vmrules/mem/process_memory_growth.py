@@ -10,6 +10,7 @@ import pandas as pd
 from vmanalyze import Finding, HostFacts, RuleContext, Setting, Severity, Subject, rule
 
 from vmrules._common import MIB, duration, mib, rnd, timed, when
+from vmrules._growth import least_squares
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,7 @@ def fit(key: tuple[int, int], proc: pd.DataFrame) -> Growth | None:
     y = values.to_numpy(dtype=float)
     if t[-1] <= 0:
         return None
-    slope, intercept = np.polyfit(t, y, 1)
-    residual = float(((y - (slope * t + intercept)) ** 2).sum())
-    spread = float(((y - y.mean()) ** 2).sum())
-    r2 = 1.0 - residual / spread if spread > 0 else 0.0
+    slope, r2 = least_squares(t, y)
     steps = np.diff(y)
     return Growth(
         pid=int(key[0]),
@@ -76,8 +74,8 @@ def fit(key: tuple[int, int], proc: pd.DataFrame) -> Growth | None:
         seconds=float(t[-1]),
         first_bytes=float(y[0]),
         last_bytes=float(y[-1]),
-        slope_bytes_per_s=float(slope),
-        r2=float(r2),
+        slope_bytes_per_s=slope,
+        r2=r2,
         rising_share=float((steps >= 0).mean()) if len(steps) else 0.0,
     )
 

@@ -19,6 +19,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+from vmanalyze.inputs import expand_repeats
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path("/tmp/vmtriage-bench")
 
@@ -97,29 +99,16 @@ def with_repeats(stream: bytes) -> bytes:
 
 
 def written_out(stream: bytes) -> bytes:
-    """A record stream with its repeat records written out in full (format 1).
+    """A record stream with its repeat records written out in full (format 1), by the
+    analyzer's own reader (no size cap: these are our benchmark bundles).
 
     >>> written_out(b"@@ vmcollect 0 2\\nhi\\n@@ vmcollect 1 =\\n")
     b'@@ vmcollect 0 2\\nhi\\n@@ vmcollect 1 2\\nhi\\n'
     """
-    out = []
-    previous = b""
-    pos = 0
-    while pos < len(stream):
-        match = _HEADER.match(stream, pos)
-        if match is None:  # not a record stream (or garbage): kept as it is
-            out.append(stream[pos:])
-            break
-        start = match.end()
-        if match.group(2) is None:
-            out.append(b"@@ vmcollect %s %d\n%s\n" % (match.group(1), len(previous), previous))
-            pos = start
-            continue
-        end = start + int(match.group(2))
-        previous = stream[start:end]
-        out.append(stream[pos : end + 1])
-        pos = end + 1
-    return b"".join(out)
+    expanded, error = expand_repeats(stream, sys.maxsize)
+    if error is not None:
+        raise ValueError(error)
+    return expanded
 
 
 def rewrite(source: Path, target: Path, version: int) -> Path:

@@ -5,12 +5,14 @@ The last line of standard output is the path of the written bundle, so scripts c
 """
 
 import argparse
+import gzip
 import json
 import os
 import re
 import shutil
 import signal
 import socket
+import stat
 import sys
 import tarfile
 import tempfile
@@ -362,17 +364,87 @@ def _say(line):
     print(visible(line))
 
 
+#: What ``--show`` reads of a bundle, at most: the analyzer's defaults (``--max-members``,
+#: ``--max-bytes``; README "Limits on inputs"), so a crafted archive of countless tiny members
+#: or a gzip bomb stops with one line instead of exhausting memory or time.
+SHOW_MAX_MEMBERS = 250000
+SHOW_MAX_BYTES = 4 << 30
+#: The analyzer's cap on ``manifest.json`` (vmanalyze.manifest_schema.MAX_MANIFEST_BYTES).
+SHOW_MAX_MANIFEST_BYTES = 8 << 20
+#: A tar header and its padding: what an empty member costs to read.
+_TAR_HEADER_BYTES = 512
+
+
+class ShowLimitError(ValueError):
+    """A bundle over one of the ``--show`` limits."""
+
+
+def _top(name):
+    """The group a member is counted under by ``--show``: proc/<pid>, proc/x, sys/x or the name."""
+    parts = name.split("/")
+    if parts[0] == "proc" and len(parts) > 1 and parts[1].isdigit():
+        return "proc/<pid>"
+    if parts[0] in ("proc", "sys") and len(parts) > 2:
+        return "/".join(parts[:2])
+    return name
+
+
+def read_bundle_index(path):
+    """(manifest bytes or None, members, {group: (files, bytes)}) of a bundle, read bounded.
+
+    The archive is streamed once, never seeked; at most :data:`SHOW_MAX_MEMBERS` members whose
+    declared sizes (plus a header each) add up to at most :data:`SHOW_MAX_BYTES`, and a
+    ``manifest.json`` of at most :data:`SHOW_MAX_MANIFEST_BYTES`; over a limit it raises
+    :class:`ShowLimitError` before reading further. Only a regular file is opened (a FIFO or a
+    device would block or never end).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    raw = os.fdopen(fd, "rb")
+    with raw:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ShowLimitError("not a regular file")
+        manifest = None
+        by_top = {}
+        members = declared = 0
+        # GzipFile, not tarfile's "r|gz": that one copies its whole decompressed buffer on
+        # every 512-byte read, which makes a bomb of tiny members slow as well as long.
+        gz = gzip.GzipFile(fileobj=raw, mode="rb")
+        with gz, tarfile.open(fileobj=gz, mode="r|") as tar:
+            while True:
+                info = tar.next()
+                if info is None:
+                    break
+                tar.members = []  # a stream is read once: keep no index of what went past
+                members += 1
+                if members > SHOW_MAX_MEMBERS:
+                    raise ShowLimitError("more than %d members" % SHOW_MAX_MEMBERS)
+                declared += max(info.size, 0) + _TAR_HEADER_BYTES
+                if declared > SHOW_MAX_BYTES:
+                    raise ShowLimitError("members add up to more than %d bytes" % SHOW_MAX_BYTES)
+                if info.name == "manifest.json" and manifest is None and info.isreg():
+                    if info.size > SHOW_MAX_MANIFEST_BYTES:
+                        raise ShowLimitError(
+                            "manifest.json is over %d bytes" % SHOW_MAX_MANIFEST_BYTES
+                        )
+                    manifest = tar.extractfile(info).read(info.size)
+                top = _top(info.name)
+                count, size = by_top.get(top, (0, 0))
+                by_top[top] = (count + 1, size + max(info.size, 0))
+    return manifest, members, by_top
+
+
 def show_bundle(path):
     """Print a bundle's manifest summary and its members (for customers and engineers).
 
     Everything shown comes from the bundle, which may have been crafted: values of the wrong
-    type are shown as they are, never trusted, and control characters are made visible.
+    type are shown as they are, never trusted, and control characters are made visible. The
+    bundle is read within the limits of :func:`read_bundle_index`: over one, one line and exit 2.
     """
     try:
-        with tarfile.open(path, "r:gz") as tar:
-            members = tar.getmembers()
-            manifest_member = tar.extractfile("manifest.json")
-            manifest = json.loads(manifest_member.read().decode("utf-8"))
+        data, members, by_top = read_bundle_index(path)
+        if data is None:
+            raise ValueError("no manifest.json")
+        manifest = json.loads(data.decode("utf-8"))
     except (OSError, tarfile.TarError, KeyError, ValueError, EOFError, RecursionError) as exc:
         return _fail(visible("cannot read %s: %s" % (path, exc)), EXIT_USAGE)
     if not isinstance(manifest, dict):
@@ -426,19 +498,11 @@ def show_bundle(path):
     ]
     _say(
         "files        %d members, %d kernel paths read, %d with denied/timed-out/failed reads"
-        % (len(members), len(files), len(problems))
+        % (members, len(files), len(problems))
     )
     for key, entry in problems[:20]:
         shown = ", ".join("%s %s" % (o, entry[o]) for o in outcomes if o in entry)
         _say("  %-50s %s" % (key, shown))
-    by_top = {}
-    for m in members:
-        parts = m.name.split("/")
-        top = "/".join(parts[:2]) if parts[0] in ("proc", "sys") and len(parts) > 2 else m.name
-        if parts[0] == "proc" and len(parts) > 1 and parts[1].isdigit():
-            top = "proc/<pid>"
-        count, size = by_top.get(top, (0, 0))
-        by_top[top] = (count + 1, size + m.size)
     for top, (count, size) in sorted(by_top.items()):
         _say("  %-40s %5d file(s) %10s" % (top, count, format_size(size)))
     return EXIT_OK

@@ -1,8 +1,10 @@
 """The terminal shows text from a host or a bundle as text: control characters made visible."""
 
+import gzip
 import io
 import json
 import os
+import resource
 import tarfile
 
 from .conftest import root_args, run_collector
@@ -66,3 +68,53 @@ def test_show_refuses_a_manifest_nested_too_deep_in_one_line(tmp_path):
     _bundle(path, b"[1, 2]")
     code, shown, err = run_collector(["--show", path], check=False)
     assert code == 2 and "not an object" in err
+
+
+def _tiny_members_bomb(path, members):
+    """A gzip of a manifest and `members` empty members: a 128 MiB tar index in under 1 MiB."""
+    manifest = json.dumps({"format": "vmcollect-bundle", "samples": 1}).encode()
+    info = tarfile.TarInfo("manifest.json")
+    info.size = len(manifest)
+    head = info.tobuf(format=tarfile.GNU_FORMAT) + manifest + b"\0" * (512 - len(manifest))
+    empty = tarfile.TarInfo("proc/1/x").tobuf(format=tarfile.GNU_FORMAT)
+    with open(path, "wb") as f:
+        f.write(gzip.compress(head + empty * members + b"\0" * 1024, 6))
+
+
+#: The address space `--show` may use on a bomb: ample for the interpreter (about 40 MiB is
+#: enough); the old reader, which kept a TarInfo per member, needed 130 MiB of RSS for this one.
+SHOW_ADDRESS_SPACE = 96 << 20
+
+
+def _limit_address_space():
+    resource.setrlimit(resource.RLIMIT_AS, (SHOW_ADDRESS_SPACE, SHOW_ADDRESS_SPACE))
+
+
+def test_show_stops_at_the_member_limit_in_bounded_memory(tmp_path):
+    from vmcollect.cli import SHOW_MAX_MEMBERS
+
+    path = str(tmp_path / "members.tar.gz")
+    _tiny_members_bomb(path, SHOW_MAX_MEMBERS)  # the manifest makes one more than the limit
+    code, shown, err = run_collector(["--show", path], check=False, preexec_fn=_limit_address_space)
+    assert code == 2 and shown == "" and "Traceback" not in err
+    assert err == "vmcollect: error: cannot read %s: more than 250000 members\n" % path
+
+
+def test_show_refuses_a_declared_size_over_the_limit_before_reading_it(tmp_path):
+    from vmcollect.cli import SHOW_MAX_BYTES
+
+    info = tarfile.TarInfo("proc/meminfo")
+    info.size = SHOW_MAX_BYTES  # with its header, one byte-block over; no data follows
+    path = str(tmp_path / "big.tar.gz")
+    with open(path, "wb") as f:
+        f.write(gzip.compress(info.tobuf(format=tarfile.GNU_FORMAT)))
+    code, shown, err = run_collector(["--show", path], check=False)
+    assert code == 2 and shown == "" and len(err.splitlines()) == 1
+    assert "members add up to more than 4294967296 bytes" in err
+
+
+def test_show_refuses_a_fifo_without_waiting_for_a_writer(tmp_path):
+    path = str(tmp_path / "bundle.tar.gz")
+    os.mkfifo(path)
+    code, shown, err = run_collector(["--show", path], check=False)
+    assert (code, shown) == (2, "") and err.endswith(": not a regular file\n"), err

@@ -3,6 +3,10 @@
 Computed here once for the ``processes`` table (vmanalyze.tables) and the report's
 top-process tables (vmreports.sections), so that a process's first and last sighting,
 its sample count and its largest RSS are the same fact wherever they are shown.
+
+A pid or a start time no real process can have is unknown (null), never a number made up
+from it: a pid above :data:`PID_MAX_LIMIT`, a start time of :data:`MAX_START_TICKS` ticks or
+more (a crafted ``/proc/PID/stat`` may say ``9223372036854775807``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["ProcessSummary", "summarize_processes"]
+__all__ = ["MAX_START_TICKS", "PID_MAX_LIMIT", "ProcessSummary", "summarize_processes"]
+
+#: The kernel's PID_MAX_LIMIT on 64-bit (include/linux/threads.h): ``pid_max`` is at most this.
+PID_MAX_LIMIT = 4_194_304
+#: Our bound on a start time in clock ticks after boot: the largest count a float64 holds
+#: exactly (rules compute times from it in floats); at USER_HZ 100 it is 2.8 million years.
+MAX_START_TICKS = 2**53
 
 
 @dataclass
@@ -57,9 +67,13 @@ def summarize_processes(
             values = np.asarray(pd.to_numeric(series, errors="coerce"), dtype="float64")
         return values[order]
 
-    pid = np.nan_to_num(column("pid"), nan=-1).astype("int64")
-    start_ticks = np.nan_to_num(column("starttime"), nan=0).astype("int64")
-    codes, _ = pd.factorize(start_ticks * 4_194_304 + pid)  # pid_max is at most 2**22
+    pid, pid_known = _bounded_ints(ps, "pid", PID_MAX_LIMIT, order)
+    start_ticks, start_known = _bounded_ints(ps, "starttime", MAX_START_TICKS - 1, order)
+    # one integer key per (pid, starttime) pair, unknown ones included, codes in order of
+    # first sighting; each part is factorized first, so the key cannot overflow
+    pid_codes, pid_values = pd.factorize(pid)
+    start_codes, _ = pd.factorize(start_ticks)
+    codes, _ = pd.factorize(start_codes.astype("int64") * len(pid_values) + pid_codes)
     k = int(codes.max()) + 1
     rows = np.arange(len(codes))
     first = np.full(k, len(codes), dtype="int64")
@@ -81,8 +95,8 @@ def summarize_processes(
     )
     out = pd.DataFrame(
         {
-            "pid": pid[first],
-            "starttime": start_ticks[first],
+            "pid": _nullable(pid[first], pid_known[first]),
+            "starttime": _nullable(start_ticks[first], start_known[first]),
             "comm": comm,
             "first_seen": ts_all.iloc[order[first]].reset_index(drop=True),
             "last_seen": ts_all.iloc[order[last]].reset_index(drop=True),
@@ -115,3 +129,28 @@ def summarize_processes(
         {"ts": ts_all.iloc[order].reset_index(drop=True), "majflt": majflt, "process": codes}
     )
     return ProcessSummary(out, samples, codes)
+
+
+def _bounded_ints(
+    frame: pd.DataFrame, name: str, high: int, order: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Column `name` of `frame` as int64 in `order` (unknown ones -1) and where it is known:
+    an integer from 0 to `high`. Never through float64, which rounds int64 max up past it."""
+    if name not in frame.columns:
+        return np.full(len(order), -1, dtype="int64"), np.zeros(len(order), dtype=bool)
+    series = frame[name]
+    if not pd.api.types.is_integer_dtype(series.dtype):
+        series = pd.to_numeric(series, errors="coerce")
+    values = series.iloc[order].reset_index(drop=True)
+    known = (values.notna() & (values >= 0) & (values <= high)).fillna(False)
+    if not pd.api.types.is_integer_dtype(values.dtype):
+        known &= (values % 1 == 0).fillna(False)
+    ints = values.where(known, -1).astype("int64").to_numpy()
+    return ints, known.to_numpy(dtype=bool)
+
+
+def _nullable(values: np.ndarray, known: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """`values` as Int64, null where not `known`."""
+    out = pd.array(values, dtype="Int64")
+    out[~known] = pd.NA
+    return out

@@ -90,7 +90,8 @@ def _num(text: str) -> Cell:
 
 
 def _ident(row: Any) -> list[Cell]:
-    return [_text(row.comm, 32), Cell(str(int(row.pid)), cls="num")]
+    pid = "–" if pd.isna(row.pid) else str(int(row.pid))  # unknown: no real pid was read
+    return [_text(row.comm, 32), Cell(pid, cls="num")]
 
 
 def _context(row: Any) -> list[Cell]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -296,3 +297,35 @@ def test_samples_snapshots_and_intervals_are_counted_once() -> None:
     )
     html = render_html(analysis_with_fake_rules("swap-thrash"))
     assert html.count('id="terms"') == 1
+
+
+def test_int64_max_pid_and_starttime_are_unknown_without_a_warning() -> None:
+    """A crafted /proc/PID/stat may say 9223372036854775807: the top-process tables show the
+    pid as unknown and the summary's start time is null, with no RuntimeWarning (the old
+    float64 round trip cast 2**63 to int64 and made up -9223372036854775808)."""
+    from vmanalyze.process_summary import summarize_processes
+    from vmreports.sections import process_tables
+
+    tables = dict(dataset_of("memory-leak").tables)
+    ps = tables["process_samples"].copy()
+    leaky = ps["comm"] == "leaky-cache"
+    other = ps["comm"] == "process_api"  # pid 1, in the top by RSS
+    ps.loc[leaky, "starttime"] = 2**63 - 1
+    ps.loc[other, "pid"] = 2**63 - 1
+    tables["process_samples"] = ps
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data = summarize_processes(ps)
+        by_rss, growth, _swap, _faults = process_tables(tables)
+    assert data is not None
+    rows = data.summary
+    assert rows.loc[rows["comm"] == "leaky-cache", "starttime"].isna().all()
+    assert rows["starttime"].notna().sum() == len(rows) - 1  # the other processes keep theirs
+    assert rows["pid"].isna().sum() == 1
+    assert rows.loc[rows["comm"] == "leaky-cache", "pid"].tolist() == [
+        int(ps.loc[leaky, "pid"].iloc[0])
+    ]
+    assert [r[0].text for r in by_rss.rows if r[1].text == "–"] == ["process_api"]
+    shown = [r[1].text for r in by_rss.rows + growth.rows]
+    assert all(t == "–" or 0 < int(t) < 4_194_304 for t in shown), shown
+    assert growth.rows[0][0].text == "leaky-cache"

@@ -18,6 +18,7 @@ import re
 import shutil
 import tarfile
 import tracemalloc
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -502,3 +503,21 @@ def test_a_cut_compressed_archive_always_warns(
         except InputError as exc:  # nothing complete before the cut (bz2: 900 kB blocks)
             warnings = [str(exc)]
         assert any("truncated" in w for w in warnings), percent
+
+
+def test_int64_max_starttime_of_a_captured_process_is_null(tmp_path: Path) -> None:
+    """One real /proc/PID/stat with starttime (field 22) set to int64 max: that process's start
+    time is null in ``processes``, and nothing from analysis to HTML warns."""
+    tree = tmp_path / "tree"
+    shutil.copytree(FIXTURE_TREE, tree, symlinks=True)
+    stat = tree / "proc" / "3007" / "stat"
+    head, tail = stat.read_text().rsplit(")", 1)
+    fields = tail.split()
+    fields[22 - 3] = str((1 << 63) - 1)  # fields after ")" start at field 3 (state)
+    stat.write_text(f"{head}) {' '.join(fields)}\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        analysis = _survives_every_output(str(tree), tmp_path)
+    processes = analysis.dataset.tables["processes"].set_index("pid")
+    assert pd.isna(processes.loc[3007, "starttime"])
+    assert processes.loc[1, "starttime"] == 9  # the others keep theirs

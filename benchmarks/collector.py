@@ -92,6 +92,10 @@ def _memory_hierarchy():
 def make_cgroups(count, procs):
     """`count` memory cgroups shaped like a Kubernetes node's, the processes in the containers.
 
+    The tree is the top directory, ``kubepods.slice``, its two QoS slices, then pods of up to
+    three containers each, made in that order until there are `count` directories (below 4,
+    the first `count` of those four; 0 makes none). The processes go into the containers or,
+    when `count` leaves room for none, into the deepest cgroups made (the tree's leaves).
     Returns the top directory (to remove afterwards), or None when none could be made.
     """
     found = _memory_hierarchy() if count > 0 and os.geteuid() == 0 else None
@@ -101,7 +105,7 @@ def make_cgroups(count, procs):
     top = os.path.join(mount, f"vmtriage-bench-{os.getpid()}")
     kubepods = os.path.join(top, "kubepods.slice")
     qos = [os.path.join(kubepods, f"kubepods-{q}.slice") for q in ("burstable", "besteffort")]
-    dirs = [top, kubepods] + qos
+    dirs = [top, kubepods, *qos][:count]
     containers = []
     pod = 0
     while len(dirs) < count:
@@ -112,13 +116,15 @@ def make_cgroups(count, procs):
             containers.append(os.path.join(pod_dir, f"cri-containerd-{pod:04d}{c:02d}.scope"))
             dirs.append(containers[-1])
         pod += 1
+    # cgroup v2 puts no process in a cgroup that enables a controller for its children
+    homes = containers or [d for d in dirs if not any(o.startswith(d + "/") for o in dirs)]
     for d in dirs:
         os.mkdir(d)
-        if version == "v2" and d not in containers:
+        if version == "v2" and d not in homes:
             with open(os.path.join(d, "cgroup.subtree_control"), "w") as f:
                 f.write("+memory")
     for i, proc in enumerate(procs):
-        with open(os.path.join(containers[i % len(containers)], "cgroup.procs"), "w") as f:
+        with open(os.path.join(homes[i % len(homes)], "cgroup.procs"), "w") as f:
             f.write(str(proc.pid))
     return top
 

@@ -30,8 +30,10 @@ from vmanalyze.facts import DEFAULT_PAGE_SIZE, HOST_DTYPES, build_host_facts
 from vmanalyze.inputs import CapturedInput, split_member
 from vmanalyze.packs import Pack
 from vmanalyze.parsers import SOURCES, match_sources
+from vmanalyze.parsers import df as df_parser
 from vmanalyze.parsers._common import Columns, Labels
 from vmanalyze.parsers.kernel_log import syslog_time
+from vmanalyze.parsers.mounts import parse_mounts
 from vmanalyze.parsers.pid_stat import stat_from_pack, stat_from_records
 from vmanalyze.parsers.pid_status import status_from_pack, status_from_records
 from vmanalyze.parsers.sysctl_a import vm_settings
@@ -115,6 +117,12 @@ def _fit_int64(value: Any) -> Any:
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
+def _checked_mount_table(text: str) -> str:
+    """A mount table's text, once it parses (a ParseError otherwise)."""
+    parse_mounts(text)
+    return text
+
+
 class TableBuilder:
     """Parse a captured input into tables; collect warnings instead of failing."""
 
@@ -173,9 +181,10 @@ class TableBuilder:
         source: str,
         context: Callable[[str], dict[str, Any]] | None = None,
         consume: bool = False,
+        parse: Callable[[str], Any] | None = None,
     ) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
-        for path, label, parsed in self._records(source, consume):
+        for path, label, parsed in self._records(source, consume, parse):
             base = {"snapshot": label, "ts": self.ts.get(label)}
             if context is not None:
                 base.update(context(path))
@@ -316,12 +325,26 @@ class TableBuilder:
         return frame(rows)
 
     def tmpfs_mounts(self) -> pd.DataFrame:
-        """The collector's statvfs of the tmpfs mounts; in a sosreport, `df`'s tmpfs rows."""
-        df = frame(self._rows("tmpfs_mounts") or self._rows("df"))
+        """The collector's statvfs of the tmpfs mounts; in a sosreport, `df`'s tmpfs rows,
+        told by the mount table's types when the sosreport has one (parsers/df.py)."""
+        rows = self._rows("tmpfs_mounts")
+        if not rows:
+            mounts = self._mount_table()
+            rows = self._rows("df", parse=lambda text: df_parser.parse_df(text, mounts))
+        df = frame(rows)
         for column in ("inodes", "inodes_free"):  # null throughout in a sosreport
             if column in df.columns:
                 df[column] = df[column].astype("Int64")
         return df
+
+    def _mount_table(self) -> str | None:
+        """The text of the input's mount table that parses: ``mount -l``'s, else ``proc/mounts``
+        (a table that does not parse is a warning, and ``df`` is read without it)."""
+        texts = {
+            path: text for path, _label, text in self._records("mounts", parse=_checked_mount_table)
+        }
+        preferred = sorted(texts, key=lambda path: not path.endswith("mount_-l"))
+        return texts[preferred[0]] if preferred else None
 
     def numa_topology(self) -> pd.DataFrame:
         """One row per node: CPUs, distances, memory; from the first snapshot that has them."""

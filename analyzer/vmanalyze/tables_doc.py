@@ -111,10 +111,11 @@ TABLES: tuple[TableDoc, ...] = (
         "The tmpfs-like mounts (tmpfs, ramfs, devtmpfs, hugetlbfs; start and end only): mount "
         "point, type, size, used and available bytes, inodes and free inodes (statvfs). A "
         "bundle lists at most 64 (/dev/shm, /run, /tmp first, then the largest by used bytes); "
-        "a sosreport gives the rows of `df -al` whose source is a tmpfs-like type name, "
-        "without inodes.",
+        "a sosreport gives the rows of `df -al` whose mount is of a tmpfs-like type in its mount "
+        "table (`mount -l`, or `proc/mounts`: Docker's `shm` included), or, without a mount "
+        "table, whose source is a tmpfs-like type name; without inodes.",
         "vmcollect/tmpfs_mounts (statvfs of the mounts in /proc/self/mountinfo); "
-        "sos_commands/filesys/df_-al_-x_autofs",
+        "sos_commands/filesys/df_-al_-x_autofs with sos_commands/filesys/mount_-l or proc/mounts",
         f"{_TS}, mount_point",
         "2.6.32",
     ),

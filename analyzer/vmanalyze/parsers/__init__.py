@@ -62,6 +62,7 @@ from vmanalyze.parsers import (
     kmsg,
     loadavg,
     meminfo,
+    mounts,
     numactl,
     numastat,
     os_release,
@@ -427,6 +428,14 @@ SOURCES: dict[str, Source] = dict(
             df.parse_df,
             f"{_SOS}/filesys/{{df_-al_-x_autofs,df_-al}}",
             table="tmpfs_mounts",
+        ),
+        _src(
+            "mounts",
+            "mounts",
+            mounts.parse_mounts,
+            f"{_SOS}/filesys/mount_-l",
+            "proc/mounts",
+            table="tmpfs_mounts",  # the types of the df rows (vmanalyze.tables.tmpfs_mounts)
         ),
         _src("free", "free", free.parse_free, f"{_SOS}/memory/free", f"{_INSIGHTS}/free"),
         _src("swapon", "swapon", swapon.parse_swapon, f"{_SOS}/memory/swapon_--bytes_--show"),

@@ -6,6 +6,7 @@ snapshot like the start. Every read goes to the spool immediately, so memory sta
 """
 
 import ctypes
+import operator
 import os
 import platform
 import re
@@ -26,6 +27,9 @@ STATUS_LIMIT = 16384
 CMDLINE_LIMIT = 65536
 DEEP_LIMIT = 64 << 20
 SLEEP_SLICE = 0.5
+# The paths `Collector._transform` changes when the run does not anonymize.
+_TRANSFORMED = frozenset(("proc/stat", "proc/cpuinfo"))
+_RSS = operator.itemgetter(0)
 KMSG_PATTERN = re.compile(
     rb"Out of memory|oom-kill|oom_reaper|invoked oom-killer|Killed process|"
     rb"Memory cgroup out of memory|page allocation failure|blocked for more than|"
@@ -127,7 +131,7 @@ class Collector(object):
         self.stop_reason = None
         self.interrupted = False
         self.spool = None
-        self.seen = set()
+        self.seen = {}  # pid -> start time (bytes) of the process last seen with that pid
         self.bad_pids = set()
         self.pending_cmdline = set()
         self.warnings = []
@@ -198,7 +202,10 @@ class Collector(object):
         return [(real, self.anonymizer.text(path)) for real, path in files]
 
     def _transform(self, path, data):
-        """The documented exceptions to 'bytes as the kernel gave them'."""
+        """The documented exceptions to 'bytes as the kernel gave them'.
+
+        Without --anonymize, only the paths in `_TRANSFORMED` are changed.
+        """
         if path == "proc/stat":
             return b"".join(
                 line
@@ -226,25 +233,17 @@ class Collector(object):
         return data
 
     # -- reading ------------------------------------------------------------------------
-    def _capture(self, label, real, path, limit=1 << 20, per_process=False):
-        outcome, data, error = read_file(real, limit)
-        if outcome == CAPTURED:
-            self.spool.add(label, path, CAPTURED, self._transform(path, data))
-            return data
-        if per_process and outcome == ABSENT:
-            outcome = GONE
-        self.spool.add(label, path, outcome, error.encode("utf-8") if error else None)
-        return None
-
     def _capture_many(self, label, files, limit=1 << 20):
-        """`_capture` for a list of (real path, bundle path): the captures go to the spool at
-        once."""
+        """Read a list of (real path, bundle path); the captures go to the spool at once."""
         captured = []
         transform = self._transform
+        every = self.anonymizer is not None or self.opts.anonymize
         for real, path in files:
             outcome, data, error = read_file(real, limit)
             if outcome == CAPTURED:
-                captured.append((path, transform(path, data)))
+                if every or path in _TRANSFORMED:
+                    data = transform(path, data)
+                captured.append((path, data))
             else:
                 self.spool.add(label, path, outcome, error.encode("utf-8") if error else None)
         self.spool.add_captured(label, captured)
@@ -294,7 +293,34 @@ class Collector(object):
             data = b"".join(line + b"\n" for line in lines)
             self.spool.add(label, "dev/kmsg", CAPTURED, self._anonymize_bytes(data))
 
+    def _capture_process_files(self, label, leaf, names, limit):
+        """Read ``<proc>/<pid>/<leaf>`` of each pid in `names`; the captures reach the spool in
+        one call. A file that is absent belongs to a process that is gone."""
+        proc = self.roots.proc
+        tail = "/" + leaf
+        anonymize = self.anonymizer is not None and leaf == "cgroup"
+        add = self.spool.add
+        captured = []
+        for name in names:
+            outcome, data, error = read_file(proc + "/" + name + tail, limit)
+            if outcome == CAPTURED:
+                captured.append((name, self._anonymize_bytes(data) if anonymize else data))
+                continue
+            add(
+                label,
+                "proc/" + name + tail,
+                GONE if outcome == ABSENT else outcome,
+                error.encode("utf-8") if error else None,
+            )
+        self.spool.add_process_captures(label, leaf, captured)
+
     def _read_processes(self, label, full):
+        """Every process's stat; the status of the largest; a new process's identity files.
+
+        This is most of a sample's cost (a host has ~1,000 processes), so it does per process
+        no more than ranking them needs: one read, one split, and the comparison with the
+        process's previous stat, by pid, in the spool.
+        """
         proc = self.roots.proc
         try:
             names = os.listdir(proc)
@@ -315,8 +341,7 @@ class Collector(object):
                     error.encode("utf-8") if error else None,
                 )
                 continue
-            close = data.rfind(b")")
-            rest = data[close + 2 :].split()
+            rest = data[data.rfind(b")") + 2 :].split()
             try:
                 state = rest[0]
                 starttime = rest[19]
@@ -324,7 +349,7 @@ class Collector(object):
             except (IndexError, ValueError):
                 state, starttime, rss = b"?", b"?", 0
             procs.append((rss, name, data, state, starttime))
-        procs.sort(key=lambda p: p[0], reverse=True)
+        procs.sort(key=_RSS, reverse=True)
         max_processes = self.opts.max_processes
         if len(procs) > max_processes:
             skipped = len(procs) - max_processes
@@ -332,54 +357,42 @@ class Collector(object):
             self.proc_stats["skipped_over_max_samples"] += 1
             procs = procs[:max_processes]
         self.proc_stats["max_in_sample"] = max(self.proc_stats["max_in_sample"], len(procs))
-        self.spool.add_captured(label, [("proc/%s/stat" % p[1], p[2]) for p in procs])
+        self.spool.add_process_captures(label, "stat", [p[1:3] for p in procs])
 
-        status_done = set()
         status_targets = procs if full else procs[: self.opts.status_top]
-        for _rss, name, _data, _state, _start in status_targets:
-            self._capture(
-                label,
-                proc + "/" + name + "/status",
-                "proc/%s/status" % name,
-                STATUS_LIMIT,
-                per_process=True,
-            )
-            status_done.add(name)
+        self._capture_process_files(label, "status", [p[1] for p in status_targets], STATUS_LIMIT)
 
+        # A process is new when its pid was not seen with this start time (pids are reused).
+        seen = self.seen
+        pending = self.pending_cmdline
+        chosen = []
         cmdline_items = []
         for _rss, name, _data, state, starttime in procs:
-            key = (name, starttime)
-            first_seen = key not in self.seen
-            if first_seen:
-                self.seen.add(key)
+            if seen.get(name) != starttime:
+                seen[name] = starttime
                 self.proc_stats["seen"] += 1
-            if not (first_seen or full):
-                if key in self.pending_cmdline and state != b"D":
-                    self.pending_cmdline.discard(key)
+            elif not full:
+                if pending and state != b"D" and (name, starttime) in pending:
+                    pending.discard((name, starttime))
                     cmdline_items.append((name, proc + "/" + name + "/cmdline", CMDLINE_LIMIT))
                 continue
-            for leaf in ("comm", "cgroup"):
-                self._capture(
-                    label,
-                    proc + "/" + name + "/" + leaf,
-                    "proc/%s/%s" % (name, leaf),
-                    65536,
-                    per_process=True,
-                )
-            if name not in status_done:
-                self._capture(
-                    label,
-                    proc + "/" + name + "/status",
-                    "proc/%s/status" % name,
-                    STATUS_LIMIT,
-                    per_process=True,
-                )
-            if self.opts.no_cmdline or name in self.bad_pids:
-                continue
-            if state == b"D":
-                self.pending_cmdline.add(key)
-                continue
-            cmdline_items.append((name, proc + "/" + name + "/cmdline", CMDLINE_LIMIT))
+            chosen.append((name, state, starttime))
+        chosen_names = [c[0] for c in chosen]
+        for leaf in ("comm", "cgroup"):
+            self._capture_process_files(label, leaf, chosen_names, 65536)
+        if not full:
+            status_done = set(p[1] for p in status_targets)
+            self._capture_process_files(
+                label, "status", [n for n in chosen_names if n not in status_done], STATUS_LIMIT
+            )
+        if not self.opts.no_cmdline:
+            for name, state, starttime in chosen:
+                if name in self.bad_pids:
+                    continue
+                if state == b"D":
+                    pending.add((name, starttime))
+                    continue
+                cmdline_items.append((name, proc + "/" + name + "/cmdline", CMDLINE_LIMIT))
         self._read_slow(label, self.cmdline_reader, cmdline_items, "cmdline")
         if full and self.opts.deep > 0:
             self._read_deep(label, procs)

@@ -138,3 +138,46 @@ def test_a_spool_of_per_record_repeats_is_still_read(tmp_path):
         ("end", b"MemTotal: 2 kB\n"),
     ]
     assert b.members["proc/meminfo"].endswith(b"@@ vmcollect end =\n")
+
+
+def test_process_captures_repeat_by_pid_next_to_paths(tmp_path):
+    """`add_process_captures` (a sample's per-process files) and `add_captured` (by path) in
+    one spool: a pid repeats when its file equals its own previous capture, a reused pid
+    with new content is captured in full, and a pid missing from a snapshot starts over."""
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    stats = [
+        {"7": b"7 (sleep) S 1\n", "8": b"8 (busy) R 1\n", "9": b"9 (old) S 1\n"},
+        {"7": b"7 (sleep) S 1\n", "8": b"8 (busy) R 2\n", "9": b"9 (new) S 5\n"},
+        {"7": b"7 (sleep) S 1\n", "8": b"8 (busy) R 2\n"},
+        {"7": b"7 (sleep) S 1\n", "8": b"8 (busy) R 2\n", "9": b"9 (new) S 5\n"},
+    ]
+    labels = ["start", 0, 1, "end"]
+    _spool(str(spool_dir), [(label, []) for label in labels], 1 << 20)  # the metadata
+    for name in os.listdir(str(spool_dir / "segments")):
+        os.unlink(str(spool_dir / "segments" / name))
+    os.rmdir(str(spool_dir / "segments"))
+    os.unlink(str(spool_dir / "samples.jsonl"))
+    spool = SpoolWriter(str(spool_dir))
+    for index, (label, by_pid) in enumerate(zip(labels, stats)):
+        spool.add_captured(label, [("proc/meminfo", b"MemTotal: 1 kB\n")])
+        spool.add_process_captures(label, "stat", sorted(by_pid.items()))
+        spool.add_process_captures(label, "comm", [("7", b"sleep\n")])
+        spool.end_snapshot({"label": label, "wall_ns": index, "mono_ns": index, "duration_ns": 1})
+    spool.close()
+    stored = [r for seg in segment_paths(str(spool_dir)) for r in read_segment(seg)]
+    same = sorted((label, path) for label, outcome, path, _ in stored if outcome == SAME)
+    assert same == sorted(
+        [(str(label), "proc/meminfo") for label in labels[1:]]
+        + [(str(label), "proc/7/stat") for label in labels[1:]]
+        + [(str(label), "proc/7/comm") for label in labels[1:]]
+        + [("1", "proc/8/stat"), ("end", "proc/8/stat")]
+    )
+    out = str(tmp_path / "b.tar.gz")
+    write_bundle(str(spool_dir), out)
+    b = Bundle(out)
+    for pid in ("7", "8", "9"):
+        want = [(label, s[pid]) for label, s in zip(labels, stats) if pid in s]
+        assert b.records("proc/%s/stat" % pid) == want, pid
+    # pid 9 was absent from sample 1, so its capture at the end is in full, not a repeat.
+    assert b.members["proc/9/stat"].endswith(b"@@ vmcollect end 12\n9 (new) S 5\n\n")

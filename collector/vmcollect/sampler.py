@@ -6,6 +6,7 @@ snapshot like the start. Every read goes to the spool immediately, so memory sta
 """
 
 import ctypes
+import gc
 import operator
 import os
 import platform
@@ -452,16 +453,29 @@ class Collector(object):
                 self.proc_stats["deep_read"].append(int(name))
 
     def snapshot(self, label, full=False):
+        """Read one snapshot into the spool; return its samples.jsonl entry.
+
+        Python's cyclic garbage collector is off while it runs: a sample makes a few thousand
+        short-lived tuples and lists (per process, per file) that reference counting frees,
+        and the collector ran over them one to two times a sample for nothing (~1 ms of a
+        ~20 ms sample, measured with the collector on and off in alternate samples).
+        """
         wall, mono = now_ns(), mono_ns()
-        self._capture_many(label, self.system_files)
-        self._capture_many(
-            label, self._cgroup_files(self.cgroups, True) if full else self.cgroup_files
-        )
-        if full:
-            self._capture_many(label, sources.config_files(self.roots))
-            self._capture_tmpfs_mounts(label)
-        self._read_kmsg(label)
-        self._read_processes(label, full)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._capture_many(label, self.system_files)
+            self._capture_many(
+                label, self._cgroup_files(self.cgroups, True) if full else self.cgroup_files
+            )
+            if full:
+                self._capture_many(label, sources.config_files(self.roots))
+                self._capture_tmpfs_mounts(label)
+            self._read_kmsg(label)
+            self._read_processes(label, full)
+        finally:
+            if collecting:
+                gc.enable()
         return {
             "label": label,
             "wall_ns": wall,

@@ -26,8 +26,9 @@ from vmcollect.readers import CAPTURED, OUTCOMES
 from vmcollect.safeio import create_temp, open_new, publish
 from vmcollect.spool import (
     MAX_NS,
+    REPEAT_OUTCOMES,
     SAME,
-    SAMES,
+    RepeatSet,
     open_regular,
     read_samples,
     segment_data,
@@ -115,7 +116,7 @@ class FileStats(object):
 
 _CAPTURED_B = CAPTURED.encode("ascii")
 _SAME_B = SAME.encode("ascii")
-_SAMES_B = SAMES.encode("ascii")
+_REPEAT_KINDS = dict((o.encode("ascii"), o) for o in REPEAT_OUTCOMES)
 _OUTCOMES = dict((o.encode("ascii"), o) for o in OUTCOMES)
 REPEAT_RECORD = b"@@ vmcollect %s =\n"
 
@@ -151,8 +152,9 @@ def _group_segment(raw, complete, stats, names):
 
     Each record is kept as the bundle will hold it (format version 2): a capture as
     ``@@ vmcollect <label> <length>`` and its bytes; a repeat of the record before it (outcome
-    ``same``, or listed in a snapshot's ``sames``) as ``@@ vmcollect <label> =``, one bytes
-    object per snapshot shared by all its repeats (`_format_records` tells them apart).
+    ``same``, or among a snapshot's repeats as its ``sames*`` records leave them: see
+    `vmcollect.spool`) as ``@@ vmcollect <label> =``, one bytes object per snapshot shared by
+    all its repeats (`_format_records` tells them apart).
     Records of snapshots not in `complete` and paths that are not safe member names are
     dropped; other outcomes go to `stats`. `names` caches each path's member name (None when
     unsafe) across segments: a path is decoded and checked once, not once per record (a run
@@ -163,6 +165,7 @@ def _group_segment(raw, complete, stats, names):
     """
     streams = {}
     repeat_of = {}  # label -> its repeat record
+    repeats = RepeatSet()
     pos, end = 0, len(raw)
     find = raw.find
     while pos < end:
@@ -181,15 +184,19 @@ def _group_segment(raw, complete, stats, names):
             break
         if pos > end or size < 0:
             break  # a truncated last record
+        kind = _REPEAT_KINDS.get(outcome)
+        done = repeats.take(label, kind is not None)
+        if done in complete:
+            _add_repeats(repeats.paths, REPEAT_RECORD % done, streams, names)
+        if kind is not None:
+            repeats.update(kind, raw[start:pos], label)
+            continue
         if label not in complete:
             continue
-        if outcome in (_SAMES_B, _SAME_B):
+        if outcome == _SAME_B:
             record = repeat_of.get(label)
             if record is None:
                 record = repeat_of[label] = REPEAT_RECORD % label
-            if outcome == _SAMES_B:
-                _add_repeats(raw[start:pos].split(b"\n"), record, streams, names)
-                continue
         entry = streams.get(path)
         if entry is None:
             name = _member_name(path, names)
@@ -205,6 +212,9 @@ def _group_segment(raw, complete, stats, names):
             entry.append(record)
         else:
             stats.add(names[path], _OUTCOMES.get(outcome, "failed"), raw[start:pos])
+    done = repeats.take()
+    if done in complete:
+        _add_repeats(repeats.paths, REPEAT_RECORD % done, streams, names)
     return streams
 
 

@@ -190,10 +190,26 @@ def test_late_samples_are_flagged_and_the_schedule_skips_ahead(tmp_path, monkeyp
     assert gap >= 1.05
 
 
+CHURN = """
+import os, time
+while True:
+    block = bytearray(os.urandom(1)[0] * 4096 + 4096)  # its stat and status change
+    time.sleep(0.005)
+"""
+
+
 def test_size_cap_stops_sampling_and_keeps_the_bundle(out_dir):
-    _, out, _ = run_collector(
-        ["--interval", "50ms", "--count", "500", "--max-size", "1M", "-o", out_dir, "-q"]
-    )
+    # Processes whose stat and status change all the time, so each sample adds to the spool
+    # (on an idle host nearly everything repeats, and 500 samples stay under 1 MiB).
+    churn = [subprocess.Popen([sys.executable, "-c", CHURN]) for _ in range(8)]
+    try:
+        _, out, _ = run_collector(
+            ["--interval", "50ms", "--count", "500", "--max-size", "1M", "-o", out_dir, "-q"]
+        )
+    finally:
+        for proc in churn:
+            proc.kill()
+            proc.wait()
     b = Bundle(out.strip())
     assert b.manifest["stop_reason"] == "size cap reached"
     assert b.manifest["completed"] is False

@@ -26,8 +26,9 @@ from vmcollect.readers import CAPTURED, OUTCOMES
 from vmcollect.safeio import create_temp, open_new, publish
 from vmcollect.spool import (
     MAX_NS,
+    REPEAT_OUTCOMES,
     SAME,
-    SAMES,
+    RepeatSet,
     open_regular,
     read_samples,
     segment_data,
@@ -115,8 +116,9 @@ class FileStats(object):
 
 _CAPTURED_B = CAPTURED.encode("ascii")
 _SAME_B = SAME.encode("ascii")
-_SAMES_B = SAMES.encode("ascii")
+_REPEAT_KINDS = dict((o.encode("ascii"), o) for o in REPEAT_OUTCOMES)
 _OUTCOMES = dict((o.encode("ascii"), o) for o in OUTCOMES)
+REPEAT_RECORD = b"@@ vmcollect %s =\n"
 
 
 def _is_pid_path(path):
@@ -132,22 +134,27 @@ def _member_name(path, names):
     return name
 
 
-def _add_repeats(paths, label, streams, names):
-    """A snapshot's repeats (one spool record for all of them) into their paths' streams."""
+def _add_repeats(paths, record, streams, names):
+    """A snapshot's repeats (one spool record for all of them) into their paths' streams:
+    `record` is the snapshot's repeat record, the same bytes for every path."""
+    get = streams.get
     for path in paths:
-        entry = streams.get(path)
+        entry = get(path)
         if entry is None:
             if _member_name(path, names) is None:
                 continue
             entry = streams[path] = []
-        entry.append(label)
-        entry.append(None)
+        entry.append(record)
 
 
 def _group_segment(raw, complete, stats, names):
-    """One segment's records grouped by path: {path bytes: [label, data, label, data, ...]}.
+    """One segment's records grouped by path: {path bytes: [bundle record, ...]}.
 
-    Labels stay bytes; a repeat of the record before it (outcome ``same``) has data None.
+    Each record is kept as the bundle will hold it (format version 2): a capture as
+    ``@@ vmcollect <label> <length>`` and its bytes; a repeat of the record before it (outcome
+    ``same``, or among a snapshot's repeats as its ``sames*`` records leave them: see
+    `vmcollect.spool`) as ``@@ vmcollect <label> =``, one bytes object per snapshot shared by
+    all its repeats (`_format_records` tells them apart).
     Records of snapshots not in `complete` and paths that are not safe member names are
     dropped; other outcomes go to `stats`. `names` caches each path's member name (None when
     unsafe) across segments: a path is decoded and checked once, not once per record (a run
@@ -157,6 +164,8 @@ def _group_segment(raw, complete, stats, names):
     cost of writing a bundle, so it does no more than it must per record.
     """
     streams = {}
+    repeat_of = {}  # label -> its repeat record
+    repeats = RepeatSet()
     pos, end = 0, len(raw)
     find = raw.find
     while pos < end:
@@ -169,16 +178,25 @@ def _group_segment(raw, complete, stats, names):
         label, outcome, length, path = parts
         try:
             start = nl + 1
-            pos = start + int(length)
+            size = int(length)
+            pos = start + size
         except ValueError:
             break
-        if pos > end:
+        if pos > end or size < 0:
             break  # a truncated last record
+        kind = _REPEAT_KINDS.get(outcome)
+        done = repeats.take(label, kind is not None)
+        if done in complete:
+            _add_repeats(repeats.paths, REPEAT_RECORD % done, streams, names)
+        if kind is not None:
+            repeats.update(kind, raw[start:pos], label)
+            continue
         if label not in complete:
             continue
-        if outcome == _SAMES_B:
-            _add_repeats(raw[start:pos].split(b"\n"), label, streams, names)
-            continue
+        if outcome == _SAME_B:
+            record = repeat_of.get(label)
+            if record is None:
+                record = repeat_of[label] = REPEAT_RECORD % label
         entry = streams.get(path)
         if entry is None:
             name = _member_name(path, names)
@@ -189,13 +207,14 @@ def _group_segment(raw, complete, stats, names):
                 continue
             entry = streams[path] = []
         if outcome == _CAPTURED_B:
-            entry.append(label)
-            entry.append(raw[start:pos])
+            entry.append(b"@@ vmcollect %s %d\n%s\n" % (label, size, raw[start:pos]))
         elif outcome == _SAME_B:
-            entry.append(label)
-            entry.append(None)
+            entry.append(record)
         else:
             stats.add(names[path], _OUTCOMES.get(outcome, "failed"), raw[start:pos])
+    done = repeats.take()
+    if done in complete:
+        _add_repeats(repeats.paths, REPEAT_RECORD % done, streams, names)
     return streams
 
 
@@ -205,16 +224,15 @@ def _format_records(entry):
     A capture is written in full; a repeat of the record before it as a repeat record,
     ``@@ vmcollect <label> =``, with no content (format version 2). Repeats that come before
     any capture of this segment can only be resolved against an earlier segment: they are
-    returned apart, for the caller to keep or drop.
+    returned apart, for the caller to keep or drop. A repeat record is one line; a capture's
+    record has a newline after its header and another after its bytes.
     """
-    out = []
-    lead = []
-    for label, data in zip(entry[::2], entry[1::2]):
-        if data is None:
-            (out if out else lead).append(b"@@ vmcollect %s =\n" % label)
-        else:
-            out.append(b"@@ vmcollect %s %d\n%s\n" % (label, len(data), data))
-    return b"".join(lead), b"".join(out)
+    lead = 0
+    for record in entry:
+        if record.find(b"\n") != len(record) - 1:
+            break
+        lead += 1
+    return b"".join(entry[:lead]), b"".join(entry[lead:])
 
 
 def _ordered(streams, names):
@@ -306,7 +324,7 @@ def _streams(spool_dir, complete_labels, stats, work_dir):
         streams = _group_segment(segment_data(seg), complete, stats, names)
         for key, entry in streams.items():
             name = names[key]
-            captured[name] = captured.get(name, 0) + len(entry) // 2
+            captured[name] = captured.get(name, 0) + len(entry)
         if len(segments) == 1:
             return _formatted(streams, names)
         runs.append(_read_run(_write_run(streams, names, work_dir, index)))

@@ -11,10 +11,16 @@ Layout of a spool directory:
 A record in a segment is ``<label> <outcome> <length> <path>\\n`` followed by `length` bytes.
 Non-captured outcomes carry the error message (if any) as their bytes. A capture identical to
 the same path's capture in the previous snapshot is a repeat: most of a sample (idle processes'
-stat and status) repeats the one before. A snapshot's repeats are one record, written before
-its other records: ``<label> sames <length> -\\n`` followed by their paths, one a line (a path
-holding a newline is stored as a record of its own). A record per repeat, outcome ``same`` with
-no bytes, is what earlier versions wrote; it is still read.
+stat and status) repeats the one before. A snapshot's repeats are written before its other
+records, as the change from the previous snapshot's repeats: ``<label> sames+ <length> -\\n``
+followed by the paths that repeat now and did not then, one a line, and ``<label> sames-`` with
+those that repeated then and do not now (from one sample to the next, the same idle processes
+and cgroups repeat: listing them all again was ~100 KB a sample to compress). The first
+snapshot of a segment lists them all, ``<label> sames``, so each segment reads on its own, and
+every snapshot starts with at least one of these records (an empty ``sames+`` when nothing
+changed). A path holding a newline is stored as a record of its own. Earlier versions wrote
+the whole list every snapshot that had repeats (``sames``), and before that a record per
+repeat, outcome ``same`` with no bytes; both are still read.
 
 If the process dies, everything up to the last ``samples.jsonl`` line can be read back
 (`read_segment` tolerates a truncated zlib stream and a truncated last record).
@@ -35,6 +41,9 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 write_json_atomic = replace_json
 SAME = "same"
 SAMES = "sames"
+SAMES_ADDED = "sames+"
+SAMES_REMOVED = "sames-"
+REPEAT_OUTCOMES = (SAMES, SAMES_ADDED, SAMES_REMOVED)
 _CAPTURED = "captured"
 
 
@@ -56,6 +65,13 @@ class SpoolWriter(object):
         # Captures of the previous complete snapshot and of the current one, by path.
         self._previous = {}
         self._current = {}
+        # The same for the per-process files of `add_process_captures`, by leaf, then by pid.
+        self._previous_pids = {}
+        self._current_pids = {}
+        self._same_pids = {}
+        # The previous snapshot's repeats in this segment (paths; pids by leaf), None at the
+        # start of a segment.
+        self._repeated = None
         self.compressed_bytes = 0
         self.raw_bytes = 0
         self._samples = open_new(os.path.join(directory, "samples.jsonl"), text=True)
@@ -104,19 +120,64 @@ class SpoolWriter(object):
             )
             buffer(body)
 
+    def add_process_captures(self, label, leaf, items):
+        """Queue captures of ``proc/<pid>/<leaf>``, ``(pid, data)`` each: `add_captured` for
+        the ~1,000 files a sample reads per process, without building each one's path.
+
+        A pid's capture is compared with its previous one by pid; the repeats' paths are
+        built at once when the snapshot ends (nearly every process repeats: idle ones).
+        """
+        current = self._current_pids.setdefault(leaf, {})
+        previous = self._previous_pids.get(leaf, {}).get
+        same = self._same_pids.setdefault(leaf, []).append
+        buffer = self._buffer.append
+        header = "%s %s %%d proc/%%s/%s\n" % (label, _CAPTURED, leaf)
+        for pid, body in items:
+            if pid not in current and previous(pid) == body:
+                current[pid] = body
+                same(pid)
+                continue
+            current[pid] = body
+            buffer((header % (len(body), pid)).encode("utf-8", "surrogateescape"))
+            buffer(body)
+
+    def _repeat_records(self, label):
+        """This snapshot's repeats as records: all of them (`SAMES`) at the start of a
+        segment, else what changed since the previous snapshot (`SAMES_ADDED`,
+        `SAMES_REMOVED`); at least one record, so a reader meets every snapshot."""
+        paths = set(self._same)
+        pids = dict((leaf, set(names)) for leaf, names in self._same_pids.items() if names)
+        before, self._repeated = self._repeated, (paths, pids)
+        if before is None:
+            changes = [(SAMES, paths, pids)]
+        else:
+            old_paths, old_pids = before
+            changes = [
+                (SAMES_ADDED, paths - old_paths, _pids_minus(pids, old_pids)),
+                (SAMES_REMOVED, old_paths - paths, _pids_minus(old_pids, pids)),
+            ]
+        records = []
+        for outcome, some_paths, some_pids in changes:
+            lines = _path_lines(some_paths, some_pids)
+            if lines or outcome == SAMES:
+                body = lines.encode("utf-8", "surrogateescape")
+                records.append(("%s %s %d -\n" % (label, outcome, len(body))).encode("ascii"))
+                records.append(body)
+        return records or [("%s %s 0 -\n" % (label, SAMES_ADDED)).encode("ascii")]
+
     def end_snapshot(self, meta):
         """Compress and flush the queued records, then record the snapshot as complete."""
         if self._file is None:
             self._open_segment()
-        if self._same:
-            paths = "\n".join(self._same).encode("utf-8", "surrogateescape")
-            header = ("%s %s %d -\n" % (meta["label"], SAMES, len(paths))).encode("ascii")
-            self._buffer[:0] = [header, paths]
-            self._same = []
+        self._buffer[:0] = self._repeat_records(meta["label"])
+        self._same = []
+        self._same_pids = {}
         raw = b"".join(self._buffer)
         self._buffer = []
         self._previous = self._current
         self._current = {}
+        self._previous_pids = self._current_pids
+        self._current_pids = {}
         out = self._zip.compress(raw) + self._zip.flush(zlib.Z_SYNC_FLUSH)
         self._file.write(out)
         self._file.flush()
@@ -128,12 +189,8 @@ class SpoolWriter(object):
         if self._raw_in_segment >= self.segment_bytes:
             self._close_segment()
 
-    def discard_snapshot(self):
-        self._buffer = []
-        self._same = []
-        self._current = {}
-
     def _close_segment(self):
+        self._repeated = None
         if self._file is not None:
             tail = self._zip.flush(zlib.Z_FINISH)
             self._file.write(tail)
@@ -145,6 +202,67 @@ class SpoolWriter(object):
     def close(self):
         self._close_segment()
         self._samples.close()
+
+
+def _pids_minus(pids, other):
+    """{leaf: pids} of `pids` not in `other` (both {leaf: set of pids})."""
+    out = {}
+    for leaf, names in pids.items():
+        left = names - other.get(leaf, set())
+        if left:
+            out[leaf] = left
+    return out
+
+
+def _path_lines(paths, pids):
+    """Paths, then ``proc/<pid>/<leaf>`` of `pids` ({leaf: pids}), one a line, sorted (the
+    spool of a run does not depend on the order of sets)."""
+    parts = ["\n".join(sorted(paths))] if paths else []
+    for leaf, names in sorted(pids.items()):
+        tail = "/" + leaf
+        parts.append("proc/" + (tail + "\nproc/").join(sorted(names)) + tail)
+    return "\n".join(parts)
+
+
+class RepeatSet(object):
+    """A segment's repeats (paths as bytes) as its repeat records change them, snapshot by
+    snapshot. Before each record, `take` says whether a snapshot's repeats are now complete
+    (its repeat records are over); `update` applies a repeat record.
+
+    >>> r = RepeatSet()
+    >>> r.take("0", True), r.update(SAMES, b"proc/1/stat\\nproc/2/stat", "0")
+    (None, None)
+    >>> r.take("1", True), r.update(SAMES_ADDED, b"proc/3/stat", "1")  # snapshot 0's are over
+    ('0', None)
+    >>> r.take("1", True), r.update(SAMES_REMOVED, b"proc/1/stat", "1")
+    (None, None)
+    >>> r.take("1", False), sorted(r.paths)  # a capture of snapshot 1: its repeats are known
+    ('1', [b'proc/2/stat', b'proc/3/stat'])
+    """
+
+    def __init__(self):
+        self.paths = set()
+        self._pending = None
+
+    def update(self, outcome, data, label):
+        """Apply a `SAMES*` record of snapshot `label`; a `SAMES` replaces the set."""
+        lines = data.split(b"\n") if data else []
+        if outcome == SAMES:
+            self.paths = set(lines)
+        elif outcome == SAMES_ADDED:
+            self.paths.update(lines)
+        else:
+            self.paths.difference_update(lines)
+        self._pending = label
+
+    def take(self, label=None, repeat=False):
+        """Before a record of snapshot `label` (a repeat record if `repeat`; no label: the end
+        of the segment): the label whose repeats are complete now, once; else None."""
+        pending = self._pending
+        if pending is None or (repeat and label == pending):
+            return None
+        self._pending = None
+        return pending
 
 
 MAX_NS = 1 << 62
@@ -281,9 +399,27 @@ def segment_data(path):
 def read_segment(path):
     """Yield ``(label, outcome, path, data)`` records; stop at a truncated record.
 
-    A snapshot's repeats come out one ``same`` record each, with no bytes.
+    A snapshot's repeats come out one ``same`` record each, with no bytes, sorted by path.
     """
-    raw = _decompress(path)
+    repeats = RepeatSet()
+    for label, outcome, name, data in _records(_decompress(path)):
+        done = repeats.take(label, outcome in REPEAT_OUTCOMES)
+        if done is not None:
+            for same in sorted(repeats.paths):
+                yield done, SAME, same.decode("utf-8", "surrogateescape"), b""
+        if outcome in REPEAT_OUTCOMES:
+            repeats.update(outcome, data, label)
+        else:
+            yield label, outcome, name, data
+    done = repeats.take()
+    if done is not None:
+        for same in sorted(repeats.paths):
+            yield done, SAME, same.decode("utf-8", "surrogateescape"), b""
+
+
+def _records(raw):
+    """``(label, outcome, path, data)`` of each whole record in `raw`, up to a truncated or
+    malformed one."""
     pos = 0
     end = len(raw)
     while pos < end:
@@ -300,12 +436,7 @@ def read_segment(path):
         except ValueError:
             return
         start = nl + 1
-        if start + length > end:
+        if length < 0 or start + length > end:
             return
-        data = raw[start : start + length]
-        if outcome == SAMES:
-            for same in data.decode("utf-8", "surrogateescape").split("\n"):
-                yield label, SAME, same, b""
-        else:
-            yield label, outcome, path, data
+        yield label, outcome, path, raw[start : start + length]
         pos = start + length

@@ -3,6 +3,8 @@
 import json
 import os
 import re
+import signal
+import subprocess
 
 from .bundle_reader import Bundle
 from .conftest import leftovers, run_collector
@@ -92,6 +94,26 @@ def test_per_process_records_sit_together(out_dir):
     )
     assert names.count("proc/1/stat") == 1
     assert len(b.records("proc/1/stat")) == 6
+
+
+def test_an_idle_process_is_stored_once_then_repeated(out_dir):
+    """A stopped process's stat and status never change: captured at the start, then stored
+    as repeat records, and read back as the same bytes in every snapshot."""
+    idle = subprocess.Popen(["sleep", "60"])
+    try:
+        os.kill(idle.pid, signal.SIGSTOP)
+        args = ["--interval", "100ms", "--count", "4", "--status-top", "100000", "-o", out_dir]
+        _, out, _ = run_collector(args + ["-q"])
+    finally:
+        idle.kill()
+        idle.wait()
+    b = Bundle(out.strip())
+    for leaf in ("stat", "status"):
+        member = b.members["proc/%d/%s" % (idle.pid, leaf)]
+        records = b.records("proc/%d/%s" % (idle.pid, leaf))
+        assert [label for label, _ in records] == ["start", 0, 1, 2, 3, "end"]
+        assert len(set(data for _, data in records)) == 1
+        assert member.count(b"\n@@ vmcollect ") == 5 and member.count(b" =\n") == 5, leaf
 
 
 def test_kmsg_records_are_filtered_to_memory_events(out_dir):

@@ -64,6 +64,32 @@ def test_sigterm_behaves_like_ctrl_c(out_dir):
     assert Bundle(out.strip()).manifest["interrupted"] is True
 
 
+def _voluntary_switches(pid):
+    with open("/proc/%d/task/%d/status" % (pid, pid)) as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    raise AssertionError("no voluntary_ctxt_switches for %d" % pid)
+
+
+def test_between_samples_the_collector_sleeps_until_a_stop(out_dir):
+    """Between two samples the main thread does not wake (it used to, every half second, to
+    look for a stop request), and a stop still ends the wait at once."""
+    proc = _start(["--interval", "1h", "--duration", "10h", "-o", out_dir, "-q"])
+    _wait_for_samples(out_dir, 2)  # start and sample 0: now it waits for sample 1
+    time.sleep(0.5)
+    before = _voluntary_switches(proc.pid)
+    time.sleep(3)
+    assert _voluntary_switches(proc.pid) - before <= 1
+    stopped = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert time.monotonic() - stopped < 30
+    m = Bundle(out.strip()).manifest
+    assert m["interrupted"] is True and m["samples"] == 1
+
+
 def test_second_ctrl_c_abandons_and_removes_the_spool(out_dir):
     # Enough data that finishing takes a moment, so the second Ctrl-C lands while the bundle is
     # being finished, the way a person's second Ctrl-C does.
@@ -164,10 +190,26 @@ def test_late_samples_are_flagged_and_the_schedule_skips_ahead(tmp_path, monkeyp
     assert gap >= 1.05
 
 
+CHURN = """
+import os, time
+while True:
+    block = bytearray(os.urandom(1)[0] * 4096 + 4096)  # its stat and status change
+    time.sleep(0.005)
+"""
+
+
 def test_size_cap_stops_sampling_and_keeps_the_bundle(out_dir):
-    _, out, _ = run_collector(
-        ["--interval", "50ms", "--count", "500", "--max-size", "1M", "-o", out_dir, "-q"]
-    )
+    # Processes whose stat and status change all the time, so each sample adds to the spool
+    # (on an idle host nearly everything repeats, and 500 samples stay under 1 MiB).
+    churn = [subprocess.Popen([sys.executable, "-c", CHURN]) for _ in range(8)]
+    try:
+        _, out, _ = run_collector(
+            ["--interval", "50ms", "--count", "500", "--max-size", "1M", "-o", out_dir, "-q"]
+        )
+    finally:
+        for proc in churn:
+            proc.kill()
+            proc.wait()
     b = Bundle(out.strip())
     assert b.manifest["stop_reason"] == "size cap reached"
     assert b.manifest["completed"] is False

@@ -286,3 +286,27 @@ def test_a_crafted_segment_cannot_inflate_without_bound(tmp_path):
         f.write(deflate.flush())
     assert os.path.getsize(path) < 2 << 20
     assert spool._decompress(path, max_bytes=4 << 20) == b"\0" * (4 << 20)
+
+
+def test_recover_stops_at_a_record_with_a_negative_length(spool, tmp_path):
+    """A length of -N stepped the reader back N bytes, onto the same record: --recover hung.
+
+    Now the record ends the segment, like a truncated one; what came before it is kept.
+    """
+    from vmcollect.spool import read_segment
+
+    raw = (
+        b"0 captured 7 proc/4242424/comm\ncrafted"
+        b"0 captured -38 proc/4242424/stat\n"
+        b"0 captured 5 proc/4242425/comm\nafter"
+    )
+    seg = os.path.join(spool, "segments", "000099.seg")
+    with open(seg, "wb") as f:
+        f.write(zlib.compress(raw))
+    assert list(read_segment(seg)) == [("0", "captured", "proc/4242424/comm", b"crafted")]
+    out = str(tmp_path / "out")
+    os.mkdir(out)
+    _, stdout, err = run_collector(["--recover", spool, "-o", out])
+    b = Bundle(stdout.strip().splitlines()[-1])
+    assert b.records("proc/4242424/comm") == [(0, b"crafted")]
+    assert "proc/4242424/stat" not in b.members and "proc/4242425/comm" not in b.members

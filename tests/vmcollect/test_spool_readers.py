@@ -138,3 +138,127 @@ def test_a_spool_of_per_record_repeats_is_still_read(tmp_path):
         ("end", b"MemTotal: 2 kB\n"),
     ]
     assert b.members["proc/meminfo"].endswith(b"@@ vmcollect end =\n")
+
+
+def test_process_captures_repeat_by_pid_next_to_paths(tmp_path):
+    """`add_process_captures` (a sample's per-process files) and `add_captured` (by path) in
+    one spool: a pid repeats when its file equals its own previous capture, a reused pid
+    with new content is captured in full, and a pid missing from a snapshot starts over."""
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    stats = [
+        {"7": b"7 (sleep) S 1\n", "8": b"8 (busy) R 1\n", "9": b"9 (old) S 1\n"},
+        {"7": b"7 (sleep) S 1\n", "8": b"8 (busy) R 2\n", "9": b"9 (new) S 5\n"},
+        {"7": b"7 (sleep) S 1\n", "8": b"8 (busy) R 2\n"},
+        {"7": b"7 (sleep) S 1\n", "8": b"8 (busy) R 2\n", "9": b"9 (new) S 5\n"},
+    ]
+    labels = ["start", 0, 1, "end"]
+    _spool(str(spool_dir), [(label, []) for label in labels], 1 << 20)  # the metadata
+    for name in os.listdir(str(spool_dir / "segments")):
+        os.unlink(str(spool_dir / "segments" / name))
+    os.rmdir(str(spool_dir / "segments"))
+    os.unlink(str(spool_dir / "samples.jsonl"))
+    spool = SpoolWriter(str(spool_dir))
+    for index, (label, by_pid) in enumerate(zip(labels, stats)):
+        spool.add_captured(label, [("proc/meminfo", b"MemTotal: 1 kB\n")])
+        spool.add_process_captures(label, "stat", sorted(by_pid.items()))
+        spool.add_process_captures(label, "comm", [("7", b"sleep\n")])
+        spool.end_snapshot({"label": label, "wall_ns": index, "mono_ns": index, "duration_ns": 1})
+    spool.close()
+    stored = [r for seg in segment_paths(str(spool_dir)) for r in read_segment(seg)]
+    same = sorted((label, path) for label, outcome, path, _ in stored if outcome == SAME)
+    assert same == sorted(
+        [(str(label), "proc/meminfo") for label in labels[1:]]
+        + [(str(label), "proc/7/stat") for label in labels[1:]]
+        + [(str(label), "proc/7/comm") for label in labels[1:]]
+        + [("1", "proc/8/stat"), ("end", "proc/8/stat")]
+    )
+    out = str(tmp_path / "b.tar.gz")
+    write_bundle(str(spool_dir), out)
+    b = Bundle(out)
+    for pid in ("7", "8", "9"):
+        want = [(label, s[pid]) for label, s in zip(labels, stats) if pid in s]
+        assert b.records("proc/%s/stat" % pid) == want, pid
+    # pid 9 was absent from sample 1, so its capture at the end is in full, not a repeat.
+    assert b.members["proc/9/stat"].endswith(b"@@ vmcollect end 12\n9 (new) S 5\n\n")
+
+
+def test_repeats_are_spooled_as_changes_and_read_back_whole(tmp_path):
+    """The first snapshot lists its repeats, later ones only what changed: a snapshot in
+    which nothing changed is one empty record, and yet every snapshot's repeats come back."""
+    from vmcollect.spool import _records, segment_data
+
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    files = {"proc/meminfo": b"MemTotal: 1 kB\n", "proc/7/stat": b"7 (a) S\n"}
+    steps = [
+        ("start", {}),
+        (0, {}),  # both repeat
+        (1, {}),  # nothing changed: an empty sames+
+        (2, {"proc/meminfo": b"MemTotal: 2 kB\n"}),  # meminfo leaves the repeats
+        (3, {}),  # and comes back
+        ("end", {"proc/8/stat": b"8 (b) S\n"}),  # a new path, captured
+    ]
+    snapshots = []
+    for label, changes in steps:
+        files.update(changes)
+        snapshots.append((label, sorted(files.items())))
+    _spool(str(spool_dir), snapshots, 1 << 20)
+    (seg,) = segment_paths(str(spool_dir))
+    raw = [(label, outcome, data) for label, outcome, _p, data in _records(segment_data(seg))]
+    repeat_records = [r for r in raw if r[1].startswith("sames")]
+    assert repeat_records == [
+        ("start", "sames", b""),
+        ("0", "sames+", b"proc/7/stat\nproc/meminfo"),
+        ("1", "sames+", b""),
+        ("2", "sames-", b"proc/meminfo"),
+        ("3", "sames+", b"proc/meminfo"),
+        ("end", "sames+", b""),
+    ]
+    assert [r for r in raw if r[0] == "1"] == [("1", "sames+", b"")]
+    same = [(label, path) for label, outcome, path, _ in read_segment(seg) if outcome == SAME]
+    assert same == [
+        ("0", "proc/7/stat"),
+        ("0", "proc/meminfo"),
+        ("1", "proc/7/stat"),
+        ("1", "proc/meminfo"),
+        ("2", "proc/7/stat"),
+        ("3", "proc/7/stat"),
+        ("3", "proc/meminfo"),
+        ("end", "proc/7/stat"),
+        ("end", "proc/meminfo"),
+    ]
+    out = str(tmp_path / "b.tar.gz")
+    write_bundle(str(spool_dir), out)
+    b = Bundle(out)
+    for path in ("proc/meminfo", "proc/7/stat", "proc/8/stat"):
+        want = [(label, data) for label, records in snapshots for p, data in records if p == path]
+        assert b.records(path) == want, path
+
+
+def test_a_spool_that_lists_every_repeat_each_snapshot_is_still_read(tmp_path):
+    """The previous collector wrote a snapshot's whole list of repeats (`sames`), and none for
+    a snapshot without repeats; --recover may meet such a spool."""
+    import zlib
+
+    spool_dir = tmp_path / "old-spool"
+    spool_dir.mkdir()
+    _spool(str(spool_dir), [("start", []), (0, []), (1, []), ("end", [])], 1 << 20)
+    raw = (
+        b"start captured 8 proc/7/stat\n7 (a) S\n"
+        b"start captured 15 proc/meminfo\nMemTotal: 1 kB\n"
+        b"0 sames 24 -\nproc/7/stat\nproc/meminfo"
+        b"1 captured 8 proc/7/stat\n7 (a) R\n1 captured 15 proc/meminfo\nMemTotal: 2 kB\n"
+        b"end sames 11 -\nproc/7/stat"
+        b"end captured 15 proc/meminfo\nMemTotal: 3 kB\n"
+    )
+    for name in os.listdir(str(spool_dir / "segments")):
+        os.unlink(str(spool_dir / "segments" / name))
+    (spool_dir / "segments" / "000000.seg").write_bytes(zlib.compress(raw))
+    out = str(tmp_path / "old.tar.gz")
+    write_bundle(str(spool_dir), out)
+    b = Bundle(out)
+    stat = [b"7 (a) S\n", b"7 (a) S\n", b"7 (a) R\n", b"7 (a) R\n"]
+    assert b.records("proc/7/stat") == list(zip(["start", 0, 1, "end"], stat))
+    meminfo = [b"MemTotal: %d kB\n" % n for n in (1, 1, 2, 3)]
+    assert b.records("proc/meminfo") == list(zip(["start", 0, 1, "end"], meminfo))

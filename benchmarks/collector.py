@@ -129,6 +129,31 @@ def make_cgroups(count, procs):
     return top
 
 
+def add_load_arguments(parser):
+    """--idle, --busy and --cgroups: the load every collector benchmark sets up."""
+    parser.add_argument("--idle", type=int, default=1000)
+    parser.add_argument("--busy", type=int, default=20)
+    parser.add_argument("--cgroups", type=int, default=200)
+
+
+@contextlib.contextmanager
+def load_running(idle, busy, cgroups):
+    """The benchmark's processes and memory cgroups, for the duration of a `with`; removed
+    afterwards, also after an error."""
+    load = start_load(idle, busy)
+    top = None
+    try:
+        top = make_cgroups(cgroups, load[idle:] + load[:idle])
+        yield load
+    finally:
+        for proc in load:
+            proc.kill()
+        for proc in load:
+            proc.wait()
+        if top is not None:
+            remove_cgroups(top)
+
+
 def remove_cgroups(top):
     """Remove a tree made by make_cgroups (its processes have exited), deepest first."""
     for directory, _dirs, _files in sorted(os.walk(top), key=lambda w: -w[0].count("/")):
@@ -335,9 +360,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--duration", default="10m", help="the long run (the collector's default)")
     p.add_argument("--short", default="1m", help="the short run")
-    p.add_argument("--idle", type=int, default=1000)
-    p.add_argument("--busy", type=int, default=20)
-    p.add_argument("--cgroups", type=int, default=200)
+    add_load_arguments(p)
     p.add_argument("--layout", action="store_true", help="also figure 4 (slow)")
     p.add_argument(
         "--baseline",
@@ -350,11 +373,7 @@ def main():
     subprocess.check_call(["make", "-C", REPO, "pyz"], stdout=subprocess.DEVNULL)
     pyzs = [pyz] + ([os.path.abspath(args.baseline)] if args.baseline else [])
     names = ["this tree"] + ([f"baseline {args.baseline}"] if args.baseline else [])
-    load = start_load(args.idle, args.busy)
-    top = None
-    try:
-        busy_first = load[args.idle :] + load[: args.idle]
-        top = make_cgroups(args.cgroups, busy_first)
+    with load_running(args.idle, args.busy, args.cgroups):
         nprocs = sum(1 for n in os.listdir("/proc") if n.isdigit())
         with tempfile.TemporaryDirectory() as work:
             dirs = {}
@@ -384,13 +403,6 @@ def main():
                     f"4. bundle vs tar czf of one directory per sample: {format_size(size)} vs "
                     f"{format_size(per_sample)} = 1/{per_sample / size:.1f} (budget <= 1/5)"
                 )
-    finally:
-        for proc in load:
-            proc.kill()
-        for proc in load:
-            proc.wait()
-        if top is not None:
-            remove_cgroups(top)
 
 
 if __name__ == "__main__":

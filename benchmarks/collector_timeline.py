@@ -102,16 +102,11 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--durations", default="4m,1m", help="runs, one after the other")
     p.add_argument("--pyz", default=os.path.join(bench.REPO, "dist", "vmcollect.pyz"))
-    p.add_argument("--idle", type=int, default=1000)
-    p.add_argument("--busy", type=int, default=20)
-    p.add_argument("--cgroups", type=int, default=200)
+    bench.add_load_arguments(p)
     args = p.parse_args()
     resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
-    load = bench.start_load(args.idle, args.busy)
-    top = None
     runs = []
-    try:
-        top = bench.make_cgroups(args.cgroups, load[args.idle :] + load[: args.idle])
+    with bench.load_running(args.idle, args.busy, args.cgroups):
         files, _found, _sampled, status_top = bench.floor_files()
         with tempfile.TemporaryDirectory() as work:
             for i, duration in enumerate(args.durations.split(",")):
@@ -132,13 +127,6 @@ def main():
                     f"samples) = {mean / floor:.2f}x"
                 )
                 print("   " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in parts.items()))
-    finally:
-        for proc in load:
-            proc.kill()
-        for proc in load:
-            proc.wait()
-        if top is not None:
-            bench.remove_cgroups(top)
     if len(runs) == 2:
         (long_d, long_p, long_n), (short_d, short_p, short_n) = runs
         extra = long_n - short_n

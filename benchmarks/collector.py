@@ -102,7 +102,7 @@ def make_cgroups(count, procs):
     if found is None:
         return None
     mount, version = found
-    top = os.path.join(mount, f"vmtriage-bench-{os.getpid()}")
+    top = bench_top(mount)
     kubepods = os.path.join(top, "kubepods.slice")
     qos = [os.path.join(kubepods, f"kubepods-{q}.slice") for q in ("burstable", "besteffort")]
     dirs = [top, kubepods, *qos][:count]
@@ -129,6 +129,17 @@ def make_cgroups(count, procs):
     return top
 
 
+def bench_top(mount=None):
+    """The top directory of this process's benchmark cgroups (under `mount`, else the memory
+    hierarchy found), or None without one."""
+    if mount is None:
+        found = _memory_hierarchy()
+        if found is None:
+            return None
+        mount = found[0]
+    return os.path.join(mount, f"vmtriage-bench-{os.getpid()}")
+
+
 def add_load_arguments(parser):
     """--idle, --busy and --cgroups: the load every collector benchmark sets up."""
     parser.add_argument("--idle", type=int, default=1000)
@@ -139,18 +150,18 @@ def add_load_arguments(parser):
 @contextlib.contextmanager
 def load_running(idle, busy, cgroups):
     """The benchmark's processes and memory cgroups, for the duration of a `with`; removed
-    afterwards, also after an error."""
+    afterwards, also after an error (one in making the cgroups included)."""
     load = start_load(idle, busy)
-    top = None
     try:
-        top = make_cgroups(cgroups, load[idle:] + load[:idle])
+        make_cgroups(cgroups, load[idle:] + load[:idle])
         yield load
     finally:
         for proc in load:
             proc.kill()
         for proc in load:
             proc.wait()
-        if top is not None:
+        top = bench_top() if cgroups > 0 and os.geteuid() == 0 else None
+        if top is not None and os.path.isdir(top):
             remove_cgroups(top)
 
 

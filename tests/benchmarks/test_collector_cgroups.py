@@ -66,3 +66,25 @@ def test_make_cgroups_makes_count_cgroups_and_removes_them(
         if os.path.exists(made_at):
             bench.remove_cgroups(made_at)
     assert top == made_at and not os.path.exists(top)
+
+
+def test_load_running_removes_a_tree_that_failed_halfway(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure while the cgroups are made (here the fourth mkdir) leaves no tree behind, and
+    the processes are gone."""
+    made: list[str] = []
+    mkdir = os.mkdir
+
+    def failing_mkdir(path: str, *args: int) -> None:
+        if len(made) == 3:
+            raise OSError("injected")
+        mkdir(path, *args)
+        made.append(path)
+
+    monkeypatch.setattr(bench.os, "mkdir", failing_mkdir)
+    with pytest.raises(OSError, match="injected"), bench.load_running(3, 0, 10):
+        pass
+    monkeypatch.undo()
+    assert len(made) == 3 and not any(os.path.exists(d) for d in made)
+    assert not os.path.exists(bench.bench_top())

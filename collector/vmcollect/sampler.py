@@ -29,8 +29,6 @@ STATUS_LIMIT = 16384
 CMDLINE_LIMIT = 65536
 DEEP_LIMIT = 64 << 20
 SLEEP_SLICE = 0.5
-# The paths `Collector._transform` changes when the run does not anonymize.
-_TRANSFORMED = frozenset(("proc/stat", "proc/cpuinfo"))
 _RSS = operator.itemgetter(0)
 KMSG_PATTERN = re.compile(
     rb"Out of memory|oom-kill|oom_reaper|invoked oom-killer|Killed process|"
@@ -153,6 +151,7 @@ class Collector(object):
         self.host_alias = anonymize_name(self.hostname) if opts.anonymize else self.hostname
         self.anonymizer = for_host(self.hostname) if opts.anonymize else None
         self.redact = getattr(opts, "cmdline", "redacted") != "full"
+        self.transforms = self._content_transforms()
         self.system_files = sources.sampled_system_files(roots)
         self.missing = sources.missing_without_privilege(roots, opts.kmsg)
         self.cgroups = []
@@ -204,49 +203,40 @@ class Collector(object):
             return files
         return [(real, self.anonymizer.text(path)) for real, path in files]
 
-    def _transform(self, path, data):
-        """The documented exceptions to 'bytes as the kernel gave them'.
+    def _content_transforms(self):
+        """{bundle path: function of its bytes}: the documented exceptions to 'bytes as the
+        kernel gave them', for the files `_capture_many` reads. (A process's cgroup file is
+        anonymized where it is read, in `_capture_process_files`.)"""
+        transforms = {"proc/stat": _without_interrupt_counts, "proc/cpuinfo": _first_cpu}
+        if self.anonymizer is not None:
+            transforms["proc/cmdline"] = self._anonymize_bytes
+            transforms["proc/version"] = self._anonymized_version
+        return transforms
 
-        Without --anonymize, only the paths in `_TRANSFORMED` are changed.
-        """
-        if path == "proc/stat":
-            return b"".join(
-                line
-                for line in data.splitlines(True)
-                if not line.startswith((b"intr ", b"softirq "))
-            )
-        if path == "proc/cpuinfo":
-            return data.split(b"\n\n", 1)[0] + b"\n"
-        if self.anonymizer is not None and (
-            path == "proc/cmdline" or (path.endswith("/cgroup") and path.startswith("proc/"))
-        ):
-            return self._anonymize_bytes(data)
-        if path == "proc/version" and self.opts.anonymize:
-            data = _VERSION_BUILD_HOST.sub(
-                lambda m: (
-                    b"("
-                    + m.group(1)
-                    + b"@"
-                    + anonymize_name(m.group(2).decode("utf-8", "replace")).encode("ascii")
-                    + b")"
-                ),
-                data,
-            )
-            return self._anonymize_bytes(data)
-        return data
+    def _anonymized_version(self, data):
+        """/proc/version with the build host's name, then every host name, anonymized."""
+        data = _VERSION_BUILD_HOST.sub(
+            lambda m: (
+                b"("
+                + m.group(1)
+                + b"@"
+                + anonymize_name(m.group(2).decode("utf-8", "replace")).encode("ascii")
+                + b")"
+            ),
+            data,
+        )
+        return self._anonymize_bytes(data)
 
     # -- reading ------------------------------------------------------------------------
     def _capture_many(self, label, files, limit=1 << 20):
         """Read a list of (real path, bundle path); the captures go to the spool at once."""
         captured = []
-        transform = self._transform
-        every = self.anonymizer is not None or self.opts.anonymize
+        transform = self.transforms.get
         for real, path in files:
             outcome, data, error = read_file(real, limit)
             if outcome == CAPTURED:
-                if every or path in _TRANSFORMED:
-                    data = transform(path, data)
-                captured.append((path, data))
+                change = transform(path)
+                captured.append((path, data if change is None else change(data)))
             else:
                 self.spool.add(label, path, outcome, error.encode("utf-8") if error else None)
         self.spool.add_captured(label, captured)
@@ -659,6 +649,19 @@ class Collector(object):
         self.deep_reader.close()
         if self.kmsg_fd is not None:
             os.close(self.kmsg_fd)
+
+
+def _without_interrupt_counts(data):
+    """/proc/stat without its ``intr`` and ``softirq`` lines (thousands of counters, no
+    memory content)."""
+    return b"".join(
+        line for line in data.splitlines(True) if not line.startswith((b"intr ", b"softirq "))
+    )
+
+
+def _first_cpu(data):
+    """/proc/cpuinfo's first processor only: the rest repeats it."""
+    return data.split(b"\n\n", 1)[0] + b"\n"
 
 
 def stderr_is_tty():

@@ -292,20 +292,23 @@ class Collector(object):
         proc = self.roots.proc
         tail = "/" + leaf
         anonymize = self.anonymizer is not None and leaf == "cgroup"
-        add = self.spool.add
         captured = []
         for name in names:
             outcome, data, error = read_file(proc + "/" + name + tail, limit)
             if outcome == CAPTURED:
                 captured.append((name, self._anonymize_bytes(data) if anonymize else data))
-                continue
-            add(
-                label,
-                "proc/" + name + tail,
-                GONE if outcome == ABSENT else outcome,
-                error.encode("utf-8") if error else None,
-            )
+            else:
+                self._process_file_missed(label, "proc/" + name + tail, outcome, error)
         self.spool.add_process_captures(label, leaf, captured)
+
+    def _process_file_missed(self, label, path, outcome, error):
+        """Spool a per-process file that was not read; absent means the process is gone."""
+        self.spool.add(
+            label,
+            path,
+            GONE if outcome == ABSENT else outcome,
+            error.encode("utf-8") if error else None,
+        )
 
     def _read_processes(self, label, full):
         """Every process's stat; the status of the largest; a new process's identity files.
@@ -321,18 +324,12 @@ class Collector(object):
             self.spool.add(label, "proc", "failed", str(exc).encode("utf-8"))
             return
         procs = []
-        add = self.spool.add
         for name in names:
             if not name.isdigit():
                 continue
             outcome, data, error = read_file(proc + "/" + name + "/stat", STAT_LIMIT)
             if outcome != CAPTURED:
-                add(
-                    label,
-                    "proc/%s/stat" % name,
-                    GONE if outcome == ABSENT else outcome,
-                    error.encode("utf-8") if error else None,
-                )
+                self._process_file_missed(label, "proc/%s/stat" % name, outcome, error)
                 continue
             rest = data[data.rfind(b")") + 2 :].split()
             try:
@@ -400,12 +397,7 @@ class Collector(object):
                 continue
             if outcome == TIMED_OUT:
                 self.bad_pids.add(name)
-            self.spool.add(
-                label,
-                path,
-                GONE if outcome == ABSENT else outcome,
-                error.encode("utf-8") if error else None,
-            )
+            self._process_file_missed(label, path, outcome, error)
 
     def _read_deep(self, label, procs):
         page = os.sysconf("SC_PAGE_SIZE")

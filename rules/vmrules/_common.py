@@ -66,6 +66,16 @@ def when(ts: Any) -> str:
     return stamp.strftime("%H:%M:%SZ")
 
 
+def listed(parts: list[str], more: int, what: str = "") -> str:
+    """Items of a message joined with "; ", and how many more were left out.
+
+    >>> listed(["a", "b"], 0), listed(["a"], 2), listed(["a"], 1, "kinds")
+    ('a; b', 'a; and 2 more', 'a; and 1 more kinds')
+    """
+    tail = f"; and {more} more" + (f" {what}" if what else "") if more > 0 else ""
+    return "; ".join(parts) + tail
+
+
 def duration(seconds: float) -> str:
     """``42 s``, ``12 min``, ``3.5 h``, ``2.1 d``: a human duration for messages."""
     s = float(seconds)

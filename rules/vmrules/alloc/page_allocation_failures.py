@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, rule
 
-from vmrules._common import stamp, when
+from vmrules._common import listed, stamp, when
 from vmrules.oom.oom_kills import log_records
 
 _GFP_NAMES = re.compile(r"\(([^)]*)\)")
@@ -73,8 +73,7 @@ def _describe(groups: list[dict[str, Any]], limit: int = 3) -> str:
     for g in groups[:limit]:
         who = ", ".join(str(p) for p in g["processes"])
         parts.append(f"order {g['order']} {g['gfp']} x{g['count']} ({who or '?'})")
-    more = len(groups) - limit
-    return "; ".join(parts) + (f"; and {more} more kinds" if more > 0 else "")
+    return listed(parts, len(groups) - limit, "kinds")
 
 
 @rule(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, counter_rates, rule
 
-from vmrules._common import ordered, rnd, stamp, timed, when
+from vmrules._common import listed, ordered, rnd, stamp, timed, when
 from vmrules.oom.oom_kills import log_records
 from vmrules.psi.memory_pressure_stalls import stall_shares
 
@@ -84,8 +84,7 @@ def _tasks(rows: pd.DataFrame, limit: int = 5) -> str:
         + ")"
         for _, r in per_task.head(limit).iterrows()
     ]
-    more = len(per_task) - limit
-    return "; ".join(names) + (f"; and {more} more" if more > 0 else "")
+    return listed(names, len(per_task) - limit)
 
 
 @rule(

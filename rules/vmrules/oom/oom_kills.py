@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 from vmanalyze import Finding, RuleContext, Setting, Severity, Skip, Subject, counter_rates, rule
 
-from vmrules._common import duration, mib, stamp, timed, when
+from vmrules._common import duration, listed, mib, stamp, timed, when
 
 VICTIM_COLUMNS = [
     "at",
@@ -156,8 +156,7 @@ def describe(kills: pd.DataFrame, limit: int) -> str:
         rss = k.get("anon_rss_bytes")
         size = f", anon-rss {mib(rss)} MiB" if pd.notna(rss) else ""
         parts.append(f"{k['victim_name']} (pid {k['victim_pid']}{size}) at {when(k['at'])}")
-    more = len(kills) - limit
-    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+    return listed(parts, len(kills) - limit)
 
 
 @rule(
